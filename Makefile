@@ -1,0 +1,39 @@
+# The two commands of the README: `make demo` and `make test`; plus `make lint` and `make conda`.
+# Each bootstraps .venv with pip and installs every package editable with the dev tools.
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PACKAGES := fermi-sciencetools-shim fermi-ingest fermi-halfpipe fermi-l1 fermi-latsim fermi-isoc
+STAMP := $(VENV)/.installed
+
+.PHONY: venv demo test lint conda bench clean
+
+venv: $(STAMP)
+
+$(STAMP): requirements-dev.txt $(foreach p,$(PACKAGES),packages/$(p)/pyproject.toml)
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt \
+		$(foreach p,$(PACKAGES),-e packages/$(p))
+	touch $(STAMP)
+
+demo: venv
+	$(PY) scripts/demo.py
+
+# pytest exits 5 when it collected no test: that is a failure here, said so plainly.
+test: venv
+	@$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "ERROR: pytest collected no tests"; exit 1; fi; exit $$rc
+
+lint: venv
+	PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/pre-commit run --all-files --show-diff-on-failure
+
+conda: venv
+	$(PY) ci/conda_build.py
+
+bench: venv
+	$(PY) packages/fermi-sciencetools-shim/bench/bench_tools.py
+
+clean:
+	rm -rf $(VENV) ci/.cache ci/out demo-output
