@@ -1,0 +1,118 @@
+"""Tests of ci/check_recipes.py: recipes, pyprojects, versions and CHANGELOGs must agree."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import check_recipes
+
+from .conftest import ROOT
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new, 1))
+
+
+def test_real_recipes_agree_with_packages(capsys):
+    assert check_recipes.check(ROOT) == []
+    assert check_recipes.main(["--root", str(ROOT)]) == 0
+    assert "OK: 7 recipes agree" in capsys.readouterr().out
+
+
+def test_unaltered_copy_passes(repo_copy: Path):
+    assert check_recipes.check(repo_copy) == []
+
+
+def test_wrong_recipe_version_is_caught(repo_copy: Path, capsys):
+    _edit(repo_copy / "recipes" / "fermi-l1" / "recipe.yaml", 'version: "0.1.0.dev0"', 'version: "0.2.0"')
+    assert check_recipes.main(["--root", str(repo_copy)]) == 1
+    err = capsys.readouterr().err
+    assert (
+        "recipes/fermi-l1/recipe.yaml: version '0.2.0' != '0.1.0.dev0' in "
+        "packages/fermi-l1/src/fermi_l1/_version.py"
+    ) in err
+    # the metapackage still pins 0.1.0.dev0, which is right: only the l1 recipe drifted
+    assert "fermi-ground" not in err
+
+
+def test_missing_entry_point_is_caught(repo_copy: Path):
+    _edit(
+        repo_copy / "recipes" / "fermi-sciencetools-shim" / "recipe.yaml",
+        "      - gtbin = fermi_sciencetools_shim.bin.gtbin:main\n",
+        "",
+    )
+    problems = check_recipes.check(repo_copy)
+    assert problems == [
+        "recipes/fermi-sciencetools-shim/recipe.yaml: entry point missing from build.python.entry_points: "
+        "'gtbin = fermi_sciencetools_shim.bin.gtbin:main' (declared in pyproject)"
+    ]
+
+
+def test_changelog_heading_mismatch_is_caught(repo_copy: Path):
+    _edit(repo_copy / "packages" / "fermi-ingest" / "CHANGELOG.md", "## 0.1.0.dev0", "## 0.1.0")
+    problems = check_recipes.check(repo_copy)
+    assert problems == [
+        "packages/fermi-ingest/CHANGELOG.md: top heading version '0.1.0' != '0.1.0.dev0' in "
+        "packages/fermi-ingest/src/fermi_ingest/_version.py"
+    ]
+
+
+def test_version_bump_without_recipe_and_pin_is_caught(repo_copy: Path):
+    _edit(
+        repo_copy / "packages" / "fermi-halfpipe" / "src" / "fermi_halfpipe" / "_version.py",
+        "0.1.0.dev0",
+        "0.2.0",
+    )
+    problems = "\n".join(check_recipes.check(repo_copy))
+    assert "recipes/fermi-halfpipe/recipe.yaml: version '0.1.0.dev0' != '0.2.0'" in problems
+    assert "CHANGELOG.md: top heading version '0.1.0.dev0' != '0.2.0'" in problems
+    assert "pin 'fermi-halfpipe ==0.1.0.dev0' != current version '==0.2.0'" in problems
+
+
+def test_run_dependency_drift_is_caught(repo_copy: Path):
+    _edit(
+        repo_copy / "packages" / "fermi-ingest" / "pyproject.toml",
+        '"sqlalchemy>=2.0",',
+        '"sqlalchemy>=2.0",\n    "pyarrow>=14",',
+    )
+    _edit(repo_copy / "recipes" / "fermi-l1" / "recipe.yaml", "numba >=0.58", "numba >=0.57")
+    problems = check_recipes.check(repo_copy)
+    assert (
+        "recipes/fermi-ingest/recipe.yaml: run dependency missing: 'pyarrow >=14' (from the pyproject)"
+        in problems
+    )
+    assert (
+        "recipes/fermi-l1/recipe.yaml: run dependency 'numba': recipe spec '>=0.57' != pyproject spec '>=0.58'"
+        in problems
+    )
+
+
+def test_unknown_recipe_and_bad_yaml_are_reported(repo_copy: Path):
+    (repo_copy / "recipes" / "fermi-extra").mkdir()
+    (repo_copy / "recipes" / "fermi-extra" / "recipe.yaml").write_text(
+        (ROOT / "recipes" / "fermi-ground" / "recipe.yaml").read_text().replace("fermi-ground", "fermi-extra")
+    )
+    _edit(repo_copy / "recipes" / "fermi-isoc" / "recipe.yaml", "requirements:", "requirement:")
+    problems = check_recipes.check(repo_copy)
+    assert (
+        "recipes/fermi-extra/recipe.yaml: no package 'fermi-extra' in packages/ for this recipe" in problems
+    )
+    isoc = [p for p in problems if p.startswith("recipes/fermi-isoc/recipe.yaml: cannot render")]
+    assert len(isoc) == 1 and "requirement" in isoc[0]
+
+
+def test_release_tag_must_match_version_and_released_changelog(repo_copy: Path):
+    assert check_recipes.check(repo_copy, tag="fermi-ground/v0.1.0.dev0") == []
+    problems = check_recipes.check(repo_copy, tag="fermi-l1/v0.2.0")
+    assert (
+        "tag 'fermi-l1/v0.2.0': version '0.2.0' != '0.1.0.dev0' in packages/fermi-l1/src/fermi_l1/_version.py"
+        in problems
+    )
+    assert check_recipes.check(repo_copy, tag="v0.2.0") == [
+        "tag 'v0.2.0': not of the form <package>/v<version> (e.g. fermi-l1/v0.2.0)"
+    ]
+    changelog = repo_copy / "packages" / "fermi-l1" / "CHANGELOG.md"
+    _edit(changelog, "## 0.1.0.dev0 (unreleased)", "## 0.1.0.dev0 (2026-11-23)")
+    assert check_recipes.check(repo_copy, tag="refs/tags/fermi-l1/v0.1.0.dev0") == []
