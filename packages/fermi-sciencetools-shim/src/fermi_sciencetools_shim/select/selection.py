@@ -120,6 +120,38 @@ class Selection:
                 raise DssError(f"{where}DSS key {number} ({dstype}={value}): {exc}") from None
         return selection
 
+    @classmethod
+    def merge_files(cls, selections: Sequence[Selection], names: Sequence[str] | None = None) -> Selection:
+        """Combine the cuts read from several event files (dataSubselector ``mergeGtis``).
+
+        Every file must carry the same non-GTI cuts. The result holds the first file's
+        non-GTI cuts (added with :meth:`add`) followed by one GTI cut, the union of all
+        the files' GTIs. Note that this moves the ``TIME``/``TABLE`` cut after the
+        file's other cuts, as the ScienceTools do, even for a single file.
+
+        Raises
+        ------
+        DssError
+            If a file's cuts differ from the first file's (naming both files).
+        """
+        if not selections:
+            raise ValueError("no selection to merge")
+        names = list(names) if names is not None else [f"file {i + 1}" for i in range(len(selections))]
+        first = selections[0]
+        for name, other in zip(names[1:], selections[1:], strict=True):
+            if not first.same_without_gtis(other):
+                raise DssError(f"DSS keywords in {name} do not match those in {names[0]}")
+        merged = cls()
+        for cut in first.cuts:
+            if not isinstance(cut, GtiCut):
+                merged.add(cut)
+        gtis = [c.gti for s in selections for c in s.cuts if isinstance(c, GtiCut)]
+        if gtis:
+            union = gti_algebra.union(*gtis)
+            if len(union):
+                merged.cuts.append(GtiCut(union))
+        return merged
+
     def __len__(self) -> int:
         return len(self.cuts)
 
