@@ -1,0 +1,1 @@
+"""gtltcube: livetime cube (livetime per sky pixel and inclination bin) from FT2 and GTIs."""

@@ -1,0 +1,42 @@
+"""Plain-numpy twin of :mod:`fermi_sciencetools_shim.ltcube._kernels` (brute force, for tests)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def accumulate_livetime(
+    pix: np.ndarray,
+    scz: np.ndarray,
+    zenith: np.ndarray,
+    delta: np.ndarray,
+    wdelta: np.ndarray,
+    nbins: int,
+    cos_zmax: float,
+    cos_zmin: float,
+    zenith_cut: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return float32 ``(exposure, weighted)`` of shape (npix, nbins), row by row over all pixels.
+
+    ``pix`` is (npix, 3) unit vectors; the other arguments as in the kernel.
+    """
+    npix = pix.shape[0]
+    exposure = np.zeros((npix, nbins), dtype=np.float32)
+    weighted = np.zeros((npix, nbins), dtype=np.float32)
+    for r in range(delta.shape[0]):
+        if delta[r] <= 0.0:
+            continue
+        c = pix @ scz[r]
+        ok = c > 0.0
+        if zenith_cut:
+            cz = pix @ zenith[r]
+            ok &= cz > cos_zmax
+            if cos_zmin < 1.0:
+                ok &= cz < cos_zmin
+        p = np.flatnonzero(ok)
+        b = np.minimum((np.sqrt(1.0 - c[p]) * nbins).astype(np.int64), nbins - 1)
+        # each pixel appears once per row, so fancy-index addition is exact; the sum is done in
+        # float64 and rounded to float32 like the kernel's `float32 += float64`
+        exposure[p, b] = (exposure[p, b].astype(np.float64) + delta[r]).astype(np.float32)
+        weighted[p, b] = (weighted[p, b].astype(np.float64) + wdelta[r]).astype(np.float32)
+    return exposure, weighted

@@ -1,0 +1,386 @@
+"""``gtltcube``: livetime cube from event-file GTIs and a spacecraft (FT2) file.
+
+For every FT2 row the livetime weight is ``LIVETIME x (GTI overlap / row duration)``; it is
+added, for every HEALPix (NESTED, equatorial) pixel centre above the LAT horizon (and inside
+the zenith cut, if any), to the cell of the pixel's ``sqrt(1 - cos theta)`` inclination bin.
+``WEIGHTED_EXPOSURE`` uses the weight times the row's livetime fraction. Accumulation is in
+float32 like the ScienceTools. ``phibins > 0`` is not implemented (a ParameterError says so).
+
+Python use: ``gtltcube(evfile="ft1.fits", scfile="ft2.fits", outfile="ltcube.fits", zmax=90)``.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from astropy.io import fits
+from astropy.io.fits.verify import VerifyWarning
+
+from fermi_sciencetools_shim._atomic import atomic_output
+from fermi_sciencetools_shim._version import __version__
+from fermi_sciencetools_shim.bin._headers import creation_date
+from fermi_sciencetools_shim.bin._inputs import expand_file_list, read_event_input, read_ft2
+from fermi_sciencetools_shim.errors import ParameterError, ShimError
+from fermi_sciencetools_shim.gti import Gti
+from fermi_sciencetools_shim.ltcube import _kernels
+from fermi_sciencetools_shim.ltcube.grid import LivetimeGrid, nside_for_binsz, unit_vectors
+from fermi_sciencetools_shim.params import Parameter, format_help, parse_command_line, resolve
+from fermi_sciencetools_shim.time import date_obs
+
+TOOL = "gtltcube"
+SUMMARY = "Compute the livetime cube (livetime vs sky position and inclination) from FT2 and event GTIs."
+
+PARAMETERS: list[Parameter] = [
+    Parameter("evfile", "s", "", "Event data file (or @list); empty to use tmin/tmax"),
+    Parameter("evtable", "s", "EVENTS", "Event data extension", hidden=True),
+    Parameter("scfile", "s", None, "Spacecraft data file (or @list)"),
+    Parameter("sctable", "s", "SC_DATA", "Spacecraft data extension", hidden=True),
+    Parameter("outfile", "s", None, "Output file"),
+    Parameter("dcostheta", "r", 0.025, "Step size in cos(theta)"),
+    Parameter("binsz", "r", 1.0, "Pixel size (degrees)"),
+    Parameter("phibins", "i", 0, "Number of phi bins"),
+    Parameter("tmin", "r", 0.0, "Start time (MET s); used without evfile or to clip its GTI"),
+    Parameter("tmax", "r", 0.0, "Stop time (MET s)"),
+    Parameter("file_version", "s", "1", "Output file version", hidden=True),
+    Parameter("zmin", "r", 0.0, "Minimum zenith angle (deg)"),
+    Parameter("zmax", "r", 180.0, "Maximum zenith angle (deg)"),
+    Parameter("chatter", "i", 2, "Output verbosity", hidden=True),
+    Parameter("clobber", "b", True, "Overwrite existing output files", hidden=True),
+    Parameter("debug", "b", False, "Activate debugging mode", hidden=True),
+    Parameter("gui", "b", False, "GUI mode activated", hidden=True),
+    Parameter("mode", "s", "ql", "Mode of automatic parameters", hidden=True),
+]
+
+FT2_COLUMNS = ("START", "STOP", "LIVETIME", "RA_SCZ", "DEC_SCZ", "RA_ZENITH", "DEC_ZENITH")
+
+
+def cos_theta_bounds(nbins: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return ``(CTHETA_MIN, CTHETA_MAX)``: ``1 - ((i + 1) / n)^2`` and ``1 - (i / n)^2``."""
+    i = np.arange(nbins, dtype=np.float64)
+    return 1.0 - ((i + 1) / nbins) ** 2, 1.0 - (i / nbins) ** 2
+
+
+def livetime_cube(
+    grid: LivetimeGrid,
+    gti: Gti,
+    ft2: dict[str, np.ndarray],
+    nbins: int,
+    zmin: float = 0.0,
+    zmax: float = 180.0,
+    chunk: int = 200_000,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return float32 ``(exposure, weighted)`` arrays of shape (npix, nbins).
+
+    Parameters
+    ----------
+    grid
+        HEALPix pixel centres and blocks.
+    gti
+        Good time intervals; each FT2 row is weighted by its overlap fraction with them.
+    ft2
+        Float64 columns ``START``, ``STOP``, ``LIVETIME``, ``RA_SCZ``, ``DEC_SCZ``,
+        ``RA_ZENITH``, ``DEC_ZENITH``.
+    nbins
+        Number of ``sqrt(1 - cos theta)`` bins.
+    zmin, zmax
+        Zenith-angle cut in degrees (no test when 0 and 180).
+    chunk
+        Rows converted to unit vectors at a time (bounds memory for multi-year FT2s).
+    """
+    start, stop, livetime = ft2["START"], ft2["STOP"], ft2["LIVETIME"]
+    duration = stop - start
+    frac = gti.overlap_fraction(start, stop)
+    delta = livetime * frac
+    with np.errstate(invalid="ignore", divide="ignore"):
+        wdelta = np.where(duration > 0, delta * livetime / np.where(duration > 0, duration, 1.0), 0.0)
+    delta = np.where(duration > 0, delta, 0.0)
+    zenith_cut = zmax < 180.0 or zmin > 0.0
+    cos_zmax = math.cos(math.radians(zmax))
+    cos_zmin = math.cos(math.radians(zmin)) if zmin > 0.0 else 1.0
+    exposure = np.zeros((grid.npix, nbins), dtype=np.float32)
+    weighted = np.zeros((grid.npix, nbins), dtype=np.float32)
+    px, py, pz = (np.ascontiguousarray(grid.xyz[:, i]) for i in range(3))
+    rows = np.flatnonzero(delta > 0)
+    for lo in range(0, rows.size, chunk):
+        sel = rows[lo : lo + chunk]
+        scz = unit_vectors(ft2["RA_SCZ"][sel], ft2["DEC_SCZ"][sel])
+        zen = unit_vectors(ft2["RA_ZENITH"][sel], ft2["DEC_ZENITH"][sel])
+        _kernels.accumulate_livetime(
+            px,
+            py,
+            pz,
+            grid.block_start,
+            grid.block_xyz,
+            grid.block_cos_r,
+            grid.block_sin_r,
+            scz,
+            zen,
+            np.ascontiguousarray(delta[sel]),
+            np.ascontiguousarray(wdelta[sel]),
+            nbins,
+            cos_zmax,
+            cos_zmin,
+            zenith_cut,
+            exposure,
+            weighted,
+        )
+    return exposure, weighted
+
+
+def _common(tstart: float, tstop: float, date: str) -> list[tuple[str, Any, str]]:
+    return [
+        ("TELESCOP", "GLAST", "name of telescope generating data"),
+        ("INSTRUME", "LAT", "name of instrument generating data"),
+        ("EQUINOX", 2000.0, "equinox for ra and dec"),
+        ("RADECSYS", "FK5", "world coord. system for this file (FK5 or FK4)"),
+        ("DATE", date, "file creation date (UTC)"),
+        ("DATE-OBS", date_obs(tstart), "start date/time of the obs. (UTC)"),
+        ("DATE-END", date_obs(tstop), "end date/time of the obs. (UTC)"),
+    ]
+
+
+def _time_keys() -> list[tuple[str, Any, str]]:
+    return [
+        ("MJDREFI", 51910.0, "Int. part of MJD of SC clock start"),
+        ("MJDREFF", 7.428703703703703e-4, "Frac. part of MJD of SC clock start"),
+        ("TIMEUNIT", "s", "units for the time related keywords"),
+        ("TIMEZERO", 0.0, "clock correction"),
+        ("TIMESYS", "TT", "type of time system that is used"),
+        ("TIMEREF", "LOCAL", "reference frame used for times"),
+        ("CLOCKAPP", False, "clock drift correction applied?"),
+        ("GPS_OUT", False, "GPS time unavailable at any time during interval?"),
+    ]
+
+
+def _exposure_hdu(
+    name: str, data: np.ndarray, grid: LivetimeGrid, gti: Gti, date: str, zmin: float, zmax: float
+) -> fits.BinTableHDU:
+    nbins = data.shape[1]
+    cols = [
+        fits.Column("COSBINS", f"{nbins}E", unit="s", array=data),
+        fits.Column("RA", "E", unit="deg", array=grid.ra.astype(np.float32)),
+        fits.Column("DEC", "E", unit="deg", array=grid.dec.astype(np.float32)),
+    ]
+    hdu = fits.BinTableHDU.from_columns(cols)
+    h = hdu.header
+    cards = [
+        *_common(gti.tmin, gti.tmax, date),
+        ("OBSERVER", "Peter Michelson", "LAT PI"),
+        ("ORIGIN", "LISOC", "name of organization making file"),
+        ("EXTNAME", name, "name of this binary table extension"),
+        ("TSTART", gti.tmin, "mission time of the obs. start"),
+        ("TSTOP", gti.tmax, "mission time of the obs. end"),
+        *_time_keys(),
+        ("PIXTYPE", "HEALPIX", "Indicates this is a HEALPix representation"),
+        ("ORDERING", "NESTED", "Can be NESTED or RING"),
+        ("COORDSYS", "EQU", ""),
+        ("NSIDE", grid.nside, "Number of pixels per side per dodecahedron face"),
+        ("FIRSTPIX", 0, "First pixel index"),
+        ("LASTPIX", grid.npix - 1, "Last pixel index"),
+        ("THETABIN", "SQRT(1-COSTHETA)", "Costheta binning scheme"),
+        ("NBRBINS", nbins, "Number of costheta bins"),
+        ("COSMIN", 0.0, "Minimum costheta value"),
+        ("PHIBINS", 0, "Number of phi bins"),
+    ]
+    if zmax < 180.0:
+        cards.append(("ZENMIN", zmin, "Minimum zenith angle"))
+        cards.append(("ZENMAX", zmax, "Maximum zenith angle"))
+    for card in cards:
+        h.append(card, end=True)
+    h["TLMIN2"], h["TLMAX2"], h["TLMIN3"], h["TLMAX3"] = 0.0, 360.0, -90.0, 90.0
+    for card in [
+        ("NDSKEYS", 1),
+        ("DSTYP1", "TIME"),
+        ("DSUNI1", "s"),
+        ("DSVAL1", "TABLE"),
+        ("DSREF1", ":GTI"),
+    ]:
+        h.append(card, end=True)
+    return hdu
+
+
+def write_ltcube(
+    path: Path,
+    grid: LivetimeGrid,
+    gti: Gti,
+    exposure: np.ndarray,
+    weighted: np.ndarray,
+    *,
+    zmin: float,
+    zmax: float,
+    file_version: str = "1",
+    clobber: bool = True,
+) -> None:
+    """Write the livetime cube: PRIMARY, EXPOSURE, WEIGHTED_EXPOSURE, CTHETABOUNDS, GTI."""
+    date = creation_date()
+    primary = fits.PrimaryHDU()
+    for card in [
+        *_common(gti.tmin, gti.tmax, date),
+        ("TSTART", gti.tmin, "mission time of the obs. start"),
+        ("TSTOP", gti.tmax, "mission time of the obs. end"),
+        ("TIMEUNIT", "s", "units for the time related keywords"),
+        ("TIMESYS", "TT", "type of time system that is used"),
+        ("GPS_OUT", False, "whether GPS time was unavailable at any time during this interval"),
+        ("MJDREFI", 51910.0, "Int. part of MJD of SC clock start"),
+        ("MJDREFF", 7.428703703703703e-4, "Frac. part of MJD of SC clock start"),
+        ("OBSERVER", "Peter Michelson", "LAT PI"),
+        ("FILENAME", path.name, "name of this file"),
+        ("ORIGIN", "LISOC", "name of organization making file"),
+        ("CREATOR", f"gtltcube fermi-sciencetools-shim {__version__}", "software and version creating file"),
+        ("VERSION", file_version, "release version of the file"),
+    ]:
+        primary.header.append(card, end=True)
+    nbins = exposure.shape[1]
+    cmin, cmax = cos_theta_bounds(nbins)
+    ctheta = fits.BinTableHDU.from_columns(
+        [
+            fits.Column("CTHETA_MIN", "E", array=cmin.astype(np.float32)),
+            fits.Column("CTHETA_MAX", "E", array=cmax.astype(np.float32)),
+        ]
+    )
+    for card in [
+        *_common(gti.tmin, gti.tmax, date),
+        ("TSTART", gti.tmin, "mission time of the obs. start"),
+        ("TSTOP", gti.tmax, "mission time of the obs. end"),
+        ("OBSERVER", "Peter Michelson", "LAT PI"),
+        ("ORIGIN", "LISOC", "name of organization making file"),
+        ("TLMIN1", -1.0, "minimum value"),
+        ("TLMAX1", 1.0, "maximum value"),
+        ("TLMIN2", -1.0, "minimum value"),
+        ("TLMAX2", 1.0, "maximum value"),
+        ("EXTNAME", "CTHETABOUNDS", "Extension name"),
+        ("HDUCLASS", "OGIP", "Format confirms to OGIP standard"),
+        ("HDUVERS", "0.0.0", "Version number of the format"),
+    ]:
+        ctheta.header.append(card, end=True)
+    gti_hdu = fits.BinTableHDU.from_columns(
+        [
+            fits.Column("START", "D", unit="s", array=gti.start),
+            fits.Column("STOP", "D", unit="s", array=gti.stop),
+        ]
+    )
+    for card in [
+        *_common(gti.tmin, gti.tmax, date),
+        ("OBSERVER", "Peter Michelson", "LAT PI"),
+        ("ORIGIN", "LISOC", "name of organization making file"),
+        ("EXTNAME", "GTI", "name of this binary table ext."),
+        ("HDUCLASS", "OGIP", "format conforms to OGIP standard"),
+        ("HDUCLAS1", "GTI", "ext. contains good time intervals"),
+        ("HDUCLAS2", "ALL", "ext. contains all science time"),
+        ("TSTART", gti.tmin, "mission time of the obs. start"),
+        ("TSTOP", gti.tmax, "mission time of the obs. end"),
+        *_time_keys(),
+        ("ONTIME", gti.ontime, "sum of GTI lengths"),
+        ("TELAPSE", gti.tmax - gti.tmin, "time between first GTI START and last GTI STOP"),
+    ]:
+        gti_hdu.header.append(card, end=True)
+    hdus = fits.HDUList(
+        [
+            primary,
+            _exposure_hdu("EXPOSURE", exposure, grid, gti, date, zmin, zmax),
+            _exposure_hdu("WEIGHTED_EXPOSURE", weighted, grid, gti, date, zmin, zmax),
+            ctheta,
+            gti_hdu,
+        ]
+    )
+    try:
+        with atomic_output(path, clobber=clobber) as tmp, warnings.catch_warnings():
+            warnings.simplefilter("ignore", VerifyWarning)  # long comments are cut at 80 columns
+            hdus.writeto(tmp, checksum=True)
+    except FileExistsError:
+        raise ParameterError("outfile", f"{path} exists and clobber=no") from None
+
+
+def gtltcube(scfile: str, outfile: str, evfile: str = "", **pars: Any) -> Path:
+    """Run gtltcube and return the output path.
+
+    Parameters
+    ----------
+    scfile
+        FT2 file or ``@list`` (files concatenated in order).
+    outfile
+        Output livetime cube (written atomically).
+    evfile
+        FT1 file(s) whose GTI union is used; empty to use ``[tmin, tmax]``.
+    **pars
+        ``dcostheta`` (0.025), ``binsz`` (1 deg), ``zmin``/``zmax``, ``tmin``/``tmax``, ``phibins`` ...
+
+    Raises
+    ------
+    ParameterError, InputFileError
+        For bad parameters or unreadable inputs; nothing is written then.
+    """
+    p = resolve(PARAMETERS, {"scfile": scfile, "outfile": outfile, "evfile": evfile, **pars})
+    if p["phibins"]:
+        raise ParameterError("phibins", "phi binning is not implemented in this shim (use phibins=0)")
+    if p["dcostheta"] is None or not 0 < p["dcostheta"] <= 1:
+        raise ParameterError("dcostheta", f"must be in (0, 1] (got {p['dcostheta']!r})")
+    nbins = int(1.0 / p["dcostheta"])
+    zmin, zmax = p["zmin"], p["zmax"]
+    if zmin is None or zmax is None or not 0.0 <= zmin < zmax <= 180.0:
+        raise ParameterError("zmax", f"need 0 <= zmin < zmax <= 180 (got zmin={zmin!r}, zmax={zmax!r})")
+    tmin, tmax = p["tmin"] or 0.0, p["tmax"] or 0.0
+    ev = p["evfile"].strip()
+    if ev and ev.upper() != "NONE":
+        gti = read_event_input(expand_file_list(ev, "evfile"), [], p["evtable"]).gti
+        if tmax > tmin:
+            gti = gti.clip(tmin, tmax)
+    else:
+        if not tmax > tmin:
+            raise ParameterError("tmax", "without evfile, tmin < tmax must be given")
+        gti = Gti.from_intervals([tmin], [tmax])
+    if len(gti) == 0:
+        raise ParameterError("evfile" if ev else "tmin", "the good time intervals are empty")
+    ft2 = read_ft2(expand_file_list(p["scfile"], "scfile"), FT2_COLUMNS, p["sctable"])
+    grid = LivetimeGrid.build(nside_for_binsz(p["binsz"]))
+    exposure, weighted = livetime_cube(grid, gti, ft2, nbins, zmin, zmax)
+    out = Path(p["outfile"])
+    write_ltcube(
+        out,
+        grid,
+        gti,
+        exposure,
+        weighted,
+        zmin=zmin,
+        zmax=zmax,
+        file_version=p["file_version"],
+        clobber=p["clobber"],
+    )
+    return out
+
+
+def _unquote(value: str) -> str:
+    text = value.strip()
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
+        return text[1:-1]
+    return text
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``gtltcube`` with ScienceTools ``name=value`` arguments; return the exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if any(a in ("-h", "--help") for a in args):
+        print(format_help(TOOL, SUMMARY, PARAMETERS), end="")
+        return 0
+    try:
+        raw = {k: _unquote(v) for k, v in parse_command_line(args, PARAMETERS).items()}
+        for name in ("scfile", "outfile"):
+            if name not in raw:
+                raise ParameterError(name, "is required")
+        out = gtltcube(**raw)
+    except ShimError as exc:
+        print(f"{TOOL}: error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 1
+    if int(raw.get("chatter", 2) or 2) > 0:
+        print(f"{TOOL}: wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
