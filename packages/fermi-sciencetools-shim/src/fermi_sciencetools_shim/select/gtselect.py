@@ -363,6 +363,13 @@ def gtselect(
     return GtselectResult(out_path, n_events, filter_string, out_gti, tuple(selection.messages))
 
 
+def _unquote(value: str) -> str:
+    text = value.strip()
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
+        return text[1:-1]
+    return text
+
+
 def run(**pars: Any) -> GtselectResult:
     """Run gtselect with keyword parameters (same names as the par file)."""
     return gtselect(**pars)
@@ -375,7 +382,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(format_help(TOOL, SUMMARY, PARAMETERS), end="")
         return 0
     try:
-        pars = resolve(PARAMETERS, parse_command_line(args, PARAMETERS))
+        raw = {k: _unquote(v) for k, v in parse_command_line(args, PARAMETERS).items()}
+        pars = resolve(PARAMETERS, raw)
         gtselect(**pars)
     except ShimError as exc:
         print(f"{TOOL}: error: {exc}", file=sys.stderr)
