@@ -141,18 +141,24 @@ def union(*gtis: Gti) -> Gti:
 
 
 def intersection(a: Gti, b: Gti) -> Gti:
-    """Return the intersection of two GTIs; intervals that only touch do not overlap."""
-    out_start: list[float] = []
-    out_stop: list[float] = []
-    i = j = 0
-    while i < len(a) and j < len(b):
-        lo = max(a.start[i], b.start[j])
-        hi = min(a.stop[i], b.stop[j])
-        if lo < hi:
-            out_start.append(lo)
-            out_stop.append(hi)
-        if a.stop[i] < b.stop[j]:
-            i += 1
-        else:
-            j += 1
-    return consolidate(np.array(out_start), np.array(out_stop))
+    """Return the intersection of two GTIs; intervals that only touch do not overlap.
+
+    Both inputs must be sorted with non-overlapping intervals (what :func:`consolidate`
+    and real GTI extensions give). Vectorised: for every interval of ``a`` the intervals
+    of ``b`` that overlap it are found with two binary searches.
+    """
+    if len(a) == 0 or len(b) == 0:
+        return Gti.empty()
+    # b intervals j overlapping a interval i: b.stop[j] > a.start[i] and b.start[j] < a.stop[i]
+    j_lo = np.searchsorted(b.stop, a.start, side="right")
+    j_hi = np.searchsorted(b.start, a.stop, side="left")
+    counts = np.maximum(j_hi - j_lo, 0)
+    if counts.sum() == 0:
+        return Gti.empty()
+    i = np.repeat(np.arange(len(a)), counts)
+    offsets = np.arange(i.size) - np.repeat(np.cumsum(counts) - counts, counts)
+    j = np.repeat(j_lo, counts) + offsets
+    lo = np.maximum(a.start[i], b.start[j])
+    hi = np.minimum(a.stop[i], b.stop[j])
+    keep = lo < hi
+    return consolidate(lo[keep], hi[keep])
