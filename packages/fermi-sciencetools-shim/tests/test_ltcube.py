@@ -43,17 +43,18 @@ def test_kernel_matches_brute_force_reference(rows, zenith_cut, zmax, zmin):
     grid = LivetimeGrid.build(8, block_pixels=16)
     scz, zen, d, wd = rows
     czmax, czmin = np.cos(np.radians(zmax)), (np.cos(np.radians(zmin)) if zmin > 0 else 1.0)
-    e = np.zeros((grid.npix, 20), np.float32)
+    e = np.zeros((20, grid.npix), np.float32)  # bin-major accumulators
     w = np.zeros_like(e)
     xyz = [np.ascontiguousarray(grid.xyz[:, i]) for i in range(3)]
     args = (grid.block_start, grid.block_xyz, grid.block_cos_r, grid.block_sin_r, scz, zen, d, wd, 20)
     _kernels.accumulate_livetime(*xyz, *args, czmax, czmin, zenith_cut, e, w)
     re, rw = _reference.accumulate_livetime(grid.xyz, scz, zen, d, wd, 20, czmax, czmin, zenith_cut)
-    np.testing.assert_array_equal(e, re)
-    np.testing.assert_array_equal(w, rw)
+    np.testing.assert_array_equal(e.T, re)
+    np.testing.assert_array_equal(w.T, rw)
     # each row adds its weight to every pixel of its visible hemisphere (within the cut)
     if not zenith_cut:
         visible = (grid.xyz @ scz.T > 0).sum(axis=0)
+        assert e.sum(dtype=np.float64) > 0
         assert e.sum(dtype=np.float64) == pytest.approx(np.sum(visible * d), rel=1e-6)
 
 

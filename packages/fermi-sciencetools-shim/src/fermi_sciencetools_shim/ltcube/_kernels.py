@@ -3,7 +3,7 @@
 For every spacecraft row with weight ``delta`` > 0 and every HEALPix pixel centre ``p``
 with ``cos(theta) = p . z_sc > 0`` (and, with a zenith cut, ``p . zenith > cos(zmax)`` and
 ``p . zenith < cos(zmin)`` when zmin > 0) the kernel adds ``delta`` to
-``exposure[p, bin]`` and ``wdelta`` to ``weighted[p, bin]`` with
+``exposure[bin, p]`` and ``wdelta`` to ``weighted[bin, p]`` with
 ``bin = min(int(sqrt(1 - cos(theta)) * nbins), nbins - 1)``.
 
 Speed: pixels are handled in blocks (consecutive NESTED pixels, compact on the sky) with a
@@ -85,8 +85,9 @@ def accumulate_livetime(
         Number of sqrt(1 - cos theta) bins.
     cos_zmax, cos_zmin : float
         Zenith cut limits; used only when ``zenith_cut`` is true (``cos_zmin`` only when < 1).
-    exposure, weighted : float32 (npix, nbins)
-        Accumulators, updated in place and returned.
+    exposure, weighted : float32 (nbins, npix)
+        Accumulators, updated in place and returned. Bin-major so that the pixels of a
+        block, which mostly share a bin, are written to neighbouring memory.
     """
     nblocks = block_start.shape[0] - 1
     nrows = delta.shape[0]
@@ -139,6 +140,6 @@ def accumulate_livetime(
                 b = int(math.sqrt(1.0 - c) * fn)
                 if b >= nbins:
                     b = nbins - 1
-                exposure[p, b] += d
-                weighted[p, b] += wd
+                exposure[b, p] += d
+                weighted[b, p] += wd
     return exposure, weighted

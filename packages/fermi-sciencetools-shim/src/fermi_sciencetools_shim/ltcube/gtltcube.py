@@ -103,8 +103,8 @@ def livetime_cube(
     zenith_cut = zmax < 180.0 or zmin > 0.0
     cos_zmax = math.cos(math.radians(zmax))
     cos_zmin = math.cos(math.radians(zmin)) if zmin > 0.0 else 1.0
-    exposure = np.zeros((grid.npix, nbins), dtype=np.float32)
-    weighted = np.zeros((grid.npix, nbins), dtype=np.float32)
+    exposure = np.zeros((nbins, grid.npix), dtype=np.float32)
+    weighted = np.zeros((nbins, grid.npix), dtype=np.float32)
     px, py, pz = (np.ascontiguousarray(grid.xyz[:, i]) for i in range(3))
     rows = np.flatnonzero(delta > 0)
     for lo in range(0, rows.size, chunk):
@@ -130,7 +130,7 @@ def livetime_cube(
             exposure,
             weighted,
         )
-    return exposure, weighted
+    return np.ascontiguousarray(exposure.T), np.ascontiguousarray(weighted.T)
 
 
 def _common(tstart: float, tstop: float, date: str) -> list[tuple[str, Any, str]]:
