@@ -1,0 +1,143 @@
+#!/usr/bin/env python
+"""Benchmark gtmktime and gtltcube of the shim on a multi-year synthetic 30 s FT2.
+
+The FT2 is the real weekly file ``pint/lat_spacecraft_weekly_w323_p202_v001.fits`` (one week
+of rows, START within 604800 s of the first) tiled in time: copy k has START/STOP shifted by
+k x 604800 s. It is written in a temporary folder, with a one-event FT1 whose GTI spans it.
+
+The timings are printed in seconds per million FT2 rows beside the Fermitools figures of the
+fermipy run in ``gammapy_tests_fermi/out.log`` (16-year FT2, about 16.8 M rows: gtmktime
+412 s, gtltcube 7722 s with binsz 1, dcostheta 0.025, zmax 105).
+
+Usage: ``python bench_tools.py [--years 16] [--data ../shared/data]``. Not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from astropy.io import fits
+
+WEEK = 604800.0
+REAL_ROWS_M = 16.8
+REAL_SECONDS = {"gtmktime": 412.0, "gtltcube": 7722.0}
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def build_ft2(source: Path, weeks: int, out: Path) -> tuple[int, float, float]:
+    """Write ``weeks`` time-shifted copies of one week of ``source`` to ``out``; return rows, t0, t1."""
+    with fits.open(source) as hdul:
+        sc = hdul["SC_DATA"]
+        t0 = float(sc.data["START"][0])
+        week = sc.data[(sc.data["START"] >= t0) & (sc.data["STOP"] <= t0 + WEEK)]
+        n1 = len(week)
+        hdu = fits.BinTableHDU.from_columns(sc.columns, nrows=n1 * weeks, header=sc.header)
+        start_col, stop_col = hdu.data["START"], hdu.data["STOP"]
+        for name in sc.columns.names:
+            column = hdu.data[name]
+            src = week[name]
+            for k in range(weeks):
+                column[k * n1 : (k + 1) * n1] = src
+        for k in range(weeks):
+            start_col[k * n1 : (k + 1) * n1] += k * WEEK
+            stop_col[k * n1 : (k + 1) * n1] += k * WEEK
+        t1 = float(stop_col[-1])
+        hdu.header["TSTART"], hdu.header["TSTOP"] = t0, t1
+        fits.HDUList([fits.PrimaryHDU(header=hdul[0].header), hdu]).writeto(out, overwrite=True)
+    return n1 * weeks, t0, t1
+
+
+def build_ft1(out: Path, t0: float, t1: float) -> None:
+    """Write a minimal FT1 (one event) whose GTI and TSTART/TSTOP span ``[t0, t1]``."""
+    from fermi_sciencetools_shim.gti import Gti
+    from fermi_sciencetools_shim.io.ft1 import FT1_COLUMNS, write_ft1
+
+    events = {spec.name: np.zeros(1) for spec in FT1_COLUMNS if spec.name not in ("CALIB_VERSION",)}
+    events.update(
+        ENERGY=np.array([1000.0]), RA=np.array([83.63]), DEC=np.array([22.01]), TIME=np.array([t0 + 100.0])
+    )
+    events.update(EVENT_CLASS=np.array([128]), EVENT_TYPE=np.array([1]))
+    write_ft1(out, events, Gti.from_intervals([t0], [t1]), {"TSTART": t0, "TSTOP": t1, "PASS_VER": "P8R3"})
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Build the synthetic FT2, time both tools, print the comparison; return 0."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--years", type=float, default=16.0, help="length of the synthetic FT2 (default 16)")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=Path(os.environ.get("FERMI_SHARED_DATA", ROOT.parent / "shared" / "data")),
+    )
+    parser.add_argument("--skip-mktime", action="store_true", help="time gtltcube only")
+    args = parser.parse_args(argv)
+    source = args.data / "pint" / "lat_spacecraft_weekly_w323_p202_v001.fits"
+    if not source.is_file():
+        print(f"bench_tools: error: {source} not found (set --data)", file=sys.stderr)
+        return 1
+    from fermi_sciencetools_shim.ltcube.gtltcube import gtltcube
+
+    weeks = max(1, round(args.years * 365.25 * 86400 / WEEK))
+    results: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="shim-bench-") as tmp:
+        tmpdir = Path(tmp)
+        ft2, ft1 = tmpdir / "ft2.fits", tmpdir / "ft1.fits"
+        t = time.perf_counter()
+        nrows, t0, t1 = build_ft2(source, weeks, ft2)
+        build_ft1(ft1, t0, t1)
+        print(f"synthetic FT2: {weeks} weeks, {nrows} rows, {ft2.stat().st_size / 1e6:.0f} MB "
+              f"(built in {time.perf_counter() - t:.1f} s)")  # fmt: skip
+
+        # compile the numba kernels on a tiny input first: their compile time is not per-row work
+        small = tmpdir / "small.fits"
+        build_ft2(source, 1, small)
+        t = time.perf_counter()
+        gtltcube(
+            str(small),
+            str(tmpdir / "warm.fits"),
+            str(ft1),
+            binsz=1.0,
+            dcostheta=0.025,
+            zmax=105.0,
+            tmax=t0 + 600.0,
+            tmin=t0,
+        )
+        print(f"warm-up (numba compile or cache load): {time.perf_counter() - t:.1f} s")
+
+        ev_for_ltcube = ft1
+        if not args.skip_mktime:
+            from fermi_sciencetools_shim.mktime.gtmktime import gtmktime
+
+            out = tmpdir / "ft1_mkt.fits"
+            t = time.perf_counter()
+            gtmktime(str(ft2), "DATA_QUAL>0 && LAT_CONFIG==1", False, str(ft1), str(out))
+            results["gtmktime"] = time.perf_counter() - t
+            ev_for_ltcube = out
+        t = time.perf_counter()
+        gtltcube(
+            str(ft2), str(tmpdir / "ltcube.fits"), str(ev_for_ltcube), binsz=1.0, dcostheta=0.025, zmax=105.0
+        )
+        results["gtltcube"] = time.perf_counter() - t
+
+    mrows = nrows / 1e6
+    print(f"\n{'tool':<10} {'shim s':>9} {'shim s/Mrow':>12} {'Fermitools s/Mrow':>18} {'speed-up':>9}")
+    for tool, seconds in results.items():
+        ours = seconds / mrows
+        real = REAL_SECONDS[tool] / REAL_ROWS_M
+        print(f"{tool:<10} {seconds:9.1f} {ours:12.2f} {real:18.2f} {real / ours:8.1f}x")
+    print(
+        "\nextrapolated to 16.8 M rows: "
+        + ", ".join(f"{k} {v / mrows * REAL_ROWS_M:.0f} s" for k, v in results.items())
+    )
+    print("target: speed-up >= 10x")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
