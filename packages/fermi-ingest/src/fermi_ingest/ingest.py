@@ -1,0 +1,476 @@
+"""Ingest of one delivery: verify, archive, decode, find gaps, quarantine, chunk, register.
+
+Order of work (each step is safe to redo; the database commit is the last step, so a crash
+leaves either nothing registered or everything):
+
+1. read and verify the manifest (names, sizes, SHA-256) — a mismatch refuses the delivery;
+2. under an exclusive lock: a delivery id already registered with the same manifest is a no-op,
+   with a different manifest it is refused;
+3. copy the files into ``$FERMI_HOME/archive/level0/<delivery>/`` atomically (verified copy);
+4. decode every archived file; malformed spans, duplicates and out-of-order packets are written
+   byte-exact under ``$FERMI_HOME/quarantine/<delivery>/`` and registered;
+5. per APID, sequence and time gaps within the delivery and against the earlier deliveries
+   (a delivery landing inside an open gap marks it filled);
+6. chunks (at most 20) with a JSON and an XML manifest each under ``$FERMI_HOME/chunks/``;
+7. one database transaction registers the delivery, files, per-APID spans, gaps, chunks and
+   quarantined spans. Every input byte is accounted for: archived in a chunk or quarantined.
+"""
+
+from __future__ import annotations
+
+import json
+import tarfile
+import tempfile
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
+
+from fermi_ingest import chunker, config, gaps
+from fermi_ingest.archive import copy_verified, exclusive_lock, remove_tree, write_atomic
+from fermi_ingest.ccsds.constants import DEFAULT_APIDS, DEFAULT_EVENT_APIDS, MAX_PACKET_LENGTH, SCID_FERMI
+from fermi_ingest.ccsds.decode import PacketTable, decode_file
+from fermi_ingest.db import session_scope
+from fermi_ingest.errors import DeliveryConflict, IngestError
+from fermi_ingest.manifest import Manifest, verify_delivery
+from fermi_ingest.models import ApidSpan, Chunk, Delivery, DeliveryFile, Gap, QuarantinedSpan
+
+
+@dataclass
+class IngestOptions:
+    """Tunable parameters of an ingest (defaults follow ``docs/formats/telemetry.md``)."""
+
+    apids: tuple[int, ...] = DEFAULT_APIDS
+    event_apids: tuple[int, ...] = DEFAULT_EVENT_APIDS
+    scid: int = SCID_FERMI
+    max_packet_length: int = MAX_PACKET_LENGTH
+    max_time_step: float = gaps.DEFAULT_MAX_TIME_STEP
+    min_chunk_bytes: int = chunker.DEFAULT_MIN_CHUNK_BYTES
+    target_chunks: int = chunker.TARGET_CHUNKS
+
+
+@dataclass
+class IngestResult:
+    """What an ingest did."""
+
+    delivery_id: str
+    already_ingested: bool
+    n_files: int = 0
+    n_packets: int = 0
+    n_bytes: int = 0
+    quarantined: list[str] = field(default_factory=list)
+    quarantined_bytes: int = 0
+    gaps: list[str] = field(default_factory=list)
+    filled_gaps: int = 0
+    n_chunks: int = 0
+
+
+def _slug(reason: str) -> str:
+    return reason.replace(" ", "-")
+
+
+def _open_delivery(path: Path, workdir: Path) -> Path:
+    if path.is_dir():
+        return path
+    if path.is_file() and tarfile.is_tarfile(path):
+        with tarfile.open(path) as tar:
+            tar.extractall(workdir, filter="data")
+        entries = [p for p in workdir.iterdir()]
+        if len(entries) == 1 and entries[0].is_dir():
+            return entries[0]
+        return workdir
+    raise IngestError(f"{path}: neither a delivery directory nor a tar archive")
+
+
+def ingest(path: str | Path, options: IngestOptions | None = None, url: str | None = None) -> IngestResult:
+    """Ingest the delivery at ``path`` (a directory or a tar of one); see the module docstring.
+
+    Raises
+    ------
+    ManifestError
+        The manifest does not match the files (the message names the file).
+    DeliveryConflict
+        The delivery id is registered with a different manifest.
+    """
+    options = options or IngestOptions()
+    home = config.fermi_home()
+    home.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=".unpack-", dir=home))
+    try:
+        directory = _open_delivery(Path(path), work)
+        manifest = verify_delivery(directory, scid=options.scid)
+        with exclusive_lock(home / ".ingest.lock"), session_scope(url) as session:
+            if session.get_bind().dialect.name == "postgresql":  # serialise ingests across hosts
+                session.execute(text("SELECT pg_advisory_xact_lock(5115001)"))
+            known = session.scalar(select(Delivery).where(Delivery.delivery_id == manifest.delivery_id))
+            if known is not None:
+                if known.manifest_sha256 == manifest.sha256:
+                    return IngestResult(
+                        manifest.delivery_id, True, known.n_files, known.n_packets, known.n_bytes
+                    )
+                raise DeliveryConflict(
+                    f"delivery {manifest.delivery_id}: already ingested with a different manifest "
+                    f"(sha256 {known.manifest_sha256[:12]}…, now {manifest.sha256[:12]}…); refused"
+                )
+            return _ingest_new(session, directory, manifest, options)
+    finally:
+        remove_tree(work)
+
+
+def _ingest_new(
+    session: Session, directory: Path, manifest: Manifest, options: IngestOptions
+) -> IngestResult:
+    dl = manifest.delivery_id
+    arch = config.archive_dir() / dl
+    tables: list[PacketTable] = []
+    for f in manifest.files:
+        copy_verified(directory / f.name, arch / f.name, f.sha256)
+        tables.append(
+            decode_file(arch / f.name, options.apids, options.max_packet_length, name=f"{dl}/{f.name}")
+        )
+
+    delivery = Delivery(
+        delivery_id=dl,
+        manifest_sha256=manifest.sha256,
+        scid=manifest.scid,
+        state="ingested",
+        archive_dir=str(arch),
+        n_files=len(manifest.files),
+        n_bytes=sum(f.size for f in manifest.files),
+        n_packets=0,
+        n_quarantined=0,
+        quarantined_bytes=0,
+    )
+    session.add(delivery)
+    files = []
+    for i, f in enumerate(manifest.files):
+        row = DeliveryFile(
+            delivery=delivery,
+            position=i,
+            name=f.name,
+            size=f.size,
+            sha256=f.sha256,
+            archive_path=str(arch / f.name),
+            n_packets=0,
+            good_bytes=0,
+            quarantined_bytes=0,
+        )
+        files.append(row)
+        session.add(row)
+    session.flush()
+
+    # all good packets of the delivery as columns, in arrival order
+    fidx = np.concatenate([np.full(len(t), i, dtype=np.int64) for i, t in enumerate(tables)])
+    cat = {
+        name: np.concatenate([getattr(t, name) for t in tables])
+        for name in ("offset", "length", "apid", "seq_flags", "seq_count", "sec", "usec")
+    }
+    time = cat["sec"] + cat["usec"] * 1e-6
+    status = np.zeros(fidx.size, dtype=np.int8)
+    result = IngestResult(dl, False, n_files=len(tables), n_bytes=delivery.n_bytes)
+    gap_rows: list[Gap] = []
+    for apid in np.unique(cat["apid"]):
+        idx = np.flatnonzero(cat["apid"] == apid)
+        status[idx] = _stream_status(
+            session, delivery, int(apid), idx, cat, time, tables, fidx, options, gap_rows, result
+        )
+
+    quarantine = config.quarantine_dir() / dl
+    q_rows: list[QuarantinedSpan] = []
+    for i, t in enumerate(tables):
+        for span in t.malformed:
+            q_rows.append(
+                _quarantine(quarantine, files[i], delivery, t, span.offset, span.length, span.reason, None)
+            )
+    for j in np.flatnonzero(status != gaps.ACCEPTED):
+        t = tables[fidx[j]]
+        reason = gaps.REJECT_REASONS[int(status[j])]
+        q_rows.append(
+            _quarantine(
+                quarantine,
+                files[fidx[j]],
+                delivery,
+                t,
+                int(cat["offset"][j]),
+                int(cat["length"][j]),
+                reason,
+                int(cat["apid"][j]),
+            )
+        )
+    session.add_all(q_rows)
+    session.add_all(gap_rows)
+
+    ok = status == gaps.ACCEPTED
+    for i, row in enumerate(files):
+        mine = ok & (fidx == i)
+        row.n_packets = int(mine.sum())
+        row.good_bytes = int(cat["length"][mine].sum())
+        row.quarantined_bytes = sum(q.length for q in q_rows if q.file_pk == row.id)
+        if row.good_bytes + row.quarantined_bytes != row.size:  # pragma: no cover - an internal invariant
+            raise IngestError(
+                f"{dl}/{row.name}: {row.size} bytes but {row.good_bytes} good + {row.quarantined_bytes} quarantined"
+            )
+        for apid in np.unique(cat["apid"][mine]):
+            sel = np.flatnonzero(mine & (cat["apid"] == apid))
+            session.add(
+                ApidSpan(
+                    delivery_pk=delivery.id,
+                    file_pk=row.id,
+                    apid=int(apid),
+                    n_packets=int(sel.size),
+                    first_seq=int(cat["seq_count"][sel[0]]),
+                    last_seq=int(cat["seq_count"][sel[-1]]),
+                    met_start=float(time[sel[0]]),
+                    met_stop=float(time[sel[-1]]),
+                    first_offset=int(cat["offset"][sel[0]]),
+                    last_offset=int(cat["offset"][sel[-1]]),
+                )
+            )
+
+    keep = np.flatnonzero(ok)
+    pk = chunker.DeliveryPackets(
+        file_index=fidx[keep],
+        offset=cat["offset"][keep],
+        length=cat["length"][keep],
+        apid=cat["apid"][keep],
+        seq_flags=cat["seq_flags"][keep],
+        seq_count=cat["seq_count"][keep],
+        time=time[keep],
+        run_word=_run_words(tables, fidx[keep], cat["offset"][keep], cat["length"][keep]),
+    )
+    plans = chunker.plan_chunks(pk, options.event_apids, options.min_chunk_bytes, options.target_chunks)
+    for plan in plans:
+        session.add(_write_chunk(delivery, manifest, plan, pk, config.chunks_dir() / dl))
+
+    delivery.n_packets = int(keep.size)
+    delivery.n_quarantined = len(q_rows)
+    delivery.quarantined_bytes = sum(q.length for q in q_rows)
+    delivery.met_start = float(time[keep].min()) if keep.size else None
+    delivery.met_stop = float(time[keep].max()) if keep.size else None
+    result.n_packets = delivery.n_packets
+    result.quarantined = [
+        f"{dl}/{files_by_pk(files, q.file_pk)}: byte offset {q.offset}: {q.reason} ({q.length} bytes)"
+        for q in q_rows
+    ]
+    result.quarantined_bytes = delivery.quarantined_bytes
+    result.n_chunks = len(plans)
+    return result
+
+
+def files_by_pk(files: list[DeliveryFile], pk: int) -> str:
+    """Name of the file row with primary key ``pk``."""
+    return next(f.name for f in files if f.id == pk)
+
+
+def _run_words(
+    tables: list[PacketTable], fidx: np.ndarray, offset: np.ndarray, length: np.ndarray
+) -> np.ndarray:
+    """Bytes 8–11 of each packet's payload as a big-endian u4 (−1 when the payload is shorter)."""
+    out = np.full(offset.size, -1, dtype=np.int64)
+    for i, t in enumerate(tables):
+        sel = np.flatnonzero((fidx == i) & (length >= 14 + 12))
+        if sel.size:
+            at = offset[sel] + 14 + 8
+            b = [t.buffer[at + k].astype(np.int64) for k in range(4)]
+            out[sel] = (b[0] << 24) | (b[1] << 16) | (b[2] << 8) | b[3]
+    return out
+
+
+def _prior_keys(
+    session: Session, delivery: Delivery, apid: int, t0: float, t1: float, options: IngestOptions
+) -> np.ndarray:
+    """(time in µs, sequence count) of the packets of ``apid`` in earlier deliveries overlapping [t0, t1]."""
+    rows = session.execute(
+        select(DeliveryFile.archive_path, DeliveryFile.name, Delivery.delivery_id)
+        .join(ApidSpan, ApidSpan.file_pk == DeliveryFile.id)
+        .join(Delivery, Delivery.id == ApidSpan.delivery_pk)
+        .where(ApidSpan.apid == apid, ApidSpan.delivery_pk != delivery.id)
+        .where(ApidSpan.met_stop >= t0, ApidSpan.met_start <= t1)
+        .distinct()
+    ).all()
+    keys = [np.empty((0, 2), dtype=np.int64)]
+    for archive_path, name, dl in rows:
+        t = decode_file(archive_path, options.apids, options.max_packet_length, name=f"{dl}/{name}")
+        sel = t.apid == apid
+        keys.append(np.stack([t.sec[sel] * 1_000_000 + t.usec[sel], t.seq_count[sel]], axis=1))
+    return np.concatenate(keys)
+
+
+def _stream_status(
+    session: Session,
+    delivery: Delivery,
+    apid: int,
+    idx: np.ndarray,
+    cat: dict[str, np.ndarray],
+    time: np.ndarray,
+    tables: list[PacketTable],
+    fidx: np.ndarray,
+    options: IngestOptions,
+    gap_rows: list[Gap],
+    result: IngestResult,
+) -> np.ndarray:
+    """Status of the packets ``idx`` of one APID; appends their gaps (and fills older ones)."""
+    seq = cat["seq_count"][idx]
+    t = time[idx]
+    status = np.zeros(idx.size, dtype=np.int8)
+    # packets already received in an earlier delivery are duplicates
+    prior = _prior_keys(session, delivery, apid, float(t.min()), float(t.max()), options)
+    if prior.size:
+        mine = np.stack([cat["sec"][idx] * 1_000_000 + cat["usec"][idx], seq], axis=1)
+        _, inverse = np.unique(np.concatenate([prior, mine]), axis=0, return_inverse=True)
+        inverse = inverse.reshape(-1)
+        status[np.isin(inverse[len(prior) :], inverse[: len(prior)])] = gaps.DUPLICATE
+    live = np.flatnonzero(status == gaps.ACCEPTED)
+    if live.size == 0:
+        return status
+    t_first = float(t[live[0]])
+    previous = following = None
+    before_pk = after_pk = delivery.id
+    filling = session.scalars(
+        select(Gap)
+        .where(Gap.apid == apid, Gap.status == "open", Gap.kind == "sequence")
+        .where(Gap.met_before <= t_first, Gap.met_after >= t_first)
+        .order_by(Gap.met_before)
+    ).first()
+    if filling is not None:
+        previous = (filling.seq_before, filling.met_before)
+        following = (filling.seq_after, filling.met_after)
+        before_pk, after_pk = filling.delivery_before_pk, filling.delivery_after_pk
+        filling.status = "filled"
+        filling.filled_by_pk = delivery.id
+        result.filled_gaps += 1
+    else:
+        last = session.execute(
+            select(ApidSpan.last_seq, ApidSpan.met_stop, ApidSpan.delivery_pk)
+            .where(ApidSpan.apid == apid, ApidSpan.delivery_pk != delivery.id, ApidSpan.met_stop <= t_first)
+            .order_by(ApidSpan.met_stop.desc(), ApidSpan.id.desc())
+            .limit(1)
+        ).first()
+        if last is not None:
+            previous = (last.last_seq, last.met_stop)
+            before_pk = last.delivery_pk
+    report = gaps.analyse_stream(seq[live], t[live], previous, following, options.max_time_step)
+    status[live] = report.status
+    n = live.size
+    for g in report.gaps:
+        gap_rows.append(
+            Gap(
+                apid=apid,
+                kind=g.kind,
+                missing=g.missing,
+                seq_before=g.seq_before,
+                seq_after=g.seq_after,
+                met_before=g.met_before,
+                met_after=g.met_after,
+                delivery_before_pk=before_pk if g.before < 0 else delivery.id,
+                delivery_after_pk=after_pk if g.after >= n else delivery.id,
+                found_by_pk=delivery.id,
+                status="open",
+            )
+        )
+        result.gaps.append(
+            f"APID {apid}: {g.kind} gap, {g.missing} packets missing, seq {g.seq_before}->{g.seq_after}, "
+            f"MET {g.met_before:.6f}-{g.met_after:.6f}"
+        )
+    return status
+
+
+def _quarantine(
+    directory: Path,
+    file_row: DeliveryFile,
+    delivery: Delivery,
+    table: PacketTable,
+    offset: int,
+    length: int,
+    reason: str,
+    apid: int | None,
+) -> QuarantinedSpan:
+    dest = directory / f"{file_row.name}@{offset:012d}.{_slug(reason)}.bin"
+    write_atomic(dest, table.buffer[offset : offset + length].tobytes())
+    return QuarantinedSpan(
+        delivery_pk=delivery.id,
+        file_pk=file_row.id,
+        offset=offset,
+        length=length,
+        reason=reason,
+        apid=apid,
+        path=str(dest),
+    )
+
+
+def _write_chunk(
+    delivery: Delivery,
+    manifest: Manifest,
+    plan: chunker.ChunkPlan,
+    pk: chunker.DeliveryPackets,
+    directory: Path,
+) -> Chunk:
+    ranges = chunker.byte_ranges(pk, plan.packets)
+    by_file: dict[str, list[list[int]]] = {}
+    for fi, start, end in ranges:
+        by_file.setdefault(manifest.files[fi].name, []).append([start, end])
+    n_bytes = int(pk.length[plan.packets].sum())
+    doc = {
+        "format": "fermi-lat-chunk",
+        "format_version": 1,
+        "delivery_id": manifest.delivery_id,
+        "chunk": plan.number,
+        "run_id": plan.run_id,
+        "apids": list(plan.apids),
+        "met_start": plan.met_start,
+        "met_stop": plan.met_stop,
+        "n_packets": int(plan.packets.size),
+        "n_datagrams": plan.n_datagrams,
+        "n_bytes": n_bytes,
+        "archive": delivery.archive_dir,
+        "files": [{"name": name, "ranges": r} for name, r in by_file.items()],
+    }
+    stem = f"{manifest.delivery_id}-{plan.number:05d}"
+    json_path = directory / f"chunk-{stem}.json"
+    write_atomic(json_path, (json.dumps(doc, indent=1) + "\n").encode())
+    root = ET.Element("retdef", delivery=manifest.delivery_id, chunk=str(plan.number))
+    ET.SubElement(root, "run", l0key=str(delivery.id), id="" if plan.run_id is None else str(plan.run_id))
+    ET.SubElement(root, "arch").text = delivery.archive_dir
+    ET.SubElement(root, "apids").text = " ".join(str(a) for a in plan.apids)
+    ET.SubElement(root, "span", met_start=repr(plan.met_start), met_stop=repr(plan.met_stop))
+    for name, r in by_file.items():
+        fe = ET.SubElement(root, "file", name=name)
+        for start, end in r:
+            ET.SubElement(fe, "range", start=str(start), end=str(end))
+    ET.indent(root)
+    xml_path = directory / f"RetDef-{stem}.xml"
+    write_atomic(xml_path, ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n")
+    return Chunk(
+        delivery=delivery,
+        number=plan.number,
+        run_id=plan.run_id,
+        apids=",".join(str(a) for a in plan.apids),
+        met_start=plan.met_start,
+        met_stop=plan.met_stop,
+        n_packets=int(plan.packets.size),
+        n_datagrams=plan.n_datagrams,
+        n_bytes=n_bytes,
+        json_path=str(json_path),
+        xml_path=str(xml_path),
+    )
+
+
+def read_chunk(json_path: str | Path) -> np.ndarray:
+    """Return the packet bytes of a chunk (its ranges, concatenated; decode with ``decode_buffer``)."""
+    doc = json.loads(Path(json_path).read_text(encoding="utf-8"))
+    parts = []
+    for entry in doc["files"]:
+        data = np.fromfile(Path(doc["archive"]) / entry["name"], dtype=np.uint8)
+        parts.extend(data[start:end] for start, end in entry["ranges"])
+    return np.concatenate(parts) if parts else np.empty(0, dtype=np.uint8)
+
+
+def count_rows(session: Session) -> dict[str, int]:
+    """Row count of every ingest table (used by the status command and the tests)."""
+    return {
+        m.__tablename__: int(session.scalar(select(func.count()).select_from(m)) or 0)
+        for m in (Delivery, DeliveryFile, ApidSpan, Gap, Chunk, QuarantinedSpan)
+    }
