@@ -134,7 +134,7 @@ def make_gti(
             if sctable.upper() not in [h.name for h in hdul]:
                 raise InputFileError(path, f"has no {sctable} extension")
             available = hdul[sctable].columns.names
-        expr.check_columns(available, where=f"{path.name}[{sctable}]")
+        expr.check_columns(available, where=f"{Path(path).name}[{sctable}]")
         cols = read_ft2(path, columns=["START", "STOP", *[c for c in expr.columns if c not in ("START", "STOP")]],
                         sctable=sctable)  # fmt: skip
         start, stop = cols["START"], cols["STOP"]
