@@ -9,11 +9,12 @@ are understood. Python callers pass keyword arguments to :func:`resolve`.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+import sys
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from fermi_sciencetools_shim.errors import ParameterError
+from fermi_sciencetools_shim.errors import ParameterError, ShimError
 
 INDEF = None
 _TRUE = {"yes", "y", "true", "t", "1"}
@@ -106,15 +107,23 @@ def parse_command_line(argv: Sequence[str], parameters: Sequence[Parameter]) -> 
             name = name.strip()
             if name not in names:
                 raise ParameterError(name, f"unknown parameter (known: {', '.join(names)})")
-            raw[name] = value
+            raw[name] = _unquote(value)
         else:
             while next_pos < len(positional) and positional[next_pos] in raw:
                 next_pos += 1
             if next_pos >= len(positional):
                 raise ParameterError(token, "too many positional values")
-            raw[positional[next_pos]] = token
+            raw[positional[next_pos]] = _unquote(token)
             next_pos += 1
     return raw
+
+
+def _unquote(value: str) -> str:
+    """Strip one pair of matching quotes, as in fermipy's ``algorithm="ccube"``."""
+    text = value.strip()
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
+        return text[1:-1]
+    return text
 
 
 def resolve(parameters: Sequence[Parameter], given: Mapping[str, Any]) -> dict[str, Any]:
@@ -149,3 +158,33 @@ def format_help(tool: str, summary: str, parameters: Sequence[Parameter]) -> str
         shown = "" if default is None else f" [{default}]"
         lines.append(f"  {flag} {p.name:<18} {p.prompt}{shown}")
     return "\n".join(lines) + "\n"
+
+
+def run_command(
+    tool: str,
+    summary: str,
+    parameters: Sequence[Parameter],
+    function: Callable[..., object],
+    argv: Sequence[str] | None,
+    describe: Callable[[object], str] | None = None,
+) -> int:
+    """Run a tool from its command line and return the exit code.
+
+    ``--help`` prints the parameter table. Errors a user can act on
+    (:class:`ShimError`, an existing output with ``clobber=no``) are printed as one
+    line ``<tool>: error: <message>`` and give exit code 1. With ``chatter > 0``,
+    ``describe(result)`` is printed after a successful run.
+    """
+    args = list(sys.argv[1:] if argv is None else argv)
+    if any(a in ("-h", "--help") for a in args):
+        print(format_help(tool, summary, parameters), end="")
+        return 0
+    try:
+        pars = resolve(parameters, parse_command_line(args, parameters))
+        result = function(**pars)
+    except (ShimError, FileExistsError) as exc:
+        print(f"{tool}: error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 1
+    if describe is not None and (pars.get("chatter") or 0) > 0:
+        print(f"{tool}: {describe(result)}")
+    return 0

@@ -16,7 +16,6 @@ PHA2 and HEALPIX are not implemented (a :class:`ParameterError` says so).
 
 from __future__ import annotations
 
-import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -38,9 +37,9 @@ from fermi_sciencetools_shim.bin._inputs import (
 from fermi_sciencetools_shim.bin.binners import Binner, read_bin_file
 from fermi_sciencetools_shim.bin.galactic import ROTATION_ANGLES
 from fermi_sciencetools_shim.bin.skymap import SkyGrid, count_cube
-from fermi_sciencetools_shim.errors import ParameterError, ShimError
+from fermi_sciencetools_shim.errors import ParameterError
 from fermi_sciencetools_shim.gti import Gti, intersection
-from fermi_sciencetools_shim.params import Parameter, format_help, parse_command_line, resolve
+from fermi_sciencetools_shim.params import Parameter, resolve, run_command
 from fermi_sciencetools_shim.time import date_obs
 
 TOOL = "gtbin"
@@ -340,31 +339,9 @@ def gtbin(
     return out
 
 
-def _unquote(value: str) -> str:
-    text = value.strip()
-    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
-        return text[1:-1]
-    return text
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``gtbin`` with ScienceTools ``name=value`` arguments; return the exit code."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    if any(a in ("-h", "--help") for a in args):
-        print(format_help(TOOL, SUMMARY, PARAMETERS), end="")
-        return 0
-    try:
-        raw = {k: _unquote(v) for k, v in parse_command_line(args, PARAMETERS).items()}
-        for name in ("evfile", "outfile"):
-            if name not in raw:
-                raise ParameterError(name, "is required")
-        out = gtbin(**raw)
-    except ShimError as exc:
-        print(f"{TOOL}: error: {' '.join(str(exc).split())}", file=sys.stderr)
-        return 1
-    if int(raw.get("chatter", 2) or 2) > 0:
-        print(f"{TOOL}: wrote {out}")
-    return 0
+    return run_command(TOOL, SUMMARY, PARAMETERS, gtbin, argv, describe=lambda out: f"wrote {out}")
 
 
 if __name__ == "__main__":  # pragma: no cover

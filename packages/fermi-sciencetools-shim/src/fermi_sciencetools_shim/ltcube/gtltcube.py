@@ -12,7 +12,6 @@ Python use: ``gtltcube(evfile="ft1.fits", scfile="ft2.fits", outfile="ltcube.fit
 from __future__ import annotations
 
 import math
-import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,11 +25,11 @@ from fermi_sciencetools_shim._atomic import atomic_output
 from fermi_sciencetools_shim._version import __version__
 from fermi_sciencetools_shim.bin._headers import creation_date
 from fermi_sciencetools_shim.bin._inputs import expand_file_list, read_event_input, read_ft2
-from fermi_sciencetools_shim.errors import ParameterError, ShimError
+from fermi_sciencetools_shim.errors import ParameterError
 from fermi_sciencetools_shim.gti import Gti
 from fermi_sciencetools_shim.ltcube import _kernels
 from fermi_sciencetools_shim.ltcube.grid import LivetimeGrid, nside_for_binsz, unit_vectors
-from fermi_sciencetools_shim.params import Parameter, format_help, parse_command_line, resolve
+from fermi_sciencetools_shim.params import Parameter, resolve, run_command
 from fermi_sciencetools_shim.time import date_obs
 
 TOOL = "gtltcube"
@@ -355,31 +354,9 @@ def gtltcube(scfile: str, outfile: str, evfile: str = "", **pars: Any) -> Path:
     return out
 
 
-def _unquote(value: str) -> str:
-    text = value.strip()
-    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
-        return text[1:-1]
-    return text
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``gtltcube`` with ScienceTools ``name=value`` arguments; return the exit code."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    if any(a in ("-h", "--help") for a in args):
-        print(format_help(TOOL, SUMMARY, PARAMETERS), end="")
-        return 0
-    try:
-        raw = {k: _unquote(v) for k, v in parse_command_line(args, PARAMETERS).items()}
-        for name in ("scfile", "outfile"):
-            if name not in raw:
-                raise ParameterError(name, "is required")
-        out = gtltcube(**raw)
-    except ShimError as exc:
-        print(f"{TOOL}: error: {' '.join(str(exc).split())}", file=sys.stderr)
-        return 1
-    if int(raw.get("chatter", 2) or 2) > 0:
-        print(f"{TOOL}: wrote {out}")
-    return 0
+    return run_command(TOOL, SUMMARY, PARAMETERS, gtltcube, argv, describe=lambda out: f"wrote {out}")
 
 
 if __name__ == "__main__":  # pragma: no cover

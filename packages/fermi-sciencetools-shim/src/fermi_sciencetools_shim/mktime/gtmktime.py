@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +32,7 @@ import numpy as np
 from astropy.io import fits
 
 from fermi_sciencetools_shim._atomic import atomic_output
-from fermi_sciencetools_shim.errors import InputFileError, ParameterError, ShimError
+from fermi_sciencetools_shim.errors import InputFileError, ParameterError
 from fermi_sciencetools_shim.gti import Gti, intersection, union
 from fermi_sciencetools_shim.io.dss import read_dss
 from fermi_sciencetools_shim.io.filelist import expand_file_list
@@ -42,7 +41,7 @@ from fermi_sciencetools_shim.io.ft2 import read_ft2
 from fermi_sciencetools_shim.io.headers import set_ontime
 from fermi_sciencetools_shim.mktime.filter_expr import parse_filter
 from fermi_sciencetools_shim.mktime.ft2_gti import ft2_gti
-from fermi_sciencetools_shim.params import Parameter, format_help, parse_command_line, resolve
+from fermi_sciencetools_shim.params import Parameter, run_command
 
 TOOL = "gtmktime"
 SUMMARY = "Create GTIs from a spacecraft-file filter and apply them to an event file."
@@ -282,24 +281,16 @@ def _write_output(
             out.writeto(tmp, checksum=True)
 
 
+def _describe(result: MktimeResult) -> str:
+    return (
+        f"{result.n_events_out} of {result.n_events_in} events kept; "
+        f"{len(result.gti)} GTIs, ONTIME {result.gti.ontime:.6f} s -> {result.outfile}"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``gtmktime`` with ScienceTools ``name=value`` arguments; return the exit code."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    if any(a in ("-h", "--help") for a in args):
-        print(format_help(TOOL, SUMMARY, PARAMETERS), end="")
-        return 0
-    try:
-        pars = resolve(PARAMETERS, parse_command_line(args, PARAMETERS))
-        result = gtmktime(**pars)
-    except (ShimError, FileExistsError) as exc:
-        print(f"{TOOL}: error: {exc}", file=sys.stderr)
-        return 1
-    if pars["chatter"] > 0:
-        print(
-            f"{TOOL}: {result.n_events_out} of {result.n_events_in} events kept; "
-            f"{len(result.gti)} GTIs, ONTIME {result.gti.ontime:.6f} s -> {result.outfile}"
-        )
-    return 0
+    return run_command(TOOL, SUMMARY, PARAMETERS, gtmktime, argv, describe=_describe)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -34,7 +34,7 @@ from fermi_sciencetools_shim.io.dss import read_dss, write_dss
 from fermi_sciencetools_shim.io.filelist import expand_file_list
 from fermi_sciencetools_shim.io.ft1 import BIT_COLUMNS, decode_bits, native, pass_version, read_gti_file
 from fermi_sciencetools_shim.io.headers import set_date, set_ontime, update_time_keywords
-from fermi_sciencetools_shim.params import Parameter, format_help, parse_command_line, resolve
+from fermi_sciencetools_shim.params import Parameter, resolve, run_command
 from fermi_sciencetools_shim.select.cuts import BitMaskCut, ConeCut, RangeCut, is_post_p7
 from fermi_sciencetools_shim.select.selection import DssError, Selection
 
@@ -363,13 +363,6 @@ def gtselect(
     return GtselectResult(out_path, n_events, filter_string, out_gti, tuple(selection.messages))
 
 
-def _unquote(value: str) -> str:
-    text = value.strip()
-    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
-        return text[1:-1]
-    return text
-
-
 def run(**pars: Any) -> GtselectResult:
     """Run gtselect with keyword parameters (same names as the par file)."""
     return gtselect(**pars)
@@ -377,18 +370,7 @@ def run(**pars: Any) -> GtselectResult:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run gtselect with ScienceTools command-line syntax; return the exit code."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    if any(a in ("-h", "--help") for a in args):
-        print(format_help(TOOL, SUMMARY, PARAMETERS), end="")
-        return 0
-    try:
-        raw = {k: _unquote(v) for k, v in parse_command_line(args, PARAMETERS).items()}
-        pars = resolve(PARAMETERS, raw)
-        gtselect(**pars)
-    except ShimError as exc:
-        print(f"{TOOL}: error: {exc}", file=sys.stderr)
-        return 1
-    return 0
+    return run_command(TOOL, SUMMARY, PARAMETERS, gtselect, argv)
 
 
 if __name__ == "__main__":  # pragma: no cover
