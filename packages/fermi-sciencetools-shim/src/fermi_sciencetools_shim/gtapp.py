@@ -22,18 +22,10 @@ from collections.abc import Iterator
 from typing import Any
 
 from fermi_sciencetools_shim.errors import ParameterError
-from fermi_sciencetools_shim.params import resolve
+from fermi_sciencetools_shim.params import resolve, unquote
 from fermi_sciencetools_shim.tools import Tool, get_tool
 
 _BOOKKEEPING = frozenset({"chatter", "debug", "gui", "mode"})
-
-
-def _unquote(value: Any) -> Any:
-    if isinstance(value, str):
-        text = value.strip()
-        if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
-            return text[1:-1]
-    return value
 
 
 def _format(value: Any) -> str:
@@ -103,7 +95,7 @@ class GtApp:
             if self.raiseKeyErrors:
                 raise
             return
-        self._values[name] = p.convert(_unquote(value))
+        self._values[name] = p.convert(unquote(value))
 
     def __contains__(self, name: object) -> bool:
         return any(p.name == name for p in self.tool.parameters)

@@ -107,19 +107,21 @@ def parse_command_line(argv: Sequence[str], parameters: Sequence[Parameter]) -> 
             name = name.strip()
             if name not in names:
                 raise ParameterError(name, f"unknown parameter (known: {', '.join(names)})")
-            raw[name] = _unquote(value)
+            raw[name] = unquote(value)
         else:
             while next_pos < len(positional) and positional[next_pos] in raw:
                 next_pos += 1
             if next_pos >= len(positional):
                 raise ParameterError(token, "too many positional values")
-            raw[positional[next_pos]] = _unquote(token)
+            raw[positional[next_pos]] = unquote(token)
             next_pos += 1
     return raw
 
 
-def _unquote(value: str) -> str:
-    """Strip one pair of matching quotes, as in fermipy's ``algorithm="ccube"``."""
+def unquote(value: Any) -> Any:
+    """Strip one pair of matching quotes from a string, as in fermipy's ``algorithm="ccube"``."""
+    if not isinstance(value, str):
+        return value
     text = value.strip()
     if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
         return text[1:-1]
