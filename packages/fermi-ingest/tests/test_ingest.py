@@ -249,3 +249,14 @@ def test_chunk_manifest_json_lists_archive_ranges(tmp_path, home):
     size = (home / "archive/level0/230408001/230408001_000.pkt").stat().st_size
     assert doc["files"] == [{"name": "230408001_000.pkt", "ranges": [[0, size]]}]
     assert len(decode_file(home / "archive/level0/230408001/230408001_000.pkt")) == doc["n_packets"]
+
+
+def test_lost_datagram_is_a_datagram_gap_of_its_run(tmp_path, home):
+    cols = sy.event_stream(956, RUN, 6, float(RUN), body_bytes=100)  # one packet per datagram
+    keep = np.array([0, 1, 3, 4, 5])  # datagram 2 lost
+    sy.write_delivery(tmp_path / "dl", "230409001", [cols.take(keep)])
+    res = ingest(tmp_path / "dl")
+    assert len(res.gaps) == 2
+    with session_scope() as s:
+        found = {(g.kind, g.missing, g.seq_before, g.seq_after) for g in s.scalars(select(Gap))}
+    assert found == {("sequence", 1, 1, 3), ("datagram", 1, 1, 3)}

@@ -239,8 +239,29 @@ def _ingest_new(
         seq_flags=cat["seq_flags"][keep],
         seq_count=cat["seq_count"][keep],
         time=time[keep],
-        run_word=_run_words(tables, fidx[keep], cat["offset"][keep], cat["length"][keep]),
+        run_word=_payload_u4(tables, fidx[keep], cat["offset"][keep], cat["length"][keep], at=8),
     )
+    mcd = _payload_u4(tables, fidx[keep], cat["offset"][keep], cat["length"][keep], at=16)
+    for g in _datagram_gaps(pk, mcd, options.event_apids):
+        session.add(
+            Gap(
+                apid=int(pk.apid[g.before]),
+                kind=g.kind,
+                missing=g.missing,
+                seq_before=g.seq_before,
+                seq_after=g.seq_after,
+                met_before=g.met_before,
+                met_after=g.met_after,
+                delivery_before_pk=delivery.id,
+                delivery_after_pk=delivery.id,
+                found_by_pk=delivery.id,
+                status="open",
+            )
+        )
+        result.gaps.append(
+            f"APID {int(pk.apid[g.before])} run {int(pk.run_word[g.before])}: datagram gap, {g.missing} datagrams "
+            f"missing, datagram seq {g.seq_before}->{g.seq_after}, MET {g.met_before:.6f}-{g.met_after:.6f}"
+        )
     plans = chunker.plan_chunks(pk, options.event_apids, options.min_chunk_bytes, options.target_chunks)
     for plan in plans:
         session.add(_write_chunk(delivery, manifest, plan, pk, config.chunks_dir() / dl))
@@ -265,17 +286,44 @@ def files_by_pk(files: list[DeliveryFile], pk: int) -> str:
     return next(f.name for f in files if f.id == pk)
 
 
-def _run_words(
-    tables: list[PacketTable], fidx: np.ndarray, offset: np.ndarray, length: np.ndarray
+def _payload_u4(
+    tables: list[PacketTable], fidx: np.ndarray, offset: np.ndarray, length: np.ndarray, at: int = 8
 ) -> np.ndarray:
-    """Bytes 8–11 of each packet's payload as a big-endian u4 (−1 when the payload is shorter)."""
+    """Payload bytes ``at .. at+3`` of each packet as a big-endian u4 (−1 when the payload is shorter)."""
     out = np.full(offset.size, -1, dtype=np.int64)
     for i, t in enumerate(tables):
-        sel = np.flatnonzero((fidx == i) & (length >= 14 + 12))
+        sel = np.flatnonzero((fidx == i) & (length >= 14 + at + 4))
         if sel.size:
-            at = offset[sel] + 14 + 8
-            b = [t.buffer[at + k].astype(np.int64) for k in range(4)]
+            pos = offset[sel] + 14 + at
+            b = [t.buffer[pos + k].astype(np.int64) for k in range(4)]
             out[sel] = (b[0] << 24) | (b[1] << 16) | (b[2] << 8) | b[3]
+    return out
+
+
+def _datagram_gaps(
+    pk: chunker.DeliveryPackets, mcd: np.ndarray, event_apids: tuple[int, ...]
+) -> list[gaps.GapRecord]:
+    """Jumps of the 20-bit datagram sequence per run per event APID, within the delivery (§4.2)."""
+    first = np.isin(pk.seq_flags, (1, 3)) & np.isin(pk.apid, event_apids) & (mcd >= 0) & (pk.run_word >= 0)
+    idx = np.flatnonzero(first)
+    out: list[gaps.GapRecord] = []
+    for apid, run in sorted({(int(a), int(r)) for a, r in zip(pk.apid[idx], pk.run_word[idx], strict=True)}):
+        sel = idx[(pk.apid[idx] == apid) & (pk.run_word[idx] == run)]
+        dseq = mcd[sel] & 0xFFFFF
+        step = np.diff(dseq) % (1 << 20)
+        for j in np.flatnonzero(step != 1):
+            out.append(
+                gaps.GapRecord(
+                    kind="datagram",
+                    before=int(sel[j]),
+                    after=int(sel[j + 1]),
+                    missing=int(step[j]) - 1 if 1 < step[j] <= (1 << 19) else 0,
+                    seq_before=int(dseq[j]),
+                    seq_after=int(dseq[j + 1]),
+                    met_before=float(pk.time[sel[j]]),
+                    met_after=float(pk.time[sel[j + 1]]),
+                )
+            )
     return out
 
 

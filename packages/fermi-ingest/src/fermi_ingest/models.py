@@ -85,8 +85,9 @@ class Gap(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     apid: Mapped[int] = mapped_column(Integer, index=True)
-    kind: Mapped[str] = mapped_column(String(16))  # "sequence" or "time"
-    missing: Mapped[int] = mapped_column(Integer)  # packets missing by the counter (0 for time gaps)
+    kind: Mapped[str] = mapped_column(String(16))  # "sequence", "time" or "datagram"
+    # packets (datagrams for kind "datagram") missing by the counter; 0 for time gaps
+    missing: Mapped[int] = mapped_column(Integer)
     seq_before: Mapped[int] = mapped_column(Integer)
     seq_after: Mapped[int] = mapped_column(Integer)
     met_before: Mapped[float] = mapped_column(Float)
