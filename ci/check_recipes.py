@@ -140,7 +140,7 @@ def check_package_recipe(
             bad(f"run dependency {name!r} is listed twice")
         actual[name] = version
     for name in sorted(expected.keys() - actual.keys()):
-        bad(f"run dependency missing: '{name} {expected[name]}'".rstrip() + " (from the pyproject)")
+        bad(f"run dependency missing: '{f'{name} {expected[name]}'.strip()}' (from the pyproject)")
     for name in sorted(actual.keys() - expected.keys()):
         bad(f"run dependency {name!r} is not a dependency in the pyproject")
     for name in sorted(expected.keys() & actual.keys()):

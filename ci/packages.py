@@ -7,6 +7,7 @@ Usage::
 
     python ci/packages.py            # table, in dependency order
     python ci/packages.py --json     # the same as JSON
+    python ci/packages.py --dependencies-of fermi-l1   # its internal dependencies, in build order
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ ROOT = Path(__file__).resolve().parent.parent
 PYPI_TO_CONDA: dict[str, str] = {
     "psycopg2-binary": "psycopg2",
     "tables": "pytables",
-    "typing-extensions": "typing_extensions",
 }
 
 _CHANGELOG_HEADING = re.compile(r"^##\s+(\S+)")
@@ -199,14 +199,43 @@ def discover(root: Path = ROOT) -> list[PackageInfo]:
     return _dependency_order(packages)
 
 
+def internal_closure(packages: list[PackageInfo], name: str) -> list[PackageInfo]:
+    """The internal dependencies of ``name``, direct and indirect, in dependency order.
+
+    ``name`` may also be ``fermi-ground`` (the metapackage): all packages.
+    """
+    by_name = {p.name: p for p in packages}
+    if name == "fermi-ground":
+        return list(packages)
+    if name not in by_name:
+        raise MonorepoError(f"no package {name!r} in packages/ (known: {', '.join(sorted(by_name))})")
+    needed: set[str] = set()
+    todo = list(by_name[name].internal)
+    while todo:
+        dep = todo.pop()
+        if dep not in needed:
+            needed.add(dep)
+            todo += by_name[dep].internal
+    return [p for p in packages if p.name in needed]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """List the packages (``--json`` for machine-readable output); return the exit code."""
     parser = argparse.ArgumentParser(prog="ci/packages.py", description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, default=ROOT, help="monorepo root (default: %(default)s)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument(
+        "--dependencies-of",
+        metavar="NAME",
+        help="print the names of NAME's internal dependencies (direct and indirect), one a line, build order",
+    )
     args = parser.parse_args(argv)
     try:
         packages = discover(args.root)
+        if args.dependencies_of:
+            for p in internal_closure(packages, args.dependencies_of):
+                print(p.name)
+            return 0
     except MonorepoError as exc:
         print(f"ERROR: {exc}", file=sys.stderr)
         return 1
