@@ -29,7 +29,10 @@ def test_round_trip_recovers_every_record_byte_exact(run):
     assert dec.problems == []
     order = np.argsort(dec.events["gem_seq"], kind="stable")
     assert np.array_equal(dec.events["gem_seq"][order], run.gem_seq)
-    got = [dec.buffer[o : o + n].tobytes() for o, n in zip(dec.events["offset"][order], dec.events["length"][order])]
+    got = [
+        dec.buffer[o : o + n].tobytes()
+        for o, n in zip(dec.events["offset"][order], dec.events["length"][order], strict=True)
+    ]
     assert got == run.records
     # EPU of each event is its APID; the hardware sequence is the low 17 bits of the GEM sequence
     assert np.array_equal(dec.events["apid"][order] - 956, run.epu)
@@ -79,7 +82,9 @@ def test_malformed_datagram_is_reported_with_source_offset_and_reason(run, where
     ra = _decode_packets(run.packets(956), source="230401001/x_000.pkt")
     buf = ra.buffer.copy()
     buf[ra.offset[1] + where] ^= 0x40
-    dec = decode_datagrams(buf, ra.offset, ra.length, ra.apid, source=ra.source, source_offset=ra.source_offset)
+    dec = decode_datagrams(
+        buf, ra.offset, ra.length, ra.apid, source=ra.source, source_offset=ra.source_offset
+    )
     assert len(dec.problems) == 1
     p = dec.problems[0]
     assert p.code == code and p.source == "230401001/x_000.pkt" and p.source_offset == ra.source_offset[1]

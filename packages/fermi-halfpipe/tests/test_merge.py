@@ -8,7 +8,9 @@ from hypothesis import strategies as st
 from fermi_halfpipe import _kernels, _reference
 from fermi_halfpipe.merge import merge_streams, nearest_unroll, unroll_counter
 
-seqs = st.lists(st.integers(0, 2**40), max_size=60, unique=True).map(lambda v: np.array(sorted(v), dtype=np.uint64))
+seqs = st.lists(st.integers(0, 2**40), max_size=60, unique=True).map(
+    lambda v: np.array(sorted(v), dtype=np.uint64)
+)
 
 
 @settings(max_examples=50, deadline=None)

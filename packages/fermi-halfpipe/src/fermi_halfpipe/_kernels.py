@@ -33,7 +33,10 @@ _GEM_LENGTH = 68
 @njit(nogil=True, inline="always")
 def _u4(buf, p):
     return (
-        (np.int64(buf[p]) << 24) | (np.int64(buf[p + 1]) << 16) | (np.int64(buf[p + 2]) << 8) | np.int64(buf[p + 3])
+        (np.int64(buf[p]) << 24)
+        | (np.int64(buf[p + 1]) << 16)
+        | (np.int64(buf[p + 2]) << 8)
+        | np.int64(buf[p + 3])
     )
 
 
@@ -52,25 +55,25 @@ def _check_contributions(buf, p, end, n_con):
         if end - q < _CON_HEADER:
             return DGM_BAD_CONTRIBUTION, q, hw
         ctype = np.int64(buf[q])
-        clen = _u2(buf, q + 2)
-        if clen < _CON_HEADER or clen % 4 != 0 or q + clen > end:
+        con_len = _u2(buf, q + 2)
+        if con_len < _CON_HEADER or con_len % 4 != 0 or q + con_len > end:
             return DGM_BAD_CONTRIBUTION, q, hw
         summary = _u4(buf, q + 4) & 0x1FFFF
         if k == 0:
-            if ctype != 1 or clen != _GEM_LENGTH:
+            if ctype != 1 or con_len != _GEM_LENGTH:
                 return DGM_NO_GEM, q, hw
             hw = summary
         elif summary != hw:
             return DGM_SUMMARY_MISMATCH, q, hw
         if ctype == 2:
-            if clen < 12 or clen != 12 + 4 * _u2(buf, q + 8) + 8 * _u2(buf, q + 10):
+            if con_len < 12 or con_len != 12 + 4 * _u2(buf, q + 8) + 8 * _u2(buf, q + 10):
                 return DGM_BODY_LENGTH, q, hw
         elif ctype == 3:
-            if clen < 12 or clen != 12 + 8 * _u2(buf, q + 8):
+            if con_len < 12 or con_len != 12 + 8 * _u2(buf, q + 8):
                 return DGM_BODY_LENGTH, q, hw
         elif ctype != 1:
             return DGM_BAD_CONTRIBUTION, q, hw
-        q += clen
+        q += con_len
         k += 1
     if k != n_con or k == 0:
         return DGM_CONTRIBUTION_COUNT, p, hw

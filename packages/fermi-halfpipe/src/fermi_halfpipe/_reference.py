@@ -21,25 +21,25 @@ def _contributions(buf: np.ndarray, p: int, end: int, n_con: int) -> tuple[int, 
     while q < end:
         if end - q < 8:
             return K.DGM_BAD_CONTRIBUTION, q, hw
-        ctype, clen = int(buf[q]), _be(buf, q + 2, 2)
-        if clen < 8 or clen % 4 or q + clen > end:
+        ctype, con_len = int(buf[q]), _be(buf, q + 2, 2)
+        if con_len < 8 or con_len % 4 or q + con_len > end:
             return K.DGM_BAD_CONTRIBUTION, q, hw
         summary = _be(buf, q + 4, 4) & 0x1FFFF
         if k == 0:
-            if ctype != 1 or clen != 68:
+            if ctype != 1 or con_len != 68:
                 return K.DGM_NO_GEM, q, hw
             hw = summary
         elif summary != hw:
             return K.DGM_SUMMARY_MISMATCH, q, hw
         if ctype == 2:
-            if clen < 12 or clen != 12 + 4 * _be(buf, q + 8, 2) + 8 * _be(buf, q + 10, 2):
+            if con_len < 12 or con_len != 12 + 4 * _be(buf, q + 8, 2) + 8 * _be(buf, q + 10, 2):
                 return K.DGM_BODY_LENGTH, q, hw
         elif ctype == 3:
-            if clen < 12 or clen != 12 + 8 * _be(buf, q + 8, 2):
+            if con_len < 12 or con_len != 12 + 8 * _be(buf, q + 8, 2):
                 return K.DGM_BODY_LENGTH, q, hw
         elif ctype != 1:
             return K.DGM_BAD_CONTRIBUTION, q, hw
-        q += clen
+        q += con_len
         k += 1
     if k != n_con or k == 0:
         return K.DGM_CONTRIBUTION_COUNT, p, hw

@@ -79,18 +79,20 @@ def encode_events(header: np.ndarray, contributions: Sequence[bytes]) -> tuple[n
     if len(contributions) != n:
         raise ValueError(f"parameter 'contributions': {len(contributions)} entries for {n} events")
     h = np.asarray(header, dtype=EVENT_HEADER_DTYPE).copy()
-    clen = np.fromiter((len(c) for c in contributions), dtype=np.int64, count=n)
-    if np.any(clen % 4):
-        bad = int(np.flatnonzero(clen % 4)[0])
-        raise ValueError(f"parameter 'contributions': event {bad} has {clen[bad]} bytes, not a multiple of 4")
+    con_len = np.fromiter((len(c) for c in contributions), dtype=np.int64, count=n)
+    if np.any(con_len % 4):
+        bad = int(np.flatnonzero(con_len % 4)[0])
+        raise ValueError(
+            f"parameter 'contributions': event {bad} has {con_len[bad]} bytes, not a multiple of 4"
+        )
     h["identity"] = EVENT_IDENTITY
-    h["length"] = EVENT_HEADER + clen
-    lengths = (EVENT_HEADER + clen).astype(np.int64)
+    h["length"] = EVENT_HEADER + con_len
+    lengths = (EVENT_HEADER + con_len).astype(np.int64)
     start = np.cumsum(lengths) - lengths
     out = np.empty(int(lengths.sum()), dtype=np.uint8)
     out[(start[:, None] + np.arange(EVENT_HEADER)).reshape(-1)] = h.view(np.uint8)
     body = np.frombuffer(b"".join(contributions), dtype=np.uint8)
-    shift = np.repeat(start + EVENT_HEADER - (np.cumsum(clen) - clen), clen)
+    shift = np.repeat(start + EVENT_HEADER - (np.cumsum(con_len) - con_len), con_len)
     out[np.arange(body.size, dtype=np.int64) + shift] = body
     return out, lengths
 
@@ -336,7 +338,9 @@ def reassemble(
     )
 
 
-def join_fragments(fragments: Sequence[Fragment], max_seconds: float = 600.0) -> tuple[list[Fragment], list[Fragment]]:
+def join_fragments(
+    fragments: Sequence[Fragment], max_seconds: float = 600.0
+) -> tuple[list[Fragment], list[Fragment]]:
     """Join fragments of the same APID whose packet counts continue each other.
 
     Returns (whole datagrams as unsegmented fragments, fragments still incomplete). A head and a
@@ -359,9 +363,17 @@ def join_fragments(fragments: Sequence[Fragment], max_seconds: float = 600.0) ->
                     and abs((t.sec + t.usec * 1e-6) - (h.sec + h.usec * 1e-6)) <= max_seconds
                 ):
                     joined = Fragment(
-                        h.apid, h.first_count, t.last_count, h.first_flag, t.last_flag, h.sec, h.usec,
-                        h.data + t.data, h.source, h.offset,
-                    )  # fmt: skip
+                        apid=h.apid,
+                        first_count=h.first_count,
+                        last_count=t.last_count,
+                        first_flag=h.first_flag,
+                        last_flag=t.last_flag,
+                        sec=h.sec,
+                        usec=h.usec,
+                        data=h.data + t.data,
+                        source=h.source,
+                        offset=h.offset,
+                    )
                     pending = [x for k, x in enumerate(pending) if k not in (i, j)] + [joined]
                     changed = True
                     break
@@ -528,9 +540,13 @@ def decode_datagrams(
     dg["last_gem"] = last
     problems = [
         DatagramProblem(
-            source[d], int(soff[d]), int(apid[d]), int(bad_off[d]), int(status[d]),
-            int(max(dg["n_events"][d] - n_good[d], 0)),
-        )  # fmt: skip
+            source=source[d],
+            source_offset=int(soff[d]),
+            apid=int(apid[d]),
+            offset=int(bad_off[d]),
+            code=int(status[d]),
+            events_lost=int(max(dg["n_events"][d] - n_good[d], 0)),
+        )
         for d in np.flatnonzero(status != 0)
     ]
     return DecodedDatagrams(buf, dg, ev, problems)

@@ -96,7 +96,11 @@ assert EVENT_HEADER_DTYPE.itemsize == EVENT_HEADER
 
 #: Event header fields decoded into columns (name -> byte offset, width, native dtype).
 EVENT_FIELDS: dict[str, tuple[int, int, str]] = {
-    name: (int(EVENT_HEADER_DTYPE.fields[name][1]), EVENT_HEADER_DTYPE[name].itemsize, EVENT_HEADER_DTYPE[name].newbyteorder("=").str)
+    name: (
+        int(EVENT_HEADER_DTYPE.fields[name][1]),
+        EVENT_HEADER_DTYPE[name].itemsize,
+        EVENT_HEADER_DTYPE[name].newbyteorder("=").str,
+    )
     for name in EVENT_HEADER_DTYPE.names
     if name not in ("identity", "length", "reserved0", "reserved1")
 }

@@ -73,7 +73,9 @@ def merge_streams(seq_a: np.ndarray, seq_b: np.ndarray, engine: str = "numba") -
     return MergeResult(keep, seq, order[same], seq[gaps], seq[gaps + 1])
 
 
-def unroll_counter(values: np.ndarray, bits: int, anchor: int | None = None, engine: str = "numba") -> np.ndarray:
+def unroll_counter(
+    values: np.ndarray, bits: int, anchor: int | None = None, engine: str = "numba"
+) -> np.ndarray:
     """Unroll a ``bits``-wide wrapping counter into int64, in sending order.
 
     ``anchor`` is the unrolled value of ``values[0]`` (default: ``values[0]`` itself); it must

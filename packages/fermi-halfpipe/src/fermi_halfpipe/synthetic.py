@@ -35,7 +35,9 @@ def _contributions(rng: np.random.Generator, hw: int, trigger: int) -> tuple[byt
         strips["layer"] = np.sort(rng.integers(0, 18, ns))
         strips["view"] = rng.integers(0, 2, ns)
         strips["strip"] = rng.integers(0, 1536, ns)
-        logs = np.zeros(nl, dtype=[("layer", "u1"), ("col", "u1"), ("rng", "u1"), ("r", "u1"), ("p", ">u2"), ("n", ">u2")])
+        logs = np.zeros(
+            nl, dtype=[("layer", "u1"), ("col", "u1"), ("rng", "u1"), ("r", "u1"), ("p", ">u2"), ("n", ">u2")]
+        )
         logs["layer"] = np.sort(rng.integers(0, 8, nl))
         logs["col"] = rng.integers(0, 12, nl)
         logs["p"] = rng.integers(0, 4096, nl)
@@ -96,7 +98,9 @@ class SyntheticRun:
     records: list[bytes]  # merged order
     epu: np.ndarray
 
-    def packets(self, apid: int, first: int = 0, stop: int | None = None, first_count: int = 0) -> PacketColumns:
+    def packets(
+        self, apid: int, first: int = 0, stop: int | None = None, first_count: int = 0
+    ) -> PacketColumns:
         """Packets of datagrams ``first:stop`` of ``apid`` (counts continue from ``first_count``)."""
         d = self.datagrams[apid][first:stop]
         t = self.times[apid][first:stop]
@@ -119,9 +123,15 @@ def make_run(
     times: dict[int, np.ndarray] = {}
     for k, apid in enumerate(apids):
         sel = np.flatnonzero(epu == k)
-        recs = np.concatenate([records[starts[i] : starts[i] + lengths[i]] for i in sel]) if sel.size else np.empty(0, np.uint8)
+        recs = (
+            np.concatenate([records[starts[i] : starts[i] + lengths[i]] for i in sel])
+            if sel.size
+            else np.empty(0, np.uint8)
+        )
         ctx = DatagramContext(run=run, crate=k)
         dgms[apid] = pack_datagrams(ctx, recs, lengths[sel], events_per_datagram, close_action=close_action)
         times[apid] = run + 1 + np.arange(len(dgms[apid]))
     recs = [records[starts[i] : starts[i] + lengths[i]].tobytes() for i in range(n_events)]
-    return SyntheticRun(run, apids, dgms, times, header["gem_seq"].astype(np.uint64), recs, epu.astype(np.uint8))
+    return SyntheticRun(
+        run, apids, dgms, times, header["gem_seq"].astype(np.uint64), recs, epu.astype(np.uint8)
+    )
