@@ -140,6 +140,8 @@ ACD_SIDE_ROW_Z_MM = np.array([[560.0, 760.0], [360.0, 560.0], [160.0, 360.0], [-
 ACD_RIBBON_IDS = np.arange(500, 508)
 #: ACD pulse height per MeV deposited (12-bit PHA, ~20 MeV full scale) [ours]
 ACD_PHA_PER_MEV = 200.0
+#: the high range of an ACD PMT reads this many times more energy per PHA count [ours]
+ACD_HIGH_RANGE_FACTOR = 25.0
 #: most probable energy of a minimum ionising particle crossing a 10 mm tile
 ACD_MIP_MEV = 1.9
 
@@ -441,6 +443,21 @@ def acd_tile_bounds_mm(tile: int) -> tuple[int, np.ndarray]:
         b[1] = (fixed, fixed)
     b[2] = ACD_SIDE_ROW_Z_MM[row]
     return face, b
+
+
+def acd_pha_to_mev(pha: np.ndarray, high_range: np.ndarray) -> np.ndarray:
+    """Return the energy (MeV, float64) of a PMT pulse height read in low or high range."""
+    scale = np.where(np.asarray(high_range, dtype=bool), ACD_HIGH_RANGE_FACTOR, 1.0) / ACD_PHA_PER_MEV
+    return np.asarray(pha, dtype=np.float64) * scale
+
+
+def acd_mev_to_pha(energy_mev: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return (PHA uint16, high range bool) reading a deposit; the high range above 4000 counts."""
+    e = np.maximum(np.asarray(energy_mev, dtype=np.float64), 0.0)
+    low = e * ACD_PHA_PER_MEV
+    high = low >= 4000.0
+    pha = np.where(high, low / ACD_HIGH_RANGE_FACTOR, low)
+    return np.minimum(np.rint(pha), 4095).astype(np.uint16), high
 
 
 def acd_tile_at(x_mm: np.ndarray, y_mm: np.ndarray, z_mm: np.ndarray) -> np.ndarray:
