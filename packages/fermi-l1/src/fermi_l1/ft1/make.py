@@ -1,0 +1,178 @@
+"""FT1 production with the real L1 chain (L1Proc ``makeFT1`` -> ``mergeFT1`` -> ``gtiFT1`` -> ``filterFT1``).
+
+1. One FT1 per chunk from its merit rows, ``TSTART``/``TSTOP`` = the chunk's span rounded down/up
+   to 0.1 s, GTI = that whole span ("bad GTI": it still contains the dead time).
+2. The chunk FT1s are merged into the run FT1 (events sorted by time, GTIs united).
+3. ``gtiFT1``: ``gtmktime overwrite=yes roicut=no filter="LIVETIME>0"`` with the run's 1 s FT2
+   -> the extended file ``gll_xp_...`` (all event classes, GTI = FT2 rows with livetime).
+4. ``filterFT1``: ``gtselect evclass=128 emin=0 emax=0 zmax=180`` on the extended file, then the
+   same gtmktime -> the photon file ``gll_ph_...``; likewise ``evclass=65544`` (TRANSIENT020E |
+   TRANSIENT015S) -> the LS1 extended event file ``gll_ev_...``.
+
+Every tool used is the shim's; intermediate files live in a work folder and the products are
+renamed into place only when complete.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from fermi_l1._version import __version__
+from fermi_l1.fitsdate import stamp_date
+from fermi_l1.ft1.merit_input import MeritError, read_merit
+from fermi_l1.naming import product_name
+from fermi_sciencetools_shim.gti import Gti, union
+from fermi_sciencetools_shim.io.ft1 import read_events, read_gti, write_ft1
+from fermi_sciencetools_shim.mktime.gtmktime import gtmktime
+from fermi_sciencetools_shim.select.gtselect import gtselect
+
+CREATOR = f"fermi-l1 {__version__} makeFT1"
+#: gtselect event-class masks of the L1 products (L1Proc ``gtSelectClass``).
+PHOTON_CLASS = 128
+LS1_CLASS = 65544
+GTI_FILTER = "LIVETIME>0"
+
+
+def _keywords(run: int, version: int, proc_ver: int, pass_ver: str) -> dict[str, object]:
+    return {
+        "CREATOR": CREATOR,
+        "ORIGIN": "LISOC",
+        "VERSION": str(int(version)),
+        "PROC_VER": int(proc_ver),
+        "PASS_VER": pass_ver,
+    }
+
+
+def write_chunk_ft1(
+    path: str | os.PathLike[str],
+    merit: str | os.PathLike[str] | Mapping[str, np.ndarray],
+    *,
+    tstart: float | None = None,
+    tstop: float | None = None,
+    version: int = 1,
+    proc_ver: int = 305,
+    pass_ver: str = "P8R3",
+) -> Path:
+    """Write the FT1 of one chunk (makeFT1): all events of the merit table, GTI = chunk span.
+
+    ``tstart``/``tstop`` default to the event times rounded down/up to 0.1 s.
+    """
+    events = read_merit(merit)
+    times = events["TIME"]
+    if times.size == 0 and (tstart is None or tstop is None):
+        raise MeritError(
+            f"{merit if not isinstance(merit, Mapping) else 'merit table'}: no events and no span"
+        )
+    lo = math.floor(float(times.min()) * 10.0) / 10.0 if tstart is None else float(tstart)
+    hi = math.ceil(float(times.max()) * 10.0) / 10.0 if tstop is None else float(tstop)
+    run = int(events["RUN_ID"][0]) if times.size else 0
+    keywords = {**_keywords(run, version, proc_ver, pass_ver), "TSTART": lo, "TSTOP": hi}
+    return write_ft1(path, events, Gti(np.array([lo]), np.array([hi])), keywords)
+
+
+def merge_ft1(
+    paths: Sequence[str | os.PathLike[str]],
+    outfile: str | os.PathLike[str],
+    *,
+    version: int = 1,
+    proc_ver: int = 305,
+    pass_ver: str = "P8R3",
+) -> Path:
+    """Merge chunk FT1s into one run FT1 (mergeFT1): events by time, GTIs united, span = union."""
+    if not paths:
+        raise MeritError("no chunk FT1 to merge")
+    parts = [read_events(p) for p in paths]
+    names = list(parts[0][0])
+    events = {n: np.concatenate([p[0][n] for p in parts]) for n in names}
+    order = np.argsort(events["TIME"], kind="stable")
+    events = {n: v[order] for n, v in events.items()}
+    gti = union(*(read_gti(p) for p in paths))
+    tstart = min(float(h["TSTART"]) for _, h in parts)
+    tstop = max(float(h["TSTOP"]) for _, h in parts)
+    keywords = {**_keywords(0, version, proc_ver, pass_ver), "TSTART": tstart, "TSTOP": tstop}
+    return write_ft1(outfile, events, gti, keywords)
+
+
+@dataclass(frozen=True)
+class Ft1Products:
+    """The event files of a run."""
+
+    extended: Path
+    photon: Path
+    ls1: Path
+
+    def all(self) -> tuple[Path, ...]:
+        """The three paths."""
+        return (self.extended, self.photon, self.ls1)
+
+
+def make_run_ft1(
+    outdir: str | os.PathLike[str],
+    run: int,
+    merit_chunks: Sequence[str | os.PathLike[str] | Mapping[str, np.ndarray]],
+    ft2_seconds: str | os.PathLike[str],
+    *,
+    version: int = 1,
+    proc_ver: int = 305,
+    pass_ver: str = "P8R3",
+    date: str | None = None,
+    chunk_spans: Sequence[tuple[float, float]] | None = None,
+) -> Ft1Products:
+    """Run the L1 FT1 chain for one run and return the extended, photon and LS1 files.
+
+    Parameters
+    ----------
+    outdir
+        Where the products are written (``gll_xp_...``, ``gll_ph_...``, ``gll_ev_...``).
+    run
+        Run id (MET of the run start).
+    merit_chunks
+        One merit table per chunk (Parquet path or mapping), in any order.
+    ft2_seconds
+        The run's 1 s FT2 (its rows with ``LIVETIME>0`` make the GTI).
+    version, proc_ver, pass_ver
+        ``VERSION``, ``PROC_VER`` and ``PASS_VER`` of the products.
+    date
+        ``DATE`` written in every HDU (re-runs are byte-identical); None = wall clock.
+    chunk_spans
+        ``(tstart, tstop)`` per chunk; default: each chunk's event span rounded to 0.1 s.
+    """
+    out = Path(outdir)
+    out.mkdir(parents=True, exist_ok=True)
+    names = {kind: out / product_name(kind, run, version, proc_ver) for kind in ("extendedft1", "ft1", "ls1")}
+    with tempfile.TemporaryDirectory(prefix=f".ft1-{run}-", dir=out) as work_dir:
+        work = Path(work_dir)
+        chunks = []
+        for i, merit in enumerate(merit_chunks):
+            span = chunk_spans[i] if chunk_spans is not None else (None, None)
+            chunks.append(
+                write_chunk_ft1(
+                    work / f"chunk{i:04d}.fits", merit, tstart=span[0], tstop=span[1],
+                    version=version, proc_ver=proc_ver, pass_ver=pass_ver,
+                )
+            )  # fmt: skip
+        bad_gti = merge_ft1(
+            chunks, work / "ft1BadGti.fits", version=version, proc_ver=proc_ver, pass_ver=pass_ver
+        )
+        extended = work / names["extendedft1"].name
+        gtmktime(ft2_seconds, GTI_FILTER, False, bad_gti, extended, overwrite=True)
+        products = {"extendedft1": extended}
+        for kind, evclass in (("ft1", PHOTON_CLASS), ("ls1", LS1_CLASS)):
+            selected = work / f"{kind}_selected.fits"
+            gtselect(extended, selected, emin=0.0, emax=0.0, zmax=180.0, evclass=evclass, chatter=0)
+            final = work / names[kind].name
+            gtmktime(ft2_seconds, GTI_FILTER, False, selected, final, overwrite=True)
+            products[kind] = final
+        for kind, path in products.items():
+            if date is not None:
+                stamp_date(path, date)
+            shutil.move(path, names[kind])  # same file system: an atomic rename
+    return Ft1Products(names["extendedft1"], names["ft1"], names["ls1"])
