@@ -97,7 +97,7 @@ def test_merit_without_required_columns_is_refused(tmp_path):
         read_merit({"TIME": np.arange(3.0)})
     bad = tmp_path / "bad.parquet"
     bad.write_bytes(b"not parquet")
-    with pytest.raises(MeritError, match="bad.parquet: not a readable Parquet"):
+    with pytest.raises(MeritError, match=r"bad\.parquet: not a readable Parquet"):
         read_merit(bad)
 
 
