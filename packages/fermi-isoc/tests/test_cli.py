@@ -26,3 +26,31 @@ def test_unknown_option_is_an_error(capsys):
         main(["--no-such-option"])
     assert exc.value.code == 2
     assert "unrecognized arguments" in capsys.readouterr().err
+
+
+def test_plan_week_prints_passages_and_flags_commands(tmp_path, capsys):
+    tle = tmp_path / "fermi.tle"
+    tle.write_text(
+        "1 33053U 08029A   14161.76628270  .00001306  00000-0  63609-4 0  5886\n"
+        "2 33053 025.5822 296.4061 0013102 145.0912 215.0483 15.08435056330496\n"
+    )
+    load = tmp_path / "load.csv"
+    load.write_text("name,start,duration_s\nstop/start,2014-08-13T23:59:55,10\n")
+    assert main(["plan", "--week", "323", "--tle", str(tle), "--commands", str(load)]) == 1
+    out = capsys.readouterr().out
+    assert "mission week 323: 2014-08-07T00:00:00 .. 2014-08-14T00:00:00 UTC" in out
+    assert "SAA passages" in out and "COMMAND: stop/start" in out
+    assert "WARNING: TLE epoch 2014-06-10" in out
+
+
+def test_plan_json_and_bad_tle(tmp_path, capsys):
+    import json
+
+    assert main(["plan", "--week", "900", "--json"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert plan["week"] == 900 and plan["utc_start"] == "2025-08-28T00:00:00"
+    assert 8 <= plan["summary"]["per_day"] <= 12
+    bad = tmp_path / "bad.tle"
+    bad.write_text("nonsense\n")
+    assert main(["plan", "--week", "900", "--tle", str(bad)]) == 2
+    assert f"{bad}: expected 2 TLE lines" in capsys.readouterr().out

@@ -6,6 +6,7 @@ import argparse
 from collections.abc import Sequence
 
 from fermi_isoc._version import __version__
+from fermi_isoc.commands import plan
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -15,7 +16,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Instrument operations: status page, alarms, retention, planning, trending.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module in (plan,):
+        module.add_parser(subparsers)
     return parser
 
 
@@ -26,7 +29,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
-    return 0  # pragma: no cover - every subcommand returns before this line
+    return int(args.run(args))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,1 @@
+"""Subcommands of ``fermi-isoc``: each module has ``add_parser(subparsers)`` and ``run(args) -> int``."""

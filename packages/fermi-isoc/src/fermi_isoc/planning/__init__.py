@@ -1,0 +1,1 @@
+"""Mission planning: SAA polygon and passages, orbit from a TLE, mission weeks, leap seconds, commands."""
