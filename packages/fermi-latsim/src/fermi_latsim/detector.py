@@ -1,0 +1,352 @@
+"""Detector response through the fermi-l1 instrument model (vectorised over particles).
+
+Photons convert in a tracker foil with probability ``1 - exp(-7/9 X/X0)`` per foil (FRONT planes
+0-11 thin, BACK 12-15 thick), into an e+ e- pair sharing the energy; each lepton is followed
+plane by plane with Gaussian multiple scattering (Highland formula) and fires the strip it
+crosses in each silicon layer (plus a neighbour now and then), except dead strips. Noise hits are
+sprinkled at random. The shower deposits the energy in the calorimeter along the photon axis with
+the longitudinal profile of :func:`fermi_l1.instrument.shower_fraction`; what falls beyond the
+8.6 X0 or outside the CsI leaks away. Charged cosmic rays cross the ACD (a tile hit with a MIP
+signal, which the ground must veto), fire a straight line of strips and leave MIP signals in the
+logs. The trigger is the GEM's: TKR (three x-y planes in a row in one tower) or CAL_HE; a trigger
+arriving within the readout dead time of the previous one is discarded (counted, not read).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from fermi_l1 import instrument as lat
+
+#: readout dead time per event, s (Atwood et al. 2009: 26.5 us)
+DEAD_TIME_S = 26.5e-6
+#: CAL_LO / CAL_HI trigger thresholds on one log, MeV (LAT: 100 MeV and 1 GeV)
+CAL_LO_MEV = 100.0
+CAL_HI_MEV = 1000.0
+#: mean number of noise strips per event over the whole LAT [ours]
+NOISE_STRIPS_PER_EVENT = 0.3
+#: probability that a track also fires the neighbouring strip [ours]
+NEIGHBOUR_PROB = 0.25
+#: dead strips (on-board masked): 333 in all by 2010, 111 of them in tower 0 (isoc.md)
+N_DEAD_STRIPS = 333
+N_DEAD_TOWER0 = 111
+#: ACD hit threshold (PHA counts) [ours]
+ACD_THRESHOLD_MEV = 0.3
+MIP_CSI_MEV_PER_MM = 0.56
+STRIPS_PER_TOWER = lat.N_TKR_PLANES * lat.N_VIEWS * lat.N_STRIPS
+
+
+def strip_key(tower: np.ndarray, plane: np.ndarray, view: np.ndarray, strip: np.ndarray) -> np.ndarray:
+    """Global strip number ``tower * 55296 + (plane * 2 + view) * 1536 + strip`` (int64)."""
+    return (
+        np.asarray(tower, np.int64) * STRIPS_PER_TOWER
+        + (np.asarray(plane, np.int64) * lat.N_VIEWS + np.asarray(view, np.int64)) * lat.N_STRIPS
+        + np.asarray(strip, np.int64)
+    )
+
+
+def dead_strips(seed: int = 2010) -> np.ndarray:
+    """Sorted global numbers of the dead strips (``N_DEAD_STRIPS``, ``N_DEAD_TOWER0`` in tower 0)."""
+    rng = np.random.default_rng(seed)
+    t0 = rng.choice(STRIPS_PER_TOWER, N_DEAD_TOWER0, replace=False)
+    rest = rng.choice(STRIPS_PER_TOWER * (lat.N_TOWERS - 1), N_DEAD_STRIPS - N_DEAD_TOWER0, replace=False)
+    return np.sort(np.concatenate([t0, rest + STRIPS_PER_TOWER])).astype(np.int64)
+
+
+@dataclass
+class Response:
+    """Detector response of the triggered events (ragged hit tables keyed by event index).
+
+    ``event`` columns index the rows of the per-event arrays (0 .. n-1); ``source`` maps each
+    event back to the arrival it came from.
+    """
+
+    source: np.ndarray  # (n,) index into the arrivals
+    met: np.ndarray  # (n,) trigger time
+    conversion_plane: np.ndarray  # (n,) int16, -1: no conversion (charged particle)
+    tkr_vector: np.ndarray  # (n,) uint16 towers with a TKR trigger
+    cal_le_vector: np.ndarray
+    cal_he_vector: np.ndarray
+    roi_vector: np.ndarray  # (n,) uint16 towers whose ACD shadow has a hit [ours: tiles above]
+    cal_energy_mev: np.ndarray  # (n,) deposited in the logs read out
+    strips: np.ndarray  # structured: event, tower, plane, view, strip
+    logs: np.ndarray  # structured: event, tower, layer, column, range_pos, range_neg, adc_pos, adc_neg
+    acd: np.ndarray  # structured: event, id, flags, ranges, pha_a, pha_b
+    discarded: np.ndarray  # (n,) triggers discarded in dead time since the previous event
+    n_arrivals: int = 0
+    n_not_triggered: int = 0
+    n_dead_time: int = 0
+
+    def __len__(self) -> int:
+        return int(self.source.size)
+
+
+STRIP_DTYPE = np.dtype([("event", "i8"), ("tower", "i2"), ("plane", "i2"), ("view", "i2"), ("strip", "i2")])
+LOG_DTYPE = np.dtype(
+    [
+        ("event", "i8"),
+        ("tower", "i2"),
+        ("layer", "i2"),
+        ("column", "i2"),
+        ("range_pos", "u1"),
+        ("range_neg", "u1"),
+        ("adc_pos", "u2"),
+        ("adc_neg", "u2"),
+    ]
+)
+ACD_DTYPE = np.dtype(
+    [("event", "i8"), ("id", "i2"), ("flags", "u1"), ("ranges", "u1"), ("pha_a", "u2"), ("pha_b", "u2")]
+)
+
+
+def _highland(energy_mev: np.ndarray, x_x0: np.ndarray) -> np.ndarray:
+    x = np.maximum(x_x0, 1e-6)
+    return 13.6 / np.maximum(energy_mev, 1.0) * np.sqrt(x) * (1.0 + 0.038 * np.log(x))
+
+
+def _scatter(rng: np.random.Generator, d: np.ndarray, theta0: np.ndarray) -> np.ndarray:
+    """Deflect unit vectors ``d`` (m, 3) by Gaussian projected angles of width ``theta0``."""
+    ref = np.where(np.abs(d[:, 2:3]) < 0.9, [[0.0, 0.0, 1.0]], [[1.0, 0.0, 0.0]])
+    e1 = np.cross(d, ref)
+    e1 /= np.linalg.norm(e1, axis=1)[:, None]
+    e2 = np.cross(d, e1)
+    a = rng.normal(0.0, 1.0, (d.shape[0], 2)) * theta0[:, None]
+    out = d + a[:, :1] * e1 + a[:, 1:] * e2
+    return out / np.linalg.norm(out, axis=1)[:, None]
+
+
+def _track_hits(
+    rng: np.random.Generator,
+    event: np.ndarray,
+    start: np.ndarray,
+    direction: np.ndarray,
+    first_plane: np.ndarray,
+    energy: np.ndarray | None,
+) -> list[np.ndarray]:
+    """Strip hits of straight-or-scattered tracks from ``start`` (at/above ``first_plane``) down."""
+    pos = start.copy()
+    d = direction.copy()
+    out = []
+    for plane in range(lat.N_TKR_PLANES):
+        for view in range(lat.N_VIEWS):
+            z = lat.TKR_LAYER_Z_MM[plane, view]
+            active = first_plane <= plane
+            with np.errstate(divide="ignore", invalid="ignore"):
+                step = (z - pos[:, 2]) / d[:, 2]
+            pos = np.where(active[:, None], pos + step[:, None] * d, pos)
+            tower, strip = lat.locate_strip(pos[:, 0], pos[:, 1], np.full(pos.shape[0], view))
+            ok = active & (tower >= 0)
+            rec = np.zeros(int(ok.sum()), STRIP_DTYPE)
+            rec["event"], rec["tower"], rec["plane"], rec["view"], rec["strip"] = (
+                event[ok],
+                tower[ok],
+                plane,
+                view,
+                strip[ok],
+            )
+            out.append(rec)
+            nb = rec[rng.random(rec.size) < NEIGHBOUR_PROB].copy()
+            nb["strip"] = np.clip(nb["strip"] + rng.choice([-1, 1], nb.size), 0, lat.N_STRIPS - 1)
+            out.append(nb)
+        if energy is not None:
+            x0 = (
+                lat.TKR_TRAY_X0 + (lat.FOIL_X0[plane + 1] if plane + 1 < lat.N_TKR_PLANES else 0.0)
+            ) / np.abs(d[:, 2])
+            active = first_plane <= plane
+            d = np.where(active[:, None], _scatter(rng, d, _highland(energy, x0)), d)
+    return out
+
+
+def _cal_deposits(
+    rng: np.random.Generator,
+    event: np.ndarray,
+    vertex: np.ndarray,
+    axis: np.ndarray,
+    energy_per_layer: np.ndarray,
+    spread: float,
+) -> np.ndarray:
+    """Log signals of deposits ``energy_per_layer`` (m, 8) along straight ``axis`` lines."""
+    recs = []
+    for layer in range(lat.N_CAL_LAYERS):
+        z = lat.CAL_LAYER_Z_MM[layer]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            step = (z - vertex[:, 2]) / axis[:, 2]
+        p = vertex + step[:, None] * axis
+        tower, _, col, off = lat.locate_log(p[:, 0], p[:, 1], np.full(p.shape[0], z))
+        e = energy_per_layer[:, layer]
+        for dcol, share in ((0, 1.0 - 2 * spread), (-1, spread), (1, spread)):
+            c = col + dcol
+            ok = (tower >= 0) & (c >= 0) & (c < lat.N_CAL_COLUMNS) & (e * share > 0)
+            dep = e[ok] * share * np.clip(rng.normal(1.0, 0.05, int(ok.sum())), 0.5, 1.5)
+            keep = dep >= lat.CAL_LOG_THRESHOLD_MEV
+            epos, eneg = lat.cal_face_energies(dep[keep], off[ok][keep])
+            rp, ap = lat.cal_energy_to_adc(epos)
+            rn, an = lat.cal_energy_to_adc(eneg)
+            rec = np.zeros(int(keep.sum()), LOG_DTYPE)
+            rec["event"], rec["tower"], rec["layer"], rec["column"] = (
+                event[ok][keep],
+                tower[ok][keep],
+                layer,
+                c[ok][keep],
+            )
+            rec["range_pos"], rec["range_neg"], rec["adc_pos"], rec["adc_neg"] = rp, rn, ap, an
+            recs.append(rec)
+    return np.concatenate(recs) if recs else np.zeros(0, LOG_DTYPE)
+
+
+def simulate_response(
+    rng: np.random.Generator,
+    met: np.ndarray,
+    body: np.ndarray,
+    energy_mev: np.ndarray,
+    charged: np.ndarray,
+    dead: np.ndarray | None = None,
+) -> Response:
+    """Response of the LAT to particles arriving at times ``met`` from body directions ``body``.
+
+    Parameters
+    ----------
+    met, body, energy_mev, charged
+        Per particle: time (sorted), unit vector toward the origin in the instrument frame
+        (``body[:, 2] > 0``), energy and whether it is charged (cosmic ray) or a photon.
+    dead
+        Global numbers of dead strips (:func:`dead_strips` by default).
+    """
+    n = met.size
+    dead = dead_strips() if dead is None else dead
+    h = lat.ARRAY_HALF_WIDTH_MM
+    u = -np.asarray(body, dtype=np.float64)  # direction of travel
+    z_top = lat.FOIL_Z_MM[0] + 10.0
+    entry = np.column_stack([rng.uniform(-h, h, n), rng.uniform(-h, h, n), np.full(n, z_top)])
+    cos = np.maximum(-u[:, 2], 1e-3)
+
+    # --- photons: conversion plane ---
+    conv = np.full(n, -1, np.int16)
+    undecided = ~np.asarray(charged, bool)
+    for plane in range(lat.N_TKR_PLANES):
+        x0 = lat.FOIL_X0[plane] / cos
+        hit = undecided & (rng.random(n) < 1.0 - np.exp(-7.0 / 9.0 * x0))
+        conv[hit] = plane
+        undecided &= ~hit
+    step = (lat.FOIL_Z_MM[np.maximum(conv, 0)] - z_top) / u[:, 2]
+    vertex = entry + step[:, None] * u
+    inside = (np.abs(vertex[:, 0]) < h) & (np.abs(vertex[:, 1]) < h)
+    conv = np.where(inside, conv, -1).astype(np.int16)
+    photon = conv >= 0
+    is_cr = np.asarray(charged, bool)
+
+    # --- tracker hits ---
+    ip = np.flatnonzero(photon)
+    frac = rng.uniform(0.1, 0.9, ip.size)
+    pieces = []
+    for share in (frac, 1.0 - frac):
+        e_lep = energy_mev[ip] * share
+        d0 = _scatter(rng, u[ip], 0.511 / np.maximum(e_lep, 1.0))  # pair opening ~ m_e / E
+        pieces += _track_hits(rng, ip, vertex[ip], d0, conv[ip].astype(np.int64), e_lep)
+    ic = np.flatnonzero(is_cr)
+    pieces += _track_hits(rng, ic, entry[ic], u[ic], np.zeros(ic.size, np.int64), None)
+    n_noise = rng.poisson(NOISE_STRIPS_PER_EVENT * n)
+    noise = np.zeros(n_noise, STRIP_DTYPE)
+    noise["event"] = rng.integers(0, max(n, 1), n_noise)
+    noise["tower"] = rng.integers(0, lat.N_TOWERS, n_noise)
+    noise["plane"] = rng.integers(0, lat.N_TKR_PLANES, n_noise)
+    noise["view"] = rng.integers(0, lat.N_VIEWS, n_noise)
+    noise["strip"] = rng.integers(0, lat.N_STRIPS, n_noise)
+    strips = np.concatenate([*pieces, noise]) if n else np.zeros(0, STRIP_DTYPE)
+    strips = np.unique(strips)  # sorted by (event, tower, plane, view, strip), duplicates merged
+    key = strip_key(strips["tower"], strips["plane"], strips["view"], strips["strip"])
+    strips = strips[~np.isin(key, dead)]
+
+    # --- calorimeter ---
+    ecal = np.zeros((n, lat.N_CAL_LAYERS))
+    tkr_x0 = lat.TKR_X0_BELOW[np.maximum(conv, 0)] / cos
+    for layer in range(lat.N_CAL_LAYERS):
+        t0 = tkr_x0 + layer * lat.CAL_LAYER_X0 / cos
+        t1 = t0 + lat.CAL_LAYER_X0 / cos
+        if ip.size:
+            ecal[ip, layer] = energy_mev[ip] * lat.shower_fraction(energy_mev[ip], t0[ip], t1[ip])
+        ecal[ic, layer] = MIP_CSI_MEV_PER_MM * lat.CAL_LOG_HEIGHT_MM / cos[ic]
+    sel = np.flatnonzero(photon | is_cr)
+    origin = np.where(photon[:, None], vertex, entry)
+    logs = _cal_deposits(rng, sel, origin[sel], u[sel], ecal[sel], spread=0.08)
+
+    # --- ACD ---
+    tile, _ = lat.acd_ray_intersection(entry[ic], -u[ic])
+    e_acd = rng.gamma(4.0, lat.ACD_MIP_MEV / 4.0, ic.size) / np.maximum(cos[ic], 0.2)
+    backsplash = ip[rng.random(ip.size) < np.minimum(0.3, 0.03 * np.sqrt(energy_mev[ip] / 1e4))]
+    bs_tile = rng.choice(lat.ACD_TILE_IDS, backsplash.size)
+    acd_event = np.concatenate([ic[tile >= 0], backsplash])
+    acd_id = np.concatenate([tile[tile >= 0], bs_tile]).astype(np.int16)
+    acd_e = np.concatenate([e_acd[tile >= 0], rng.exponential(0.5, backsplash.size)])
+    hit = acd_e >= ACD_THRESHOLD_MEV
+    acd = np.zeros(int(hit.sum()), ACD_DTYPE)
+    acd["event"], acd["id"] = acd_event[hit], acd_id[hit]
+    acd["flags"] = 0b1111
+    pha = np.minimum(np.rint(acd_e[hit] * lat.ACD_PHA_PER_MEV), 4095).astype(np.uint16)
+    acd["pha_a"] = pha
+    acd["pha_b"] = np.minimum(np.rint(pha * rng.normal(1.0, 0.05, pha.size)), 4095).astype(np.uint16)
+    acd = np.unique(acd) if acd.size else acd
+
+    # --- trigger ---
+    plane_hit = np.zeros((n, lat.N_TOWERS, lat.N_TKR_PLANES, lat.N_VIEWS), bool)
+    plane_hit[strips["event"], strips["tower"], strips["plane"], strips["view"]] = True
+    xy = plane_hit.all(axis=3)
+    three = xy[:, :, :-2] & xy[:, :, 1:-1] & xy[:, :, 2:]
+    tkr_towers = three.any(axis=2)
+    log_e = np.sqrt(
+        lat.cal_adc_to_energy(logs["range_pos"], logs["adc_pos"])
+        * lat.cal_adc_to_energy(logs["range_neg"], logs["adc_neg"])
+    )
+    cal_le = np.zeros((n, lat.N_TOWERS), bool)
+    cal_he = np.zeros((n, lat.N_TOWERS), bool)
+    cal_le[logs["event"][log_e >= CAL_LO_MEV], logs["tower"][log_e >= CAL_LO_MEV]] = True
+    cal_he[logs["event"][log_e >= CAL_HI_MEV], logs["tower"][log_e >= CAL_HI_MEV]] = True
+    weights = 1 << np.arange(lat.N_TOWERS)
+    trig = tkr_towers.any(axis=1) | cal_he.any(axis=1)
+
+    # --- dead time: a trigger within DEAD_TIME_S of the last read-out event is discarded ---
+    cand = np.flatnonzero(trig)
+    accepted = []
+    discarded = []
+    last = -np.inf
+    lost = 0
+    for i in cand:  # sequential by nature; a few per second
+        if met[i] - last < DEAD_TIME_S:
+            lost += 1
+            continue
+        accepted.append(i)
+        discarded.append(lost)
+        last = met[i]
+    acc = np.asarray(accepted, dtype=np.int64)
+    remap = np.full(n, -1, np.int64)
+    remap[acc] = np.arange(acc.size)
+
+    def _keep(table: np.ndarray) -> np.ndarray:
+        t = table[remap[table["event"]] >= 0].copy()
+        t["event"] = remap[t["event"]]
+        return t
+
+    kept_logs = _keep(logs)
+    return Response(
+        source=acc,
+        met=met[acc],
+        conversion_plane=conv[acc],
+        tkr_vector=(tkr_towers[acc] * weights).sum(axis=1).astype(np.uint16),
+        cal_le_vector=(cal_le[acc] * weights).sum(axis=1).astype(np.uint16),
+        cal_he_vector=(cal_he[acc] * weights).sum(axis=1).astype(np.uint16),
+        roi_vector=np.where(np.isin(acc, acd_event[hit]), tkr_towers[acc] @ weights, 0).astype(np.uint16),
+        cal_energy_mev=np.bincount(
+            remap[logs["event"]][remap[logs["event"]] >= 0],
+            weights=log_e[remap[logs["event"]] >= 0],
+            minlength=acc.size,
+        ),
+        strips=_keep(strips),
+        logs=kept_logs,
+        acd=_keep(acd),
+        discarded=np.cumsum(np.asarray(discarded, dtype=np.int64)) if acc.size else np.zeros(0, np.int64),
+        n_arrivals=n,
+        n_not_triggered=int(n - trig.sum()),
+        n_dead_time=lost,
+    )
