@@ -1,11 +1,28 @@
-"""Command line entry point ``fermi-halfpipe``."""
+"""Command line entry point ``fermi-halfpipe``: ``merge``, ``status`` and ``force-complete``."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
 from collections.abc import Sequence
 
 from fermi_halfpipe._version import __version__
+
+EXIT_OK = 0
+EXIT_REFUSED = 1
+
+
+def _epus(text: str) -> dict[int, int]:
+    """Parse ``956:0,957:1`` (APID:crate pairs)."""
+    try:
+        pairs = [item.split(":") for item in text.split(",") if item.strip()]
+        out = {int(a): int(c) for a, c in pairs}
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: APID:crate pairs expected, e.g. 956:0,957:1") from None
+    if len(out) != 2:
+        raise argparse.ArgumentTypeError(f"{text!r}: exactly two EPUs expected")
+    return out
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -15,8 +32,48 @@ def build_parser() -> argparse.ArgumentParser:
         description="Merge the two EPU event streams of each run into one time-ordered stream.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser.add_argument("--db-url", help="SQLAlchemy URL (default: $FERMI_DB_URL or sqlite in $FERMI_HOME)")
+    parser.add_argument(
+        "--epus", type=_epus, help="expected EPU set as APID:crate pairs (default 956:0,957:1)"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    m = sub.add_parser("merge", help="decode and merge the event datagrams of an ingested delivery")
+    m.add_argument("delivery_id", metavar="DELIVERY_ID")
+    m.add_argument(
+        "--max-events", type=int, default=1_000_000, help="events per merged file (default 1000000)"
+    )
+    m.add_argument("--json", action="store_true", help="print the delivery summary as JSON")
+
+    s = sub.add_parser(
+        "status", help="show runs: status, reason, delivered/held events, datagrams seen, files"
+    )
+    s.add_argument("run", metavar="RUN", nargs="?", type=int, help="only this run id (MET of its start)")
+    s.add_argument("--json", action="store_true", help="print as JSON")
+
+    f = sub.add_parser(
+        "force-complete", help="retire an open run as incomplete, delivering its held-back events"
+    )
+    f.add_argument("run", metavar="RUN", type=int)
+    f.add_argument("--reason", required=True, help="why the run is given up (recorded)")
     return parser
+
+
+def _options(args: argparse.Namespace):
+    from fermi_halfpipe.stitch import HalfpipeOptions
+
+    opts = HalfpipeOptions(max_events=getattr(args, "max_events", 1_000_000))
+    if args.epus:
+        opts.epu_apids = args.epus
+    return opts
+
+
+def _print_run_line(r: dict) -> None:
+    reason = f" — {r['reason']}" if r.get("reason") else ""
+    print(
+        f"run {r['run_id']}: {r['status']}{reason}; delivered {r.get('delivered', 0)}, "
+        f"held back {r.get('held_back', 0)}, late {r.get('late', 0)}"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -25,8 +82,61 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
-        return 0
-    return 0  # pragma: no cover - every subcommand returns before this line
+        return EXIT_OK
+    from fermi_halfpipe.stitch import HalfpipeError
+
+    try:
+        if args.command == "merge":
+            from fermi_halfpipe.delivery import merge_delivery
+
+            summary = merge_delivery(args.delivery_id, _options(args), url=args.db_url)
+            if args.json:
+                print(json.dumps(summary, indent=1, sort_keys=True))
+                return EXIT_OK
+            print(
+                f"delivery {args.delivery_id}: {len(summary['runs'])} runs, {len(summary['problems'])} problems"
+            )
+            for r in summary["runs"]:
+                _print_run_line(r)
+                for f in r["files"]:
+                    print(
+                        f"  {f['path']}: {f['n_events']} events, GEM {f['first_gem']}-{f['last_gem']}, sha256 {f['sha256']}"
+                    )
+                for miss in r["missing"]:
+                    print(f"  missing: {miss}")
+            for p in summary["problems"]:
+                print(f"  problem: {p}")
+            return EXIT_OK
+        if args.command == "status":
+            from fermi_halfpipe.stitch import run_status
+
+            runs = run_status(args.run, _options(args), url=args.db_url)
+            if args.run is not None and not runs:
+                print(f"fermi-halfpipe: run {args.run}: unknown to the halfpipe", file=sys.stderr)
+                return EXIT_REFUSED
+            if args.json:
+                print(json.dumps(runs, indent=1, sort_keys=True))
+                return EXIT_OK
+            for r in runs:
+                _print_run_line(r)
+                for d in r["datagrams"]:
+                    print(
+                        f"  APID {d['apid']}: datagrams {d['first']}-{d['last']} from delivery {d['delivery']}"
+                        + (f" ({d['duplicates']} duplicates)" if d["duplicates"] else "")
+                    )
+                for miss in r["missing"]:
+                    print(f"  missing: {miss}")
+            return EXIT_OK
+        if args.command == "force-complete":
+            from fermi_halfpipe.stitch import force_complete
+
+            report = force_complete(args.run, args.reason, _options(args), url=args.db_url)
+            _print_run_line(report)
+            return EXIT_OK
+    except HalfpipeError as exc:
+        print(f"fermi-halfpipe: {exc}", file=sys.stderr)
+        return EXIT_REFUSED
+    return EXIT_OK  # pragma: no cover - every subcommand returns above
 
 
 if __name__ == "__main__":  # pragma: no cover

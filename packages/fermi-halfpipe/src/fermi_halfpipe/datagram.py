@@ -256,8 +256,9 @@ def reassemble(
     payload: np.ndarray,
     payload_offset: np.ndarray,
     payload_length: np.ndarray,
-    source: str = "<memory>",
+    source: str | Sequence[str] = "<memory>",
     source_offset: np.ndarray | None = None,
+    source_index: np.ndarray | None = None,
 ) -> Reassembled:
     """Join the packets of each APID into datagrams by their sequence flags and counts.
 
@@ -265,6 +266,9 @@ def reassemble(
     first packet, continuations and a last packet with consecutive counts, or one unsegmented
     packet. Any other run of packets (head or tail cut off by the delivery boundary, or a lost
     packet in between) is returned as a :class:`Fragment` for the caller to keep.
+
+    ``source`` names the file (one name, or one per file with ``source_index`` giving each
+    packet's file); ``source_offset`` is each packet's byte offset in its file (for reports).
     """
     n = int(np.asarray(apid).shape[0])
     apid = np.asarray(apid, dtype=np.int64)
@@ -273,6 +277,8 @@ def reassemble(
     poff = np.asarray(payload_offset, dtype=np.int64)
     plen = np.asarray(payload_length, dtype=np.int64)
     soff = poff if source_offset is None else np.asarray(source_offset, dtype=np.int64)
+    names = [source] if isinstance(source, str) else list(source)
+    sidx = np.zeros(n, dtype=np.int64) if source_index is None else np.asarray(source_index, dtype=np.int64)
     order = np.lexsort((np.arange(n), apid))  # per APID, arrival order
     a, f, c = apid[order], flags[order], count[order]
     new = np.ones(n, dtype=bool)
@@ -321,7 +327,7 @@ def reassemble(
                 sec=int(sec[pks[0]]),
                 usec=int(usec[pks[0]]),
                 data=b"".join(payload[poff[p] : poff[p] + plen[p]].tobytes() for p in pks),
-                source=source,
+                source=names[sidx[pks[0]]],
                 offset=int(soff[pks[0]]),
             )
         )
@@ -332,7 +338,7 @@ def reassemble(
         apid=apid[fp],
         sec=np.asarray(sec, dtype=np.int64)[fp],
         usec=np.asarray(usec, dtype=np.int64)[fp],
-        source=[source] * groups.size,
+        source=[names[i] for i in sidx[fp]],
         source_offset=soff[fp],
         fragments=fragments,
     )
@@ -429,6 +435,7 @@ class DecodedDatagrams:
     datagrams: dict[str, np.ndarray]
     events: dict[str, np.ndarray]
     problems: list[DatagramProblem]
+    sources: list[str] = field(default_factory=list)
 
     @property
     def n_events(self) -> int:
@@ -549,4 +556,5 @@ def decode_datagrams(
         )
         for d in np.flatnonzero(status != 0)
     ]
-    return DecodedDatagrams(buf, dg, ev, problems)
+    dg["source_offset"] = soff
+    return DecodedDatagrams(buf, dg, ev, problems, source)

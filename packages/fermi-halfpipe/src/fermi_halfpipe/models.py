@@ -1,0 +1,182 @@
+"""Tables of fermi-halfpipe, on the shared declarative base of :mod:`fermi_ingest.db`.
+
+Cross-delivery state lives here, never in directory listings (telemetry.md §1.10 item 5): every
+stored datagram, fragment, delivered span, output file and held-back group is a row naming its
+file and byte range. Portable SQL only (SQLite and PostgreSQL).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Boolean, Float, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from fermi_ingest.db import Base
+
+#: Run status values.
+OPEN = "open"  # still receiving data
+COMPLETE = "complete"  # every expected EPU start..stop with contiguous datagrams: retired
+INCOMPLETE = "incomplete"  # force-completed by an operator (reason recorded): retired
+REJECTED = "rejected"  # EPU rule violated (reason recorded): nothing merged
+
+
+class HalfpipeLock(Base):
+    """One row per lock name; on SQLite updating it first serialises merge transactions."""
+
+    __tablename__ = "halfpipe_lock"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(128), default="")
+
+
+class HalfpipeRun(Base):
+    """A run (id = MET of its start) and its merge status."""
+
+    __tablename__ = "halfpipe_run"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    status: Mapped[str] = mapped_column(String(16), default=OPEN)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    ground_id: Mapped[int] = mapped_column(BigInteger, default=0)
+    n_delivered: Mapped[int] = mapped_column(BigInteger, default=0)
+    n_held: Mapped[int] = mapped_column(BigInteger, default=0)
+    n_late: Mapped[int] = mapped_column(BigInteger, default=0)
+    n_duplicates: Mapped[int] = mapped_column(BigInteger, default=0)
+    lock_owner: Mapped[str] = mapped_column(String(128), default="")
+    retired_by: Mapped[str] = mapped_column(String(64), default="")
+
+
+class HalfpipeDelivery(Base):
+    """A delivery merged by the halfpipe (``done`` only after its transaction committed)."""
+
+    __tablename__ = "halfpipe_delivery"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    delivery_id: Mapped[str] = mapped_column(String(64), unique=True)
+    state: Mapped[str] = mapped_column(String(16))
+    summary_path: Mapped[str] = mapped_column(String(1024))
+    summary_sha256: Mapped[str] = mapped_column(String(64))
+
+
+class HalfpipeDatagram(Base):
+    """The stored copy of one datagram of a run (first sighting; later ones are duplicates)."""
+
+    __tablename__ = "halfpipe_datagram"
+    __table_args__ = (UniqueConstraint("run_id", "apid", "seq"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    apid: Mapped[int] = mapped_column(Integer)
+    seq: Mapped[int] = mapped_column(BigInteger)  # unrolled datagram sequence
+    delivery_id: Mapped[str] = mapped_column(String(64))
+    store_path: Mapped[str] = mapped_column(String(1024))
+    store_offset: Mapped[int] = mapped_column(BigInteger)
+    length: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    met: Mapped[float] = mapped_column(Float)
+    crate: Mapped[int] = mapped_column(Integer)
+    open_action: Mapped[int] = mapped_column(Integer)
+    close_action: Mapped[int] = mapped_column(Integer)
+    n_events: Mapped[int] = mapped_column(Integer)
+    n_decoded: Mapped[int] = mapped_column(Integer)
+    status: Mapped[int] = mapped_column(Integer)  # 0 good, else the decoder's error code
+    first_gem: Mapped[int] = mapped_column(BigInteger)  # -1 when the datagram has no event
+    last_gem: Mapped[int] = mapped_column(BigInteger)
+    done: Mapped[bool] = mapped_column(Boolean, default=False)  # every event delivered
+
+
+class HalfpipeSighting(Base):
+    """Datagram intervals seen per run, EPU and delivery (duplicates included)."""
+
+    __tablename__ = "halfpipe_sighting"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    apid: Mapped[int] = mapped_column(Integer)
+    delivery_id: Mapped[str] = mapped_column(String(64))
+    seq_first: Mapped[int] = mapped_column(BigInteger)
+    seq_last: Mapped[int] = mapped_column(BigInteger)
+    n_duplicates: Mapped[int] = mapped_column(Integer)
+
+
+class HalfpipeFragment(Base):
+    """Packets of a datagram cut by a delivery boundary, kept until the rest arrives."""
+
+    __tablename__ = "halfpipe_fragment"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    delivery_id: Mapped[str] = mapped_column(String(64), index=True)
+    apid: Mapped[int] = mapped_column(Integer)
+    first_count: Mapped[int] = mapped_column(Integer)
+    last_count: Mapped[int] = mapped_column(Integer)
+    first_flag: Mapped[int] = mapped_column(Integer)
+    last_flag: Mapped[int] = mapped_column(Integer)
+    sec: Mapped[int] = mapped_column(BigInteger)
+    usec: Mapped[int] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(String(1024))
+    source_offset: Mapped[int] = mapped_column(BigInteger)
+    path: Mapped[str] = mapped_column(String(1024))
+    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending | joined
+    joined_by: Mapped[str] = mapped_column(String(64), default="")
+
+
+class HalfpipeSpan(Base):
+    """A delivered GEM-sequence span of a run (inclusive bounds); spans never overlap."""
+
+    __tablename__ = "halfpipe_span"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    lo: Mapped[int] = mapped_column(BigInteger)
+    hi: Mapped[int] = mapped_column(BigInteger)
+    delivery_id: Mapped[str] = mapped_column(String(64))
+    n_events: Mapped[int] = mapped_column(BigInteger)
+
+
+class HalfpipeFile(Base):
+    """A merged event file for L1 (Arrow IPC) with its sequence range and checksum."""
+
+    __tablename__ = "halfpipe_file"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    delivery_id: Mapped[str] = mapped_column(String(64))
+    first_gem: Mapped[int] = mapped_column(BigInteger)
+    last_gem: Mapped[int] = mapped_column(BigInteger)
+    n_events: Mapped[int] = mapped_column(BigInteger)
+    path: Mapped[str] = mapped_column(String(1024), unique=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+
+
+class HalfpipeHeld(Base):
+    """Events held back (not mergeable yet) or arrived late, grouped by where they are stored."""
+
+    __tablename__ = "halfpipe_held"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    apid: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))  # held | late
+    store_path: Mapped[str] = mapped_column(String(1024))
+    seq_first: Mapped[int] = mapped_column(BigInteger)  # datagram range
+    seq_last: Mapped[int] = mapped_column(BigInteger)
+    first_gem: Mapped[int] = mapped_column(BigInteger)
+    last_gem: Mapped[int] = mapped_column(BigInteger)
+    n_events: Mapped[int] = mapped_column(BigInteger)
+
+
+class HalfpipeProblem(Base):
+    """A malformed datagram or a conflict found while merging (where, what, how many events)."""
+
+    __tablename__ = "halfpipe_problem"
+    __table_args__ = (UniqueConstraint("delivery_id", "source", "source_offset", "reason"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    delivery_id: Mapped[str] = mapped_column(String(64), index=True)
+    run_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    apid: Mapped[int] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(String(1024))
+    source_offset: Mapped[int] = mapped_column(BigInteger)
+    offset: Mapped[int] = mapped_column(BigInteger)
+    reason: Mapped[str] = mapped_column(Text)
+    events_lost: Mapped[int] = mapped_column(BigInteger)
