@@ -1,0 +1,576 @@
+"""Numba kernels of the reconstruction (plain arrays in and out, explicit dtypes).
+
+Each kernel has a plain-numpy twin of the same name in :mod:`._reference`; the tests check that
+they agree. Geometry comes from :mod:`fermi_l1.instrument`, cuts from :mod:`._params`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from fermi_l1 import instrument as inst
+from fermi_sciencetools_shim._numba import njit
+
+from . import _params as P
+
+_LAYER_Z = inst.TKR_LAYER_Z_MM.copy()
+_X0_BELOW = inst.TKR_X0_BELOW.copy()
+_FOIL_X0 = inst.FOIL_X0.copy()
+_SIDE_Z = inst.ACD_SIDE_ROW_Z_MM.copy()
+_PITCH = inst.TOWER_PITCH_MM
+_WAFER = inst.WAFER_PITCH_MM
+_STRIP = inst.STRIP_PITCH_MM
+_SPW = inst.STRIPS_PER_WAFER
+_DEG = 180.0 / math.pi
+
+
+# ---------------------------------------------------------------------------------------------
+# clustering
+# ---------------------------------------------------------------------------------------------
+@njit(nogil=True)
+def _strip_pos(tower: int, view: int, strip: int) -> float:
+    c = ((tower % 4) - 1.5) * _PITCH if view == 0 else ((tower // 4) - 1.5) * _PITCH
+    w = strip // _SPW
+    return c + (w - 1.5) * _WAFER + (strip - w * _SPW - (_SPW - 1) / 2.0) * _STRIP
+
+
+@njit(nogil=True)
+def cluster_hits(
+    tkr_ptr: np.ndarray, tower: np.ndarray, plane: np.ndarray, view: np.ndarray, strip: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Group adjacent strips (same event, tower, plane, view and wafer) into clusters.
+
+    Hits must be sorted by (event, tower, plane, view, strip) as digi delivers them.
+
+    Returns
+    -------
+    clu_ptr int64 (n+1), clu_plane int16, clu_view int16, clu_tower int16, clu_nstrips int16,
+    clu_pos float64 (mm, the measured coordinate: x for view 0, y for view 1, centre of the
+    cluster), clu_z float64 (mm, z of the silicon layer).
+    """
+    n = tkr_ptr.shape[0] - 1
+    m = tower.shape[0]
+    new = np.zeros(m, dtype=np.bool_)
+    per_event = np.zeros(n, dtype=np.int64)
+    for i in range(n):
+        for k in range(tkr_ptr[i], tkr_ptr[i + 1]):
+            if (
+                k == tkr_ptr[i]
+                or tower[k] != tower[k - 1]
+                or plane[k] != plane[k - 1]
+                or view[k] != view[k - 1]
+                or strip[k] != strip[k - 1] + 1
+                or strip[k] // _SPW != strip[k - 1] // _SPW
+            ):
+                new[k] = True
+                per_event[i] += 1
+    clu_ptr = np.zeros(n + 1, dtype=np.int64)
+    for i in range(n):
+        clu_ptr[i + 1] = clu_ptr[i] + per_event[i]
+    nc = clu_ptr[n]
+    clu_plane = np.empty(nc, dtype=np.int16)
+    clu_view = np.empty(nc, dtype=np.int16)
+    clu_tower = np.empty(nc, dtype=np.int16)
+    clu_nstrips = np.zeros(nc, dtype=np.int16)
+    clu_pos = np.empty(nc, dtype=np.float64)
+    clu_z = np.empty(nc, dtype=np.float64)
+    c = -1
+    first = 0
+    for k in range(m):
+        if new[k]:
+            c += 1
+            first = strip[k]
+            clu_plane[c] = plane[k]
+            clu_view[c] = view[k]
+            clu_tower[c] = tower[k]
+            clu_z[c] = _LAYER_Z[plane[k], view[k]]
+        clu_nstrips[c] += 1
+        clu_pos[c] = 0.5 * (_strip_pos(tower[k], view[k], first) + _strip_pos(tower[k], view[k], strip[k]))
+    return clu_ptr, clu_plane, clu_view, clu_tower, clu_nstrips, clu_pos, clu_z
+
+
+# ---------------------------------------------------------------------------------------------
+# track finding and fitting
+# ---------------------------------------------------------------------------------------------
+@njit(nogil=True)
+def _fit(hits: np.ndarray, nh: int, pos: np.ndarray, z: np.ndarray) -> tuple[float, float, float, float]:
+    zb = 0.0
+    ub = 0.0
+    for j in range(nh):
+        zb += z[hits[j]]
+        ub += pos[hits[j]]
+    zb /= nh
+    ub /= nh
+    szz = 0.0
+    szu = 0.0
+    for j in range(nh):
+        dz = z[hits[j]] - zb
+        szz += dz * dz
+        szu += dz * (pos[hits[j]] - ub)
+    slope = szu / szz
+    icpt = ub - slope * zb
+    chi2 = 0.0
+    for j in range(nh):
+        r = pos[hits[j]] - icpt - slope * z[hits[j]]
+        chi2 += r * r
+    s2 = P.SIGMA_HIT_MM * P.SIGMA_HIT_MM
+    return slope, icpt, chi2 / s2, s2 / szz
+
+
+@njit(nogil=True)
+def find_tracks(
+    clu_ptr: np.ndarray,
+    clu_plane: np.ndarray,
+    clu_view: np.ndarray,
+    clu_pos: np.ndarray,
+    clu_z: np.ndarray,
+    window_mm: float,
+    max_gap: int,
+    seed_planes: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Find the best straight track of each event in each view (0 x-z, 1 y-z).
+
+    Seeds are pairs of clusters in one of the first ``seed_planes`` hit planes and one of the
+    next two hit planes below; each seed is followed down plane by plane, predicting from the
+    last two hits and attaching the nearest cluster within ``window_mm``, until ``max_gap``
+    planes in a row have none. The track with most hits wins, then the lowest chi2. Its hits are
+    fitted by least squares, ``u = intercept + slope * z``.
+
+    Returns
+    -------
+    Arrays of shape (n, 2) [event, view]: nhits int16 (0 = no track), first_plane int16
+    (-1 = none), last_plane int16, slope float64 (du/dz), intercept float64 (mm at z = 0),
+    chi2 float64 (with the single-hit resolution), var_slope float64.
+    """
+    n = clu_ptr.shape[0] - 1
+    nhits = np.zeros((n, 2), dtype=np.int16)
+    first = np.full((n, 2), -1, dtype=np.int16)
+    last = np.full((n, 2), -1, dtype=np.int16)
+    slope_o = np.full((n, 2), np.nan)
+    icpt_o = np.full((n, 2), np.nan)
+    chi2_o = np.full((n, 2), np.nan)
+    var_o = np.full((n, 2), np.nan)
+    cnt = np.zeros(19, dtype=np.int64)
+    start = np.zeros(19, dtype=np.int64)
+    cur = np.empty(18, dtype=np.int64)
+    best = np.empty(18, dtype=np.int64)
+    order = np.empty(0, dtype=np.int64)
+    for i in range(n):
+        c0 = clu_ptr[i]
+        c1 = clu_ptr[i + 1]
+        if order.shape[0] < c1 - c0:
+            order = np.empty(c1 - c0, dtype=np.int64)
+        for v in range(2):
+            cnt[:] = 0
+            for k in range(c0, c1):
+                if clu_view[k] == v:
+                    cnt[clu_plane[k]] += 1
+            start[0] = 0
+            for p in range(18):
+                start[p + 1] = start[p] + cnt[p]
+            cnt[:] = 0
+            for k in range(c0, c1):
+                if clu_view[k] == v:
+                    p = clu_plane[k]
+                    order[start[p] + cnt[p]] = k
+                    cnt[p] += 1
+            best_n = 0
+            best_chi2 = np.inf
+            seeds = 0
+            for p1 in range(18):
+                if cnt[p1] == 0:
+                    continue
+                seeds += 1
+                if seeds > seed_planes:
+                    break
+                for ia in range(start[p1], start[p1 + 1]):
+                    a = order[ia]
+                    n_p2 = 0
+                    for p2 in range(p1 + 1, 18):
+                        if cnt[p2] == 0:
+                            continue
+                        n_p2 += 1
+                        if n_p2 > 2:
+                            break
+                        for ib in range(start[p2], start[p2 + 1]):
+                            b = order[ib]
+                            if abs((clu_pos[b] - clu_pos[a]) / (clu_z[b] - clu_z[a])) > P.TRACK_MAX_SLOPE:
+                                continue
+                            cur[0] = a
+                            cur[1] = b
+                            nh = 2
+                            u1 = clu_pos[a]
+                            z1 = clu_z[a]
+                            u2 = clu_pos[b]
+                            z2 = clu_z[b]
+                            misses = 0
+                            for p in range(p2 + 1, 18):
+                                zp = _LAYER_Z[p, v]
+                                pred = u2 + (u2 - u1) / (z2 - z1) * (zp - z2)
+                                dbest = window_mm
+                                found = -1
+                                for ic in range(start[p], start[p + 1]):
+                                    c = order[ic]
+                                    d = abs(clu_pos[c] - pred)
+                                    if d < dbest:
+                                        dbest = d
+                                        found = c
+                                if found >= 0:
+                                    cur[nh] = found
+                                    nh += 1
+                                    u1 = u2
+                                    z1 = z2
+                                    u2 = clu_pos[found]
+                                    z2 = clu_z[found]
+                                    misses = 0
+                                else:
+                                    misses += 1
+                                    if misses > max_gap:
+                                        break
+                            if nh < best_n:
+                                continue
+                            s, ic_, chi2, var = _fit(cur, nh, clu_pos, clu_z)
+                            if nh > best_n or chi2 < best_chi2:
+                                best_n = nh
+                                best_chi2 = chi2
+                                best[:nh] = cur[:nh]
+                                slope_o[i, v] = s
+                                icpt_o[i, v] = ic_
+                                chi2_o[i, v] = chi2
+                                var_o[i, v] = var
+            if best_n > 0:
+                nhits[i, v] = best_n
+                first[i, v] = clu_plane[best[0]]
+                last[i, v] = clu_plane[best[best_n - 1]]
+    return nhits, first, last, slope_o, icpt_o, chi2_o, var_o
+
+
+# ---------------------------------------------------------------------------------------------
+# direction and vertex
+# ---------------------------------------------------------------------------------------------
+@njit(nogil=True)
+def event_direction(
+    nhits: np.ndarray, first: np.ndarray, slope: np.ndarray, icpt: np.ndarray, min_hits: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Combine the two views into the photon direction and the conversion vertex.
+
+    Returns has_track bool (n), first_plane int16 (n, -1 without track), direction float64
+    (n, 3) unit vector towards the source in the instrument frame, theta, phi float64 (deg;
+    phi in [0, 360) from +X towards +Y), vertex float64 (n, 3) mm at the top layer of the first
+    plane. Events without a track in both views get NaN.
+    """
+    n = nhits.shape[0]
+    has = np.zeros(n, dtype=np.bool_)
+    fp = np.full(n, -1, dtype=np.int16)
+    direction = np.full((n, 3), np.nan)
+    theta = np.full(n, np.nan)
+    phi = np.full(n, np.nan)
+    vertex = np.full((n, 3), np.nan)
+    for i in range(n):
+        if nhits[i, 0] < min_hits or nhits[i, 1] < min_hits:
+            continue
+        has[i] = True
+        p = min(first[i, 0], first[i, 1])
+        fp[i] = p
+        sx = slope[i, 0]
+        sy = slope[i, 1]
+        norm = math.sqrt(sx * sx + sy * sy + 1.0)
+        direction[i, 0] = sx / norm
+        direction[i, 1] = sy / norm
+        direction[i, 2] = 1.0 / norm
+        theta[i] = math.acos(direction[i, 2]) * _DEG
+        ph = math.atan2(direction[i, 1], direction[i, 0]) * _DEG
+        phi[i] = ph + 360.0 if ph < 0.0 else ph
+        zv = _LAYER_Z[p, 0]
+        vertex[i, 0] = icpt[i, 0] + sx * zv
+        vertex[i, 1] = icpt[i, 1] + sy * zv
+        vertex[i, 2] = zv
+    return has, fp, direction, theta, phi, vertex
+
+
+# ---------------------------------------------------------------------------------------------
+# energy
+# ---------------------------------------------------------------------------------------------
+@njit(nogil=True)
+def _gamma_p(a: float, x: float) -> float:
+    if x <= 0.0:
+        return 0.0
+    lg = math.lgamma(a)
+    if x < a + 1.0:
+        term = 1.0 / a
+        total = term
+        for k in range(1, 300):
+            term *= x / (a + k)
+            total += term
+            if term < total * 1e-16:
+                break
+        return min(1.0, total * math.exp(-x + a * math.log(x) - lg))
+    tiny = 1e-300
+    b = x + 1.0 - a
+    c = 1.0 / tiny
+    d = 1.0 / b
+    h = d
+    for k in range(1, 300):
+        an = -k * (k - a)
+        b += 2.0
+        d = an * d + b
+        if abs(d) < tiny:
+            d = tiny
+        c = b + an / c
+        if abs(c) < tiny:
+            c = tiny
+        d = 1.0 / d
+        delta = d * c
+        h *= delta
+        if abs(delta - 1.0) < 1e-16:
+            break
+    return max(0.0, 1.0 - math.exp(-x + a * math.log(x) - lg) * h)
+
+
+@njit(nogil=True)
+def _fraction(energy: float, t0: float, t1: float) -> float:
+    e = max(energy, 1e-3)
+    a = max(inst.SHOWER_B * (math.log(e / inst.CSI_CRITICAL_ENERGY_MEV) + 0.5) + 1.0, 1.05)
+    return _gamma_p(a, inst.SHOWER_B * t1) - _gamma_p(a, inst.SHOWER_B * t0)
+
+
+@njit(nogil=True)
+def calorimeter_energy(
+    cal_ptr: np.ndarray, log_energy: np.ndarray, first_plane: np.ndarray, cos_theta: np.ndarray, n_iter: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return (raw sum MeV, leakage-corrected energy MeV, contained fraction) per event.
+
+    The shower starts at the conversion point; the calorimeter sees the part of the mean
+    longitudinal profile between ``t0 = TKR_X0_BELOW[first_plane] / cos`` and
+    ``t0 + CAL_X0 / cos`` (cos floored at ``MIN_COS_THETA``; events without a track use plane 0
+    at normal incidence). ``E = raw / fraction(E)`` is solved by ``n_iter`` fixed-point steps.
+    """
+    n = cal_ptr.shape[0] - 1
+    raw = np.zeros(n, dtype=np.float64)
+    corr = np.zeros(n, dtype=np.float64)
+    frac = np.zeros(n, dtype=np.float64)
+    for i in range(n):
+        s = 0.0
+        for k in range(cal_ptr[i], cal_ptr[i + 1]):
+            s += log_energy[k]
+        raw[i] = s
+        p = first_plane[i] if first_plane[i] >= 0 else 0
+        c = cos_theta[i] if first_plane[i] >= 0 else 1.0
+        c = max(c, P.MIN_COS_THETA)
+        t0 = _X0_BELOW[p] / c
+        t1 = t0 + inst.CAL_X0 / c
+        e = s
+        f = 1.0
+        if s > 0.0:
+            for _ in range(n_iter):
+                f = _fraction(e, t0, t1)
+                e = s / f
+        corr[i] = e
+        frac[i] = f if s > 0.0 else 0.0
+    return raw, corr, frac
+
+
+# ---------------------------------------------------------------------------------------------
+# sky
+# ---------------------------------------------------------------------------------------------
+@njit(nogil=True)
+def to_sky(
+    direction: np.ndarray, quat: np.ndarray, sc_pos: np.ndarray, gal: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Rotate instrument-frame directions to the sky.
+
+    ``quat`` (n, 4) is the attitude quaternion (x, y, z, w) scalar last (FT2 QSJ_1..4), whose
+    rotation matrix takes instrument vectors to J2000; ``sc_pos`` (n, 3) the spacecraft position
+    (any length unit, Earth centred J2000); ``gal`` the 3x3 J2000 -> Galactic matrix.
+    Returns float64 RA, DEC, L, B, ZENITH_ANGLE, EARTH_AZIMUTH_ANGLE in degrees (NaN where the
+    direction is NaN). The Earth azimuth is measured from north through east in the plane normal
+    to the zenith.
+    """
+    n = direction.shape[0]
+    ra = np.full(n, np.nan)
+    dec = np.full(n, np.nan)
+    gl = np.full(n, np.nan)
+    gb = np.full(n, np.nan)
+    zen = np.full(n, np.nan)
+    az = np.full(n, np.nan)
+    for i in range(n):
+        dx = direction[i, 0]
+        dy = direction[i, 1]
+        dz = direction[i, 2]
+        if dx != dx:
+            continue
+        x = quat[i, 0]
+        y = quat[i, 1]
+        z = quat[i, 2]
+        w = quat[i, 3]
+        qn = x * x + y * y + z * z + w * w
+        s = 2.0 / qn
+        ex = (1.0 - s * (y * y + z * z)) * dx + s * (x * y - z * w) * dy + s * (x * z + y * w) * dz
+        ey = s * (x * y + z * w) * dx + (1.0 - s * (x * x + z * z)) * dy + s * (y * z - x * w) * dz
+        ez = s * (x * z - y * w) * dx + s * (y * z + x * w) * dy + (1.0 - s * (x * x + y * y)) * dz
+        en = math.sqrt(ex * ex + ey * ey + ez * ez)
+        ex /= en
+        ey /= en
+        ez /= en
+        r = math.atan2(ey, ex) * _DEG
+        ra[i] = r + 360.0 if r < 0.0 else r
+        dec[i] = math.asin(min(1.0, max(-1.0, ez))) * _DEG
+        g0 = gal[0, 0] * ex + gal[0, 1] * ey + gal[0, 2] * ez
+        g1 = gal[1, 0] * ex + gal[1, 1] * ey + gal[1, 2] * ez
+        g2 = gal[2, 0] * ex + gal[2, 1] * ey + gal[2, 2] * ez
+        lo = math.atan2(g1, g0) * _DEG
+        gl[i] = lo + 360.0 if lo < 0.0 else lo
+        gb[i] = math.asin(min(1.0, max(-1.0, g2))) * _DEG
+        px = sc_pos[i, 0]
+        py = sc_pos[i, 1]
+        pz = sc_pos[i, 2]
+        pn = math.sqrt(px * px + py * py + pz * pz)
+        zx = px / pn
+        zy = py / pn
+        zz = pz / pn
+        cz = ex * zx + ey * zy + ez * zz
+        zen[i] = math.acos(min(1.0, max(-1.0, cz))) * _DEG
+        # east = celestial pole x zenith, north = zenith x east
+        eax = -zy
+        eay = zx
+        ean = math.sqrt(eax * eax + eay * eay)
+        if ean == 0.0:
+            eax, eay, ean = 0.0, 1.0, 1.0
+        eax /= ean
+        eay /= ean
+        nx = -zz * eay
+        ny = zz * eax
+        nz = zx * eay - zy * eax
+        a = math.atan2(ex * eax + ey * eay, ex * nx + ey * ny + ez * nz) * _DEG
+        az[i] = a + 360.0 if a < 0.0 else a
+    return ra, dec, gl, gb, zen, az
+
+
+# ---------------------------------------------------------------------------------------------
+# ACD and classification
+# ---------------------------------------------------------------------------------------------
+@njit(nogil=True)
+def _acd_tile(o: np.ndarray, d: np.ndarray) -> int:
+    h = inst.ACD_HALF_WIDTH_MM
+    lo_z = _SIDE_Z[3, 0]
+    tmin = np.inf
+    axis = -1
+    for k in range(3):
+        lo = lo_z if k == 2 else -h
+        hi = inst.ACD_TOP_Z_MM if k == 2 else h
+        if d[k] > 0:
+            t = (hi - o[k]) / d[k]
+        elif d[k] < 0:
+            t = (lo - o[k]) / d[k]
+        else:
+            continue
+        if t < tmin:
+            tmin = t
+            axis = k
+    if axis < 0 or (axis == 2 and d[2] < 0):
+        return -1
+    x = o[0] + tmin * d[0]
+    y = o[1] + tmin * d[1]
+    z = o[2] + tmin * d[2]
+    p = inst.ACD_TILE_PITCH_MM
+    col_x = min(max(int(math.floor((x + h) / p)), 0), 4)
+    col_y = min(max(int(math.floor((y + h) / p)), 0), 4)
+    if axis == 2:
+        return col_y * 10 + col_x
+    row = -1
+    for r in range(4):
+        if z >= _SIDE_Z[r, 0] and z < _SIDE_Z[r, 1]:
+            row = r
+            break
+    if row < 0:
+        return -1
+    if axis == 0:
+        face = 3 if d[0] > 0 else 1
+        col = col_y
+    else:
+        face = 4 if d[1] > 0 else 2
+        col = col_x
+    return face * 100 + row * 10 + (0 if row == 3 else col)
+
+
+@njit(nogil=True)
+def classify(
+    has_track: np.ndarray,
+    nhits: np.ndarray,
+    chi2: np.ndarray,
+    first_plane: np.ndarray,
+    vertex: np.ndarray,
+    direction: np.ndarray,
+    energy: np.ndarray,
+    raw_energy: np.ndarray,
+    fraction: np.ndarray,
+    var_slope: np.ndarray,
+    acd_ptr: np.ndarray,
+    acd_id: np.ndarray,
+    acd_energy: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Classify events onto EVENT_CLASS / EVENT_TYPE bits (rules in :mod:`._params`).
+
+    Returns event_class uint32, event_type uint32, acd_tile int16 (tile crossed by the track
+    extrapolation towards the source, -1 none), acd_tile_energy float64 (MeV in that tile),
+    acd_total_energy float64 (MeV), psf_error float64 (deg, estimated direction error).
+    """
+    n = has_track.shape[0]
+    ev_class = np.zeros(n, dtype=np.uint32)
+    ev_type = np.zeros(n, dtype=np.uint32)
+    tile_o = np.full(n, -1, dtype=np.int16)
+    tile_e = np.zeros(n, dtype=np.float64)
+    acd_tot = np.zeros(n, dtype=np.float64)
+    psf = np.full(n, np.nan)
+    for i in range(n):
+        tot = 0.0
+        for k in range(acd_ptr[i], acd_ptr[i + 1]):
+            tot += acd_energy[k]
+        acd_tot[i] = tot
+        if not has_track[i]:
+            continue
+        tile = _acd_tile(vertex[i], direction[i])
+        tile_o[i] = tile
+        te = 0.0
+        if tile >= 0:
+            for k in range(acd_ptr[i], acd_ptr[i + 1]):
+                if acd_id[k] == tile:
+                    te = acd_energy[k]
+        tile_e[i] = te
+        # estimated direction error: fit + multiple scattering in the first converter
+        cz = max(direction[i, 2], P.MIN_COS_THETA)
+        x0 = (_FOIL_X0[first_plane[i]] + inst.TKR_TRAY_X0) / cz
+        e_lep = max(0.5 * energy[i], 1.0)
+        ms = P.HIGHLAND_MEV / e_lep * math.sqrt(x0) * (1.0 + 0.038 * math.log(x0))
+        fit = math.sqrt(var_slope[i, 0] + var_slope[i, 1]) * cz * cz
+        err = math.sqrt(ms * ms + fit * fit) * _DEG
+        psf[i] = err
+        t = np.uint32(P.FRONT if first_plane[i] < inst.FIRST_BACK_PLANE else P.BACK)
+        q = 0
+        while q < 3 and err > P.PSF_EDGES_DEG[q]:
+            q += 1
+        t |= np.uint32(P.PSF_BITS[3 - q])
+        q = 0
+        while q < 3 and fraction[i] < P.EDISP_EDGES[q]:
+            q += 1
+        t |= np.uint32(P.EDISP_BITS[3 - q])
+        ev_type[i] = t
+        if raw_energy[i] < P.MIN_CAL_ENERGY_MEV or te >= P.ACD_TRANSIENT_MAX_MEV:
+            continue
+        c = np.uint32(P.TRANSIENT_BITS)
+        rms = max(
+            math.sqrt(chi2[i, 0] / nhits[i, 0]) * P.SIGMA_HIT_MM,
+            math.sqrt(chi2[i, 1] / nhits[i, 1]) * P.SIGMA_HIT_MM,
+        )
+        if te < P.ACD_VETO_MEV and rms < P.SOURCE_MAX_RMS_MM:
+            c |= np.uint32(P.SOURCE | P.SOURCEVETO)
+            if rms < P.CLEAN_MAX_RMS_MM and min(nhits[i, 0], nhits[i, 1]) >= P.CLEAN_MIN_HITS:
+                c |= np.uint32(P.CLEAN)
+                if energy[i] >= P.ULTRACLEAN_MIN_MEV:
+                    c |= np.uint32(P.ULTRACLEAN)
+                    if tot < P.ULTRACLEANVETO_MAX_ACD_MEV:
+                        c |= np.uint32(P.ULTRACLEANVETO)
+        ev_class[i] = c
+    return ev_class, ev_type, tile_o, tile_e, acd_tot, psf

@@ -1,0 +1,225 @@
+"""Event reconstruction: digi hit arrays -> one row of reconstructed quantities per event.
+
+Chain (each step a numba kernel in ``_kernels`` with a numpy twin in ``_reference``):
+strip clustering -> track finding and straight-line fit in x-z and y-z -> direction, first hit
+plane (FRONT/BACK) and vertex -> calorimeter energy with leakage correction -> sky directions
+from the attitude quaternion and position -> ACD veto and EVENT_CLASS / EVENT_TYPE bits.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+import numpy as np
+
+from fermi_l1 import instrument as inst
+from fermi_l1.digi import DigiEvents
+from fermi_sciencetools_shim.bin.galactic import rotation_matrix
+
+from . import _kernels, _reference
+from . import _params as P
+
+#: columns returned by :func:`reconstruct` (name -> dtype) in this order
+RECON_COLUMNS: dict[str, str] = {
+    "ENERGY": "f8",  # MeV, leakage corrected
+    "CAL_ENERGY_RAW": "f8",  # MeV, sum of the logs
+    "CAL_FRACTION": "f8",  # contained fraction used by the correction
+    "CAL_NLOGS": "i4",
+    "THETA": "f8",  # deg from +Z (instrument frame, source direction)
+    "PHI": "f8",  # deg from +X towards +Y
+    "RA": "f8",
+    "DEC": "f8",
+    "L": "f8",
+    "B": "f8",
+    "ZENITH_ANGLE": "f8",
+    "EARTH_AZIMUTH_ANGLE": "f8",
+    "DIR_X": "f8",  # unit vector towards the source, instrument frame
+    "DIR_Y": "f8",
+    "DIR_Z": "f8",
+    "VERTEX_X": "f8",  # mm, first hit (top layer of the first plane) on the track
+    "VERTEX_Y": "f8",
+    "VERTEX_Z": "f8",
+    "HAS_TRACK": "?",
+    "FIRST_PLANE": "i2",  # 0 = top plane, -1 no track
+    "CONVERSION_TYPE": "i2",  # 0 FRONT, 1 BACK, -1 no track
+    "TKR_NCLUSTERS": "i4",
+    "TKR_NHITS_X": "i2",
+    "TKR_NHITS_Y": "i2",
+    "TKR_LAST_PLANE_X": "i2",
+    "TKR_LAST_PLANE_Y": "i2",
+    "TKR_CHI2_X": "f8",
+    "TKR_CHI2_Y": "f8",
+    "TKR_SLOPE_X": "f8",  # dx/dz
+    "TKR_SLOPE_Y": "f8",  # dy/dz
+    "PSF_ERROR": "f8",  # deg, estimated direction error
+    "ACD_TILE": "i2",  # tile crossed by the track extrapolation, -1 none
+    "ACD_TILE_ENERGY": "f8",  # MeV in that tile
+    "ACD_TOTAL_ENERGY": "f8",  # MeV, all ACD hits
+    "EVENT_CLASS": "u4",
+    "EVENT_TYPE": "u4",
+}
+
+
+def _engine(name: str) -> ModuleType:
+    if name == "numba":
+        return _kernels
+    if name == "numpy":
+        return _reference
+    raise ValueError(f"engine={name!r}: use 'numba' or 'numpy'")
+
+
+def reconstruct(
+    digi: DigiEvents,
+    quaternion: np.ndarray | None = None,
+    sc_position: np.ndarray | None = None,
+    *,
+    galrot: str = "current",
+    engine: str = "numba",
+) -> dict[str, np.ndarray]:
+    """Reconstruct every event of ``digi``.
+
+    Parameters
+    ----------
+    digi
+        Decoded events (:func:`fermi_l1.digi.decode_events` or :func:`~fermi_l1.digi.make_events`).
+    quaternion
+        (n, 4) attitude per event, scalar last (FT2 ``QSJ_1..4``; instrument -> J2000), e.g. from
+        :func:`interpolate_attitude`. Without it the sky columns are NaN.
+    sc_position
+        (n, 3) spacecraft position (m, Earth-centred J2000, FT2 ``SC_POSITION``); needed with
+        ``quaternion`` for ZENITH_ANGLE and EARTH_AZIMUTH_ANGLE.
+    galrot
+        Galactic rotation convention of :func:`fermi_sciencetools_shim.bin.galactic.rotation_matrix`.
+    engine
+        ``"numba"`` (kernels) or ``"numpy"`` (the reference twins; slow, for checks).
+
+    Returns
+    -------
+    dict
+        One array of length n per entry of :data:`RECON_COLUMNS`.
+    """
+    k = _engine(engine)
+    n = digi.n_events
+    clu_ptr, clu_plane, clu_view, _tower, _nstrips, clu_pos, clu_z = k.cluster_hits(
+        digi.tkr_ptr, digi.tkr_tower, digi.tkr_plane, digi.tkr_view, digi.tkr_strip
+    )
+    nhits, first, last, slope, icpt, chi2, var = k.find_tracks(
+        clu_ptr,
+        clu_plane,
+        clu_view,
+        clu_pos,
+        clu_z,
+        P.TRACK_WINDOW_MM,
+        P.TRACK_MAX_GAP,
+        P.TRACK_SEED_PLANES,
+    )
+    has, fp, direction, theta, phi, vertex = k.event_direction(nhits, first, slope, icpt, P.TRACK_MIN_HITS)
+    raw, energy, frac = k.calorimeter_energy(
+        digi.cal_ptr, digi.cal_energy, fp, direction[:, 2].copy(), P.ENERGY_ITERATIONS
+    )
+    ev_class, ev_type, tile, tile_e, acd_tot, psf = k.classify(
+        has,
+        nhits,
+        chi2,
+        fp,
+        vertex,
+        direction,
+        energy,
+        raw,
+        frac,
+        var,
+        digi.acd_ptr,
+        digi.acd_id,
+        digi.acd_energy,
+    )
+    if quaternion is not None:
+        quat = _as_rows(quaternion, n, 4, "quaternion")
+        pos = (
+            _as_rows(sc_position, n, 3, "sc_position") if sc_position is not None else np.full((n, 3), np.nan)
+        )
+        sky = k.to_sky(direction, quat, pos, rotation_matrix(galrot))
+    else:
+        sky = tuple(np.full(n, np.nan) for _ in range(6))
+    cols = {
+        "ENERGY": energy,
+        "CAL_ENERGY_RAW": raw,
+        "CAL_FRACTION": frac,
+        "CAL_NLOGS": np.diff(digi.cal_ptr),
+        "THETA": theta,
+        "PHI": phi,
+        "RA": sky[0],
+        "DEC": sky[1],
+        "L": sky[2],
+        "B": sky[3],
+        "ZENITH_ANGLE": sky[4],
+        "EARTH_AZIMUTH_ANGLE": sky[5],
+        "DIR_X": direction[:, 0],
+        "DIR_Y": direction[:, 1],
+        "DIR_Z": direction[:, 2],
+        "VERTEX_X": vertex[:, 0],
+        "VERTEX_Y": vertex[:, 1],
+        "VERTEX_Z": vertex[:, 2],
+        "HAS_TRACK": has,
+        "FIRST_PLANE": fp,
+        "CONVERSION_TYPE": inst.conversion_type(fp),
+        "TKR_NCLUSTERS": np.diff(clu_ptr),
+        "TKR_NHITS_X": nhits[:, 0],
+        "TKR_NHITS_Y": nhits[:, 1],
+        "TKR_LAST_PLANE_X": last[:, 0],
+        "TKR_LAST_PLANE_Y": last[:, 1],
+        "TKR_CHI2_X": chi2[:, 0],
+        "TKR_CHI2_Y": chi2[:, 1],
+        "TKR_SLOPE_X": slope[:, 0],
+        "TKR_SLOPE_Y": slope[:, 1],
+        "PSF_ERROR": psf,
+        "ACD_TILE": tile,
+        "ACD_TILE_ENERGY": tile_e,
+        "ACD_TOTAL_ENERGY": acd_tot,
+        "EVENT_CLASS": ev_class,
+        "EVENT_TYPE": ev_type,
+    }
+    return {name: np.ascontiguousarray(cols[name], dtype=dt) for name, dt in RECON_COLUMNS.items()}
+
+
+def _as_rows(a: np.ndarray, n: int, width: int, name: str) -> np.ndarray:
+    arr = np.ascontiguousarray(a, dtype=np.float64)
+    if arr.shape != (n, width):
+        raise ValueError(f"{name}: expected shape ({n}, {width}), got {arr.shape}")
+    return arr
+
+
+def interpolate_attitude(
+    time: np.ndarray, ft2_start: np.ndarray, qsj: np.ndarray, sc_position: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return (quaternion (n, 4), position (n, 3)) at event times from FT2-like rows.
+
+    Quaternions are interpolated linearly between the rows around each time and renormalised
+    (the sign of the next row is aligned first); positions linearly. Times outside the rows take
+    the nearest row.
+
+    Parameters
+    ----------
+    time
+        Event times (MET s).
+    ft2_start
+        Increasing row times (MET s), e.g. FT2 ``START``.
+    qsj
+        (m, 4) ``QSJ_1..QSJ_4`` of the rows (scalar last).
+    sc_position
+        (m, 3) ``SC_POSITION`` of the rows (m).
+    """
+    t = np.asarray(time, dtype=np.float64)
+    s = np.asarray(ft2_start, dtype=np.float64)
+    q = np.asarray(qsj, dtype=np.float64)
+    p = np.asarray(sc_position, dtype=np.float64)
+    if s.ndim != 1 or s.size == 0 or np.any(np.diff(s) <= 0):
+        raise ValueError("ft2_start: needs at least one row and strictly increasing times")
+    if len(s) == 1:
+        return np.repeat(q, len(t), axis=0), np.repeat(p, len(t), axis=0)
+    j = np.clip(np.searchsorted(s, t, side="right") - 1, 0, len(s) - 2)
+    f = np.clip((t - s[j]) / (s[j + 1] - s[j]), 0.0, 1.0)[:, None]
+    q0, q1 = q[j], q[j + 1]
+    q1 = np.where(np.sum(q0 * q1, axis=1, keepdims=True) < 0, -q1, q1)
+    qi = (1 - f) * q0 + f * q1
+    qi /= np.linalg.norm(qi, axis=1, keepdims=True)
+    return qi, (1 - f) * p[j] + f * p[j + 1]
