@@ -1,0 +1,308 @@
+"""A whole simulation: orbit -> runs -> sky -> detector -> datagrams -> packets -> deliveries.
+
+Output layout under ``out``::
+
+    deliveries/<YYMMDDNNN>/        packet files <id>_000.pkt ... + manifest.json (fermi-ingest format)
+    truth/events.parquet           one row per read-out event (never inside a delivery)
+    truth/summary.json             counts, runs, deliveries and the faults applied (with details)
+
+Faults (each a flag; see :data:`FAULTS`) are applied to the packets before they are written, and
+every one is recorded in the summary so tests can check its effect.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from fermi_halfpipe.datagram import datagrams_to_packets
+from fermi_ingest.ccsds import PacketColumns, concatenate, encode_packets
+from fermi_ingest.ccsds.constants import APID_EPU0, APID_SPACECRAFT, SEQ_MODULUS
+from fermi_ingest.manifest import write_manifest
+from fermi_l1.instrument import conversion_type
+from fermi_latsim import detector, events, sky, spacecraft
+from fermi_latsim.attitude import radec_deg
+from fermi_latsim.orbit import Orbit
+from fermi_sciencetools_shim.time import met_to_utc_iso
+
+FAULTS = {
+    "dropped-packets": "drop 0.5 % of the event packets at random",
+    "corrupted-bytes": "overwrite 32 bytes from a packet header in the middle of a file of the second delivery",
+    "duplicated-datagrams": "send the last 5 datagrams of each EPU in a delivery again in the next one",
+    "late-epu": "EPU1's packets of the first delivery arrive with the second delivery",
+    "one-epu-run": "the second run is taken with EPU0 only",
+    "counters-near-wrap": "packet sequence counters start 40 below the 16384 wrap",
+    "truncated-file": "the last packet file of the last delivery loses its final 100 bytes",
+}
+#: a gap of this length is left at the ascending node of orbits that miss the SAA (isoc.md)
+NODE_GAP_S = 13.5
+MAX_PACKETS_PER_FILE = 20_000
+
+
+@dataclass
+class SimulationConfig:
+    """Parameters of :func:`simulate`."""
+
+    hours: float = 1.0
+    seed: int = 0
+    start_met: float | None = None  # default: the TLE epoch (whole second)
+    faults: tuple[str, ...] = ()
+    model: sky.SkyModel = field(default_factory=sky.SkyModel)
+    policy: events.DatagramPolicy = field(default_factory=events.DatagramPolicy)
+    #: deliveries come 6-10 a day; a short simulation is still cut into at least this many
+    min_deliveries: int = 3
+
+
+def run_intervals(tl: spacecraft.SpacecraftTimeline) -> np.ndarray:
+    """Data-taking runs ``[start, stop)`` (n, 2): outside the SAA, stopped at the ascending node
+    (for ``NODE_GAP_S``) on orbits that do not cross the SAA. Starts are whole seconds."""
+    taking = ~tl.in_saa
+    for k, node in enumerate(tl.nodes):
+        prev_node = tl.nodes[k - 1] if k > 0 else node - 6000.0
+        orbit = (tl.met >= prev_node) & (tl.met < node)
+        if orbit.any() and not tl.in_saa[orbit].any():
+            taking &= ~((tl.met >= node) & (tl.met < node + NODE_GAP_S))
+    edges = np.diff(np.concatenate([[0], taking.astype(np.int8), [0]]))
+    starts = np.flatnonzero(edges == 1)
+    stops = np.flatnonzero(edges == -1)
+    dt = tl.met[1] - tl.met[0]
+    out = []
+    for a, b in zip(starts, stops, strict=True):
+        t0 = float(np.ceil(tl.met[a]))
+        t1 = float(tl.met[b - 1] + dt)
+        if t1 - t0 > 1.0:
+            out.append((t0, t1))
+    return np.asarray(out, dtype=np.float64).reshape(-1, 2)
+
+
+def delivery_cuts(rng: np.random.Generator, start: float, stop: float, min_deliveries: int) -> np.ndarray:
+    """Delivery boundaries: intervals of 2.4-4 h (6-10 a day), shortened to give ``min_deliveries``."""
+    span = stop - start
+    cuts = [start]
+    while cuts[-1] < stop:
+        step = min(rng.uniform(86400 / 10, 86400 / 6), span / max(min_deliveries, 1))
+        cuts.append(min(cuts[-1] + step, stop))
+    cuts[-1] = stop + 1e-3
+    return np.asarray(cuts)
+
+
+def _time(cols: PacketColumns) -> np.ndarray:
+    return np.asarray(cols.sec, np.float64) + np.asarray(cols.usec, np.float64) * 1e-6
+
+
+def simulate(out: str | Path, config: SimulationConfig | None = None, progress: bool = False) -> dict:
+    """Simulate ``config.hours`` of LAT telemetry into ``out``; return the summary (also saved)."""
+    cfg = config or SimulationConfig()
+    unknown = sorted(set(cfg.faults) - set(FAULTS))
+    if unknown:
+        raise ValueError(f"parameter 'faults': unknown fault {unknown[0]!r} (known: {', '.join(FAULTS)})")
+    if not cfg.hours > 0:
+        raise ValueError(f"parameter 'hours': must be positive, got {cfg.hours}")
+    out = Path(out)
+    rng = np.random.default_rng(cfg.seed)
+    orbit = Orbit()
+    start = float(np.floor(orbit.epoch_met if cfg.start_met is None else cfg.start_met))
+    stop = start + cfg.hours * 3600.0
+    tl = spacecraft.timeline(orbit, start, stop)
+    runs = run_intervals(tl)
+    dead = detector.dead_strips()
+
+    first_count = SEQ_MODULUS - 40 if "counters-near-wrap" in cfg.faults else 0
+    counts = {apid: first_count for apid in (APID_EPU0, APID_EPU0 + 1, APID_SPACECRAFT)}
+    packet_parts: list[PacketColumns] = []
+    sc = spacecraft.packets(spacecraft.records(tl), first_count=counts[APID_SPACECRAFT])
+    packet_parts.append(sc)
+    truth_parts = []
+    n_arrivals = n_not_triggered = n_dead = 0
+    run_rows = []
+    iterator = range(len(runs))
+    if progress:
+        from tqdm import tqdm
+
+        iterator = tqdm(iterator, desc="runs", unit="run")
+    for r in iterator:
+        t0, t1 = runs[r]
+        run_id = int(t0)
+        arr = sky.sample_arrivals(
+            rng, tl.met, tl.attitude.quaternion, tl.position, t0 + 1e-3, t1 - 1e-3, cfg.model
+        )
+        resp = detector.simulate_response(
+            rng, arr.met, arr.body, arr.energy_mev, arr.particle == sky.PROTON, dead
+        )
+        epus = (0,) if ("one-epu-run" in cfg.faults and r == 1) else (0, 1)
+        enc = events.encode_run(resp, run_id, rng, t1, cfg.policy, epus=epus)
+        n_arrivals += len(arr)
+        n_not_triggered += resp.n_not_triggered
+        n_dead += resp.n_dead_time
+        for crate in (0, 1):
+            if crate not in enc.datagrams:
+                continue
+            apid = APID_EPU0 + crate
+            t = enc.times[crate]
+            sec = np.floor(t).astype(np.int64)
+            usec = np.clip(np.rint((t - sec) * 1e6), 0, 999_999).astype(np.int64)
+            cols = datagrams_to_packets(
+                apid, enc.datagrams[crate], sec=sec, usec=usec, first_count=counts[apid]
+            )
+            counts[apid] = (counts[apid] + len(cols)) % SEQ_MODULUS
+            packet_parts.append(cols)
+        src = resp.source
+        ra, dec = radec_deg(arr.direction[src]) if src.size else (np.zeros(0), np.zeros(0))
+        datagram_time = np.zeros(len(resp))
+        for crate in enc.datagrams:
+            mine = enc.epu == crate
+            datagram_time[mine] = enc.times[crate][enc.datagram_of_event[mine]]
+        truth_parts.append(
+            {
+                "run": np.full(len(resp), run_id, np.int64),
+                "gem_seq": enc.gem_seq,
+                "epu": enc.epu.astype(np.int8),
+                "apid": (APID_EPU0 + enc.epu.astype(np.int16)).astype(np.int16),
+                "time": enc.met,
+                "datagram_time": datagram_time,
+                "component": arr.component[src],
+                "particle": arr.particle[src],
+                "energy_mev": arr.energy_mev[src],
+                "ra": ra,
+                "dec": dec,
+                "theta": np.degrees(np.arccos(np.clip(arr.body[src, 2], -1, 1))),
+                "conversion_plane": resp.conversion_plane,
+                "conversion_type": conversion_type(resp.conversion_plane),
+                "cal_energy_mev": resp.cal_energy_mev,
+            }
+        )
+        run_rows.append(
+            {"run": run_id, "start": t0, "stop": t1, "events": len(resp), "epus": list(epus),
+             "start_utc": str(met_to_utc_iso(t0, 3))}
+        )  # fmt: skip
+
+    cols = concatenate(packet_parts)
+    cols = cols.take(np.argsort(_time(cols), kind="stable"))
+    truth = {k: np.concatenate([p[k] for p in truth_parts]) for k in truth_parts[0]} if truth_parts else {}
+    applied: dict[str, dict] = {}
+
+    if "dropped-packets" in cfg.faults:
+        ev = np.flatnonzero(np.isin(cols.apid, (APID_EPU0, APID_EPU0 + 1)))
+        drop = np.sort(rng.choice(ev, max(1, int(0.005 * ev.size)), replace=False)) if ev.size else ev
+        keep = np.setdiff1d(np.arange(len(cols)), drop)
+        applied["dropped-packets"] = {
+            "packets": int(drop.size),
+            "apid": np.asarray(cols.apid)[drop].tolist(),
+            "seq_count": np.asarray(cols.seq_count)[drop].tolist(),
+        }
+        cols = cols.take(keep)
+
+    cuts = delivery_cuts(rng, start, stop, cfg.min_deliveries)
+    t = _time(cols)
+    which = np.clip(np.searchsorted(cuts, t, side="right") - 1, 0, cuts.size - 2)
+    n_del = cuts.size - 1
+    if "late-epu" in cfg.faults and n_del > 1:
+        late = (which == 0) & (np.asarray(cols.apid) == APID_EPU0 + 1)
+        which = np.where(late, 1, which)
+        applied["late-epu"] = {"apid": APID_EPU0 + 1, "packets": int(late.sum()), "from": 0, "to": 1}
+    per_delivery = [np.flatnonzero(which == k) for k in range(n_del)]
+    if "duplicated-datagrams" in cfg.faults:
+        dup_total = 0
+        for k in range(n_del - 1):
+            extra = []
+            for apid in (APID_EPU0, APID_EPU0 + 1):
+                idx = per_delivery[k][np.asarray(cols.apid)[per_delivery[k]] == apid]
+                starts = idx[np.isin(np.asarray(cols.seq_flags)[idx], (1, 3))]
+                if starts.size:
+                    extra.append(idx[idx >= starts[max(0, starts.size - 5)]])
+            if extra:
+                e = np.concatenate(extra)
+                dup_total += e.size
+                per_delivery[k + 1] = np.concatenate([np.sort(e), per_delivery[k + 1]])
+        applied["duplicated-datagrams"] = {"packets": int(dup_total)}
+
+    utc = met_to_utc_iso(cuts[1:] - 1e-3, 0)
+    serial: dict[str, int] = {}
+    deliveries = []
+    (out / "deliveries").mkdir(parents=True, exist_ok=True)
+    delivery_of_packet_time = np.full(len(truth.get("time", [])), -1, np.int64)
+    for k in range(n_del):
+        day = str(utc[k])[2:10].replace("-", "")
+        serial[day] = serial.get(day, 0) + 1
+        did = f"{day}{serial[day]:03d}"
+        d = out / "deliveries" / did
+        d.mkdir(parents=True, exist_ok=True)
+        for old in d.iterdir():
+            old.unlink()
+        idx = per_delivery[k]
+        names = []
+        for f, lo in enumerate(range(0, max(idx.size, 1), MAX_PACKETS_PER_FILE)):
+            part = cols.take(idx[lo : lo + MAX_PACKETS_PER_FILE])
+            data = encode_packets(part)
+            if "corrupted-bytes" in cfg.faults and k == min(1, n_del - 1) and f == 0 and data.size > 64:
+                ends = np.cumsum(np.asarray(part.payload_length, np.int64) + 14)
+                at = int(ends[len(part) // 2 - 1]) if len(part) > 2 else 0  # a packet header mid-file
+                data = data.copy()
+                data[at : at + 32] = 0xFF
+                applied["corrupted-bytes"] = {
+                    "delivery": did,
+                    "file": f"{did}_{f:03d}.pkt",
+                    "offset": at,
+                    "bytes": 32,
+                }
+            name = f"{did}_{f:03d}.pkt"
+            (d / name).write_bytes(data.tobytes())
+            names.append(name)
+        if "truncated-file" in cfg.faults and k == n_del - 1:
+            last = d / names[-1]
+            data = last.read_bytes()
+            last.write_bytes(data[: max(0, len(data) - 100)])
+            applied["truncated-file"] = {
+                "delivery": did,
+                "file": names[-1],
+                "bytes_removed": min(100, len(data)),
+            }
+        write_manifest(d, did, names)
+        apids = np.asarray(cols.apid)[idx]
+        deliveries.append(
+            {
+                "delivery_id": did,
+                "start": float(cuts[k]),
+                "stop": float(min(cuts[k + 1], stop)),
+                "packets": int(idx.size),
+                "files": names,
+                "packets_per_apid": {str(a): int((apids == a).sum()) for a in np.unique(apids)},
+            }
+        )
+        if truth:
+            in_k = (truth["datagram_time"] >= cuts[k]) & (truth["datagram_time"] < cuts[k + 1])
+            delivery_of_packet_time[in_k & (delivery_of_packet_time < 0)] = k
+    if "one-epu-run" in cfg.faults and len(runs) > 1:
+        applied["one-epu-run"] = {"run": int(runs[1][0]), "epus": [0]}
+    if "counters-near-wrap" in cfg.faults:
+        applied["counters-near-wrap"] = {"first_count": first_count}
+
+    (out / "truth").mkdir(parents=True, exist_ok=True)
+    if truth:
+        truth["delivery"] = delivery_of_packet_time
+        pq.write_table(pa.table(truth), out / "truth" / "events.parquet")
+    summary = {
+        "format": "fermi-latsim-truth",
+        "version": 1,
+        "seed": cfg.seed,
+        "hours": cfg.hours,
+        "start_met": start,
+        "stop_met": stop,
+        "tle": [orbit.line1, orbit.line2],
+        "components": {str(k): v for k, v in cfg.model.names().items()},
+        "arrivals": n_arrivals,
+        "not_triggered": n_not_triggered,
+        "dead_time_discarded": n_dead,
+        "events": len(truth.get("time", [])),
+        "runs": run_rows,
+        "deliveries": deliveries,
+        "faults": applied,
+        "spacecraft_records": len(sc),
+    }
+    (out / "truth" / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    return summary
