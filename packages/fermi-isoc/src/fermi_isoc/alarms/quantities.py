@@ -1,0 +1,132 @@
+"""The quantities alarms can watch: each maps a context to measured items ``(key, value, detail)``.
+
+A quantity with no item at all (no delivery ever, no sample in the window) yields an empty list;
+the alarm's ``missing`` setting decides what that means.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from astropy.time import Time
+from sqlalchemy import select
+
+from fermi_isoc import queries
+from fermi_isoc.models import MetricSample
+from fermi_isoc.queries.pipeline import runs
+from fermi_sciencetools_shim.time import time_to_met
+
+if TYPE_CHECKING:  # pragma: no cover
+    from fermi_isoc.alarms.config import AlarmSpec
+    from fermi_isoc.alarms.evaluate import Context
+
+
+@dataclass(frozen=True)
+class Item:
+    """One measured value of a quantity: what it is about (key), the value, and a short note."""
+
+    key: str
+    value: float
+    detail: str = ""
+
+
+def _hours(delta: timedelta) -> float:
+    return delta.total_seconds() / 3600.0
+
+
+def hours_since_last_delivery(ctx: Context, spec: AlarmSpec) -> list[Item]:
+    """Dead man's switch: hours since the newest delivery was registered."""
+    last = queries.last_delivery_time(ctx.session)
+    if last is None:
+        return []
+    return [
+        Item("last delivery", _hours(ctx.now - last), f"last delivery registered {last:%Y-%m-%d %H:%M} UTC")
+    ]
+
+
+def open_gap_age_hours(ctx: Context, spec: AlarmSpec) -> list[Item]:
+    """Each open gap: hours since the delivery that found it."""
+    return [
+        Item(
+            f"apid {g.apid} MET {g.met_before:.3f}-{g.met_after:.3f}",
+            _hours(ctx.now - g.found_at),
+            f"{g.kind} gap found by {g.found_by}, {g.missing} missing",
+        )
+        for g in queries.open_gaps(ctx.session)
+    ]
+
+
+def held_run_age_hours(ctx: Context, spec: AlarmSpec) -> list[Item]:
+    """Each run held back (waiting for data): hours since it entered the state."""
+    out = []
+    for r in runs(ctx.session, state="held"):
+        since = r.updated_at or r.created_at
+        if since is not None:
+            out.append(Item(r.key, _hours(ctx.now - since), f"held since {since:%Y-%m-%d %H:%M} UTC"))
+    return out
+
+
+def failed_attempts(ctx: Context, spec: AlarmSpec) -> list[Item]:
+    """Each run not done: its failed or crashed attempts."""
+    return [
+        Item(r.key, float(r.n_failed_attempts), f"run state {r.state}, {r.n_attempts} attempts")
+        for r in runs(ctx.session)
+        if r.state not in ("done", "cancelled") and r.n_failed_attempts > 0
+    ]
+
+
+def _samples(quantity: str) -> Callable[[Context, AlarmSpec], list[Item]]:
+    def measured(ctx: Context, spec: AlarmSpec) -> list[Item]:
+        since = float(time_to_met_now(ctx) - spec.window_hours * 3600.0)
+        rows = ctx.session.scalars(
+            select(MetricSample)
+            .where(MetricSample.quantity == quantity, MetricSample.met >= since)
+            .order_by(MetricSample.met)
+        )
+        return [Item(s.key or quantity, s.value, s.source) for s in rows]
+
+    measured.__doc__ = f"Samples of ``{quantity}`` recorded in the alarm's window (isoc_metric_sample)."
+    return measured
+
+
+def time_to_met_now(ctx: Context) -> float:
+    """MET of the context's ``now``."""
+    return float(time_to_met(Time(ctx.now)))
+
+
+def disk_used_fraction(ctx: Context, spec: AlarmSpec) -> list[Item]:
+    """Used fraction of each file system holding the listed paths (default: FERMI_HOME)."""
+    paths = spec.paths or (str(ctx.fermi_home),)
+    out = []
+    for p in paths:
+        try:
+            usage = shutil.disk_usage(p)
+        except OSError as exc:
+            out.append(Item(p, float("nan"), f"cannot stat: {exc.strerror}"))
+            continue
+        out.append(
+            Item(p, usage.used / usage.total, f"{usage.free / 1e9:.1f} GB free of {usage.total / 1e9:.1f} GB")
+        )
+    return out
+
+
+def watchdog(ctx: Context, spec: AlarmSpec) -> list[Item]:
+    """Always one item: the chain is alive."""
+    return [Item("watchdog", 1.0, "always firing")]
+
+
+QUANTITIES: dict[str, Callable[[Context, AlarmSpec], list[Item]]] = {
+    "hours_since_last_delivery": hours_since_last_delivery,
+    "open_gap_age_hours": open_gap_age_hours,
+    "held_run_age_hours": held_run_age_hours,
+    "failed_attempts": failed_attempts,
+    "trigger_rate_hz": _samples("trigger_rate_hz"),
+    "livetime_fraction": _samples("livetime_fraction"),
+    "downlink_rate_bps": _samples("downlink_rate_bps"),
+    "disk_used_fraction": disk_used_fraction,
+    "watchdog": watchdog,
+}

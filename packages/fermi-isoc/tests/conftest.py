@@ -1,0 +1,112 @@
+"""Fixtures of fermi-isoc tests: a fresh database with deliveries, gaps and pipeline runs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import insert
+
+import fermi_isoc.models  # noqa: F401
+from fermi_ingest.db import get_engine, session_scope
+from fermi_ingest.models import Chunk, Delivery, DeliveryFile, Gap, QuarantinedSpan
+from fermi_isoc.queries.pipeline_schema import ATTEMPT, RUN
+from fermi_isoc.queries.pipeline_schema import metadata as pipeline_metadata
+
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
+
+
+@dataclass
+class Db:
+    """A test database and helpers to fill it."""
+
+    url: str
+
+    def delivery(self, delivery_id: str, age_h: float, met: float = 7.0e8, **kw) -> int:
+        with session_scope(self.url) as s:
+            d = Delivery(
+                delivery_id=delivery_id, manifest_sha256="0" * 64, scid=77, state=kw.get("state", "ingested"),
+                archive_dir=kw.get("archive_dir", f"/archive/{delivery_id}"), n_files=1, n_bytes=1000,
+                n_packets=10, n_quarantined=kw.get("n_quarantined", 0), quarantined_bytes=0,
+                met_start=met, met_stop=met + 3600, ingested_at=NOW - timedelta(hours=age_h),
+            )  # fmt: skip
+            s.add(d)
+            s.flush()
+            return d.id
+
+    def file(self, delivery_pk: int, name: str, archive_path: str, sha256: str, size: int) -> int:
+        with session_scope(self.url) as s:
+            f = DeliveryFile(
+                delivery_pk=delivery_pk, position=0, name=name, size=size, sha256=sha256,
+                archive_path=archive_path, n_packets=1, good_bytes=size, quarantined_bytes=0,
+            )  # fmt: skip
+            s.add(f)
+            s.flush()
+            return f.id
+
+    def gap(self, found_by: int, apid: int = 956, status: str = "open", met: float = 7.0e8) -> None:
+        with session_scope(self.url) as s:
+            s.add(
+                Gap(
+                    apid=apid, kind="sequence", missing=5, seq_before=10, seq_after=16, met_before=met,
+                    met_after=met + 5, delivery_before_pk=found_by, delivery_after_pk=found_by,
+                    found_by_pk=found_by, status=status,
+                )
+            )  # fmt: skip
+
+    def chunk(self, delivery_pk: int, number: int, run_id: int) -> None:
+        with session_scope(self.url) as s:
+            s.add(
+                Chunk(
+                    delivery_pk=delivery_pk, number=number, run_id=run_id, apids="956,957", met_start=7.0e8,
+                    met_stop=7.0e8 + 60, n_packets=100, n_datagrams=10, n_bytes=1000,
+                    json_path=f"/chunks/{number}.json", xml_path=f"/chunks/{number}.xml",
+                )
+            )  # fmt: skip
+
+    def quarantine(self, delivery_pk: int, file_pk: int, reason: str = "bad-length") -> None:
+        with session_scope(self.url) as s:
+            s.add(
+                QuarantinedSpan(
+                    delivery_pk=delivery_pk, file_pk=file_pk, offset=128, length=64, reason=reason, apid=956,
+                    path="/quarantine/x.bin",
+                )
+            )  # fmt: skip
+
+    def run(self, key: str, state: str, age_h: float = 1.0, run_id: int | None = None,
+            delivery_id: str | None = None, attempts: list[tuple] = ()) -> None:  # fmt: skip
+        """``attempts``: (step, attempt, state, exit_code, host, minutes)."""
+        engine = get_engine(self.url)
+        with engine.begin() as conn:
+            t = NOW - timedelta(hours=age_h)
+            pk = conn.execute(
+                insert(RUN).values(
+                    key=key,
+                    task=key.split("/")[0],
+                    run_id=run_id,
+                    delivery_id=delivery_id,
+                    state=state,
+                    created_at=t,
+                    updated_at=t,
+                )
+            ).inserted_primary_key[0]
+            for step, number, st, code, host, minutes in attempts:
+                conn.execute(
+                    insert(ATTEMPT).values(
+                        run_pk=pk, step=step, attempt=number, state=st, exit_code=code, host=host,
+                        batch_id=f"job{pk}{number}", log_path=f"/logs/{key}/{step}.{number}.log",
+                        started_at=t, ended_at=t + timedelta(minutes=minutes) if minutes is not None else None,
+                    )
+                )  # fmt: skip
+
+
+@pytest.fixture
+def db(tmp_path, monkeypatch) -> Db:
+    """An empty SQLite database with every table (ingest, isoc and the pipeline layout)."""
+    url = f"sqlite:///{tmp_path / 'fermi.db'}"
+    monkeypatch.setenv("FERMI_DB_URL", url)
+    monkeypatch.setenv("FERMI_HOME", str(tmp_path / "home"))
+    (tmp_path / "home").mkdir()
+    pipeline_metadata.create_all(get_engine(url))
+    return Db(url)
