@@ -1,9 +1,11 @@
-"""Command line entry point ``fermi-l1``."""
+"""Command line entry point ``fermi-l1``: ``pipeline`` and ``catalog``."""
 
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Sequence
+from pathlib import Path
 
 from fermi_l1._version import __version__
 
@@ -15,8 +17,99 @@ def build_parser() -> argparse.ArgumentParser:
         description="Level 1 processing: digi, reconstruction, merit, FT1/FT2, catalog, FSSC export.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser.add_argument("--db-url", help="SQLAlchemy URL (default: $FERMI_DB_URL or sqlite in $FERMI_HOME)")
+    parser.add_argument("--home", help="data tree root (default: $FERMI_HOME or ./fermi-data)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("pipeline", help="run L1 (FT2, FT1, catalog, outbox) for every complete run input")
+    p.add_argument("--config", help="executor configuration (TOML); default: local process pool")
+    p.add_argument("--workers", type=int, help="worker processes of the local pool (default 2)")
+    p.add_argument("--max-attempts", type=int, default=3, help="tries per run on infrastructure failures")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--processing-date",
+        help="DATE of new runs' products, YYYY-MM-DDThh:mm:ss (default: now; kept on re-runs)",
+    )
+
+    c = sub.add_parser("catalog", help="list registered products")
+    c.add_argument("--type", dest="data_type", help="FT1, EXTENDEDFT1, LS1, FT2, FT2SECONDS")
+    c.add_argument("--met-min", type=float, help="products ending at or after this MET")
+    c.add_argument("--met-max", type=float, help="products starting at or before this MET")
+    c.add_argument("--run", type=int, help="only this run")
     return parser
+
+
+def _home(args: argparse.Namespace) -> Path:
+    from fermi_ingest.config import fermi_home
+
+    return Path(args.home).resolve() if args.home else fermi_home()
+
+
+def _db_url(args: argparse.Namespace, home: Path) -> str:
+    if args.db_url:
+        return args.db_url
+    if os.environ.get("FERMI_DB_URL", "").strip():
+        return os.environ["FERMI_DB_URL"].strip()
+    return f"sqlite:///{home / 'fermi.db'}"
+
+
+def _run_pipeline(args: argparse.Namespace) -> int:
+    from rich.progress import Progress
+
+    from fermi_l1.pipeline.driver import process
+    from fermi_l1.pipeline.executors import ExecutorConfig, make_executor
+
+    home = _home(args)
+    url = _db_url(args, home)
+    cfg = ExecutorConfig.from_toml(args.config) if args.config else ExecutorConfig()
+    if args.workers:
+        cfg.max_workers = args.workers
+    inputs = sorted(p.parent for p in (home / "l1" / "inputs").glob("r*/run.json"))
+    items = [
+        (
+            p.name,
+            {
+                "input_dir": str(p),
+                "products_dir": str(home / "l1" / "products"),
+                "outbox": str(home / "outbox"),
+            },
+        )
+        for p in inputs
+    ]
+    if not items:
+        print(f"fermi-l1 pipeline: no complete run input under {home / 'l1' / 'inputs'}")
+        return 0
+    executor = make_executor(cfg)
+    try:
+        with Progress(disable=args.no_progress) as bar:
+            job = bar.add_task("L1 runs", total=len(items))
+            summary = process(url, items, executor, log_dir=home / "l1" / "logs", max_attempts=args.max_attempts,
+                              progress=lambda done, total: bar.update(job, completed=done),
+                              date=args.processing_date)  # fmt: skip
+    finally:
+        executor.shutdown()
+    print(f"fermi-l1 pipeline: {summary.done} done, {summary.failed} failed, "
+          f"{summary.crashed} retried, {summary.skipped} already finished")  # fmt: skip
+    return 0 if summary.failed == 0 else 1
+
+
+def _run_catalog(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from fermi_l1.catalog.api import query
+    from fermi_l1.db import session
+
+    url = _db_url(args, _home(args))
+    table = Table("type", "run", "version", "nMetStart", "nMetStop", "size", "sha256", "logical path")
+    with session(url) as s:
+        rows = query(s, data_type=args.data_type, met_min=args.met_min, met_max=args.met_max, run=args.run)
+        for r in rows:
+            table.add_row(r.data_type, str(r.run), str(r.version), f"{r.met_start:.3f}", f"{r.met_stop:.3f}",
+                          str(r.size), r.checksum[:16], r.logical_path)  # fmt: skip
+    Console(width=200).print(table)
+    print(f"{len(rows)} product(s)")
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -26,7 +119,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
-    return 0  # pragma: no cover - every subcommand returns before this line
+    if args.command == "pipeline":
+        return _run_pipeline(args)
+    return _run_catalog(args)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,6 +1,6 @@
 """Register products in the data catalog and query them by type, run and MET range.
 
-Logical paths follow the SLAC Data Catalog layout of L1: ``/Data/Flight/Level1/LPA/<TYPE>/r<run10>``.
+Logical paths follow the layout of the L1 Data Catalog: ``/Data/Flight/Level1/LPA/<TYPE>/r<run10>``.
 Registration is idempotent: the same logical path, version and checksum give back the existing
 row; the same logical path and version with *different* bytes is refused (a published version
 never changes).
