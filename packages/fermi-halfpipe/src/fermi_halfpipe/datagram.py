@@ -279,6 +279,9 @@ def reassemble(
     soff = poff if source_offset is None else np.asarray(source_offset, dtype=np.int64)
     names = [source] if isinstance(source, str) else list(source)
     sidx = np.zeros(n, dtype=np.int64) if source_index is None else np.asarray(source_index, dtype=np.int64)
+    if n == 0:
+        e = np.empty(0, dtype=np.int64)
+        return Reassembled(np.empty(0, np.uint8), e, e, e, e, e, [], e, [])
     order = np.lexsort((np.arange(n), apid))  # per APID, arrival order
     a, f, c = apid[order], flags[order], count[order]
     new = np.ones(n, dtype=bool)

@@ -1,0 +1,46 @@
+"""Helpers for tests of the halfpipe and of its users: cut synthetic runs into deliveries, read outputs back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from fermi_halfpipe.outputs import read_merged
+from fermi_halfpipe.stitch import DeliveryPackets, merge_packets
+from fermi_halfpipe.synthetic import SyntheticRun
+from fermi_ingest.ccsds.encode import PacketColumns, concatenate
+
+
+def epu_packets(run: SyntheticRun, apid: int) -> PacketColumns:
+    """All packets of one EPU of the run, counts from 0."""
+    return run.packets(apid)
+
+
+def part(cols: PacketColumns, start: int, stop: int) -> PacketColumns:
+    """Packets ``start:stop`` of a packet stream."""
+    return cols.take(np.arange(start, stop))
+
+
+def deliver(delivery_id: str, parts: list[PacketColumns]) -> dict:
+    """Merge one delivery made of the given packet parts (in that arrival order)."""
+    parts = [p for p in parts if len(p)]
+    if parts:
+        cols = concatenate(parts)
+    else:
+        e = np.empty(0, np.int64)
+        cols = PacketColumns(e, e, e, e, e, np.empty(0, np.uint8), e)
+    return merge_packets(delivery_id, DeliveryPackets.from_columns(cols, f"{delivery_id}/f_000.pkt"))
+
+
+def merged_outputs(home: Path, summaries: list[dict]) -> tuple[np.ndarray, list[bytes]]:
+    """GEM sequences and records of every file listed in the summaries, in GEM order."""
+    files = sorted(
+        (f for s in summaries for r in s["runs"] for f in r["files"]), key=lambda f: f["first_gem"]
+    )
+    seq, recs = [], []
+    for f in files:
+        m = read_merged(home / f["path"], sha256=f["sha256"])
+        seq.append(m.columns["gem_seq"])
+        recs.extend(m.record(i) for i in range(len(m)))
+    return (np.concatenate(seq) if seq else np.empty(0, np.uint64)), recs
