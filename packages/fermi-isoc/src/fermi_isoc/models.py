@@ -44,3 +44,18 @@ class MetricSample(Base):
     met: Mapped[float] = mapped_column(Float, index=True)
     value: Mapped[float] = mapped_column(Float)
     source: Mapped[str] = mapped_column(String(1024), default="")
+
+
+class ArchiveCopy(Base):
+    """A raw delivery file copied to the archive area (tape stand-in), and what became of it."""
+
+    __tablename__ = "isoc_archive_copy"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    delivery_id: Mapped[str] = mapped_column(String(64), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    local_path: Mapped[str] = mapped_column(String(1024))
+    archive_path: Mapped[str] = mapped_column(String(1024))
+    sha256: Mapped[str] = mapped_column(String(64))
+    verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    local_deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
