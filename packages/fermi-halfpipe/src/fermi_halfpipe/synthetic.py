@@ -113,9 +113,13 @@ def make_run(
     run: int = 700_000_000,
     apids: tuple[int, int] = (956, 957),
     events_per_datagram: int = 5,
-    close_action: int = 0,
+    close_action: int | dict[int, int] = 0,
 ) -> SyntheticRun:
-    """A run of ``n_events`` events spread at random over two EPUs (datagrams of a few events)."""
+    """A run of ``n_events`` events spread at random over two EPUs (datagrams of a few events).
+
+    ``close_action`` of the last datagram: one value, or one per APID (0 stop, 1 abort, 2 pause,
+    3 continue = the run goes on beyond these datagrams).
+    """
     records, lengths, header = make_events(rng, n_events, t0=run)
     starts = np.cumsum(lengths) - lengths
     epu = rng.integers(0, 2, n_events)
@@ -129,7 +133,8 @@ def make_run(
             else np.empty(0, np.uint8)
         )
         ctx = DatagramContext(run=run, crate=k)
-        dgms[apid] = pack_datagrams(ctx, recs, lengths[sel], events_per_datagram, close_action=close_action)
+        close = close_action[apid] if isinstance(close_action, dict) else close_action
+        dgms[apid] = pack_datagrams(ctx, recs, lengths[sel], events_per_datagram, close_action=close)
         times[apid] = run + 1 + np.arange(len(dgms[apid]))
     recs = [records[starts[i] : starts[i] + lengths[i]].tobytes() for i in range(n_events)]
     return SyntheticRun(

@@ -9,12 +9,25 @@ import numpy as np
 from fermi_halfpipe.outputs import read_merged
 from fermi_halfpipe.stitch import DeliveryPackets, merge_packets
 from fermi_halfpipe.synthetic import SyntheticRun
+from fermi_ingest.ccsds.constants import SEQ_FIRST, SEQ_UNSEGMENTED
 from fermi_ingest.ccsds.encode import PacketColumns, concatenate
 
 
 def epu_packets(run: SyntheticRun, apid: int) -> PacketColumns:
     """All packets of one EPU of the run, counts from 0."""
     return run.packets(apid)
+
+
+def datagram_packets(run: SyntheticRun, apid: int, datagrams) -> PacketColumns:
+    """Packets of the given datagram indices of one EPU (sequence counts as in the whole stream)."""
+    cols = run.packets(apid)
+    dgm_of = np.cumsum(np.isin(cols.seq_flags, (SEQ_FIRST, SEQ_UNSEGMENTED))) - 1
+    return cols.take(np.flatnonzero(np.isin(dgm_of, np.asarray(list(datagrams), dtype=np.int64))))
+
+
+def events_of(run: SyntheticRun, apid: int, datagrams) -> int:
+    """Number of events in the given datagrams of one EPU."""
+    return sum(int.from_bytes(run.datagrams[apid][d][28:32], "big") for d in datagrams)
 
 
 def part(cols: PacketColumns, start: int, stop: int) -> PacketColumns:
