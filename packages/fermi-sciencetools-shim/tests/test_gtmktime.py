@@ -166,3 +166,16 @@ def test_python_errors(tmp_path):
     with pytest.raises(ParameterError, match="outfile"):
         main_pars = dict(scfile="x", filter=RECOMMENDED, roicut=False, evfile=__file__, outfile=__file__)
         gtmktime(**main_pars)
+
+
+@pytest.mark.requires_data
+def test_gti_extension_keeps_the_template_cards(shared_data, tmp_path):
+    """The rewritten GTI header has the input's cards in the same order, TUNIT 's' included."""
+    d = shared_data / "gammalib_p8v2"
+    out = tmp_path / "out.fits"
+    gtmktime(d / "ft2.fits.gz", "DATA_QUAL>0 && LAT_CONFIG==1", False, d / "ft1.fits.gz", out)
+    new = fits.getheader(out, "GTI")
+    real = fits.getheader(d / "ft1.fits.gz", "GTI")
+    assert list(new.keys()) == list(real.keys())
+    assert new["TUNIT1"] == new["TUNIT2"] == "s"
+    assert new.comments["TTYPE1"] == real.comments["TTYPE1"]

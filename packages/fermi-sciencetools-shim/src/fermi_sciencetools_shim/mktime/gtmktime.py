@@ -250,10 +250,13 @@ def _gti_table(gti: Gti, header: fits.Header | None) -> fits.BinTableHDU:
     ]
     hdu = fits.BinTableHDU.from_columns(columns)
     if header is not None:
+        # Keep the input GTI header card for card (astropy would move or drop the column cards).
         new = header.copy()
         new["NAXIS2"] = len(gti)
-        hdu = fits.BinTableHDU(data=hdu.data, header=new)
+        hdu.header = new
     else:
+        for i, spec in enumerate(GTI_COLUMNS, start=1):
+            hdu.header[f"TUNIT{i}"] = spec.unit
         hdu.header["EXTNAME"] = "GTI"
     set_ontime(hdu.header, gti)
     return hdu
