@@ -5,9 +5,11 @@ import pytest
 from astropy.io import fits
 
 from fermi_sciencetools_shim.errors import InputFileError, ParameterError
+from fermi_sciencetools_shim.gti import Gti
 from fermi_sciencetools_shim.ltcube import _kernels, _reference
 from fermi_sciencetools_shim.ltcube.grid import LivetimeGrid, nside_for_binsz, unit_vectors
 from fermi_sciencetools_shim.ltcube.gtltcube import cos_theta_bounds, gtltcube, main
+from fermi_sciencetools_shim.ltcube.livetime import livetime_cube, row_weights
 
 
 def test_nside_rule():
@@ -36,26 +38,90 @@ def rows():
     return scz, zen, delta, delta * 0.9
 
 
-@pytest.mark.parametrize(
-    ("zenith_cut", "zmax", "zmin"), [(False, 180.0, 0.0), (True, 105.0, 0.0), (True, 90.0, 30.0)]
-)
-def test_kernel_matches_brute_force_reference(rows, zenith_cut, zmax, zmin):
-    grid = LivetimeGrid.build(8, block_pixels=16)
-    scz, zen, d, wd = rows
+def _kernel(grid, scz, zen, d, wd, nbins, zmax, zmin, blocks=None):
+    """Run the kernel like livetime_cube does; return the (npix, nbins, 2) cells of real pixels."""
+    zenith_cut = zmax < 180.0 or zmin > 0.0
     czmax, czmin = np.cos(np.radians(zmax)), (np.cos(np.radians(zmin)) if zmin > 0 else 1.0)
-    e = np.zeros((20, grid.npix), np.float32)  # bin-major accumulators
-    w = np.zeros_like(e)
-    xyz = [np.ascontiguousarray(grid.xyz[:, i]) for i in range(3)]
-    args = (grid.block_start, grid.block_xyz, grid.block_cos_r, grid.block_sin_r, scz, zen, d, wd, 20)
-    _kernels.accumulate_livetime(*xyz, *args, czmax, czmin, zenith_cut, e, w)
+    thr = np.empty((grid.nblocks, 3, 2))
+    for j, cut in enumerate((0.0, czmax, czmin)):
+        thr[:, j, 0], thr[:, j, 1] = grid.cap_thresholds(cut)
+    acc = np.zeros((grid.padded_xyz.shape[0], nbins, 2), np.float32)
+    cols = [
+        np.ascontiguousarray(a[:, i]) for a in (grid.padded_xyz, grid.block_xyz, scz, zen) for i in range(3)
+    ]
+    blocks = np.arange(grid.nblocks) if blocks is None else blocks
+    _kernels.accumulate_livetime(
+        *cols[:6], thr, blocks, *cols[6:], d, wd, nbins, czmax, czmin, zenith_cut, acc
+    )
+    return acc[: grid.npix]
+
+
+@pytest.mark.parametrize(("zmax", "zmin"), [(180.0, 0.0), (105.0, 0.0), (90.0, 30.0)])
+@pytest.mark.parametrize("nside", [2, 16])
+def test_kernel_matches_brute_force_reference(rows, nside, zmax, zmin):
+    grid = LivetimeGrid.build(nside)  # NSIDE 2: one block padded from 48 to 64 pixels
+    scz, zen, d, wd = rows
+    zenith_cut = zmax < 180.0 or zmin > 0.0
+    czmax, czmin = np.cos(np.radians(zmax)), (np.cos(np.radians(zmin)) if zmin > 0 else 1.0)
+    cells = _kernel(grid, scz, zen, d, wd, 20, zmax, zmin)
     re, rw = _reference.accumulate_livetime(grid.xyz, scz, zen, d, wd, 20, czmax, czmin, zenith_cut)
-    np.testing.assert_array_equal(e.T, re)
-    np.testing.assert_array_equal(w.T, rw)
+    np.testing.assert_array_equal(cells[:, :, 0], re)
+    np.testing.assert_array_equal(cells[:, :, 1], rw)
+    assert re.sum() > 0
     # each row adds its weight to every pixel of its visible hemisphere (within the cut)
     if not zenith_cut:
         visible = (grid.xyz @ scz.T > 0).sum(axis=0)
-        assert e.sum(dtype=np.float64) > 0
-        assert e.sum(dtype=np.float64) == pytest.approx(np.sum(visible * d), rel=1e-6)
+        assert cells[:, :, 0].sum(dtype=np.float64) == pytest.approx(np.sum(visible * d), rel=1e-6)
+
+
+def test_kernel_fills_only_the_blocks_it_is_given(rows):
+    grid = LivetimeGrid.build(16)
+    scz, zen, d, wd = rows
+    whole = _kernel(grid, scz, zen, d, wd, 20, 105.0, 0.0)
+    even = _kernel(grid, scz, zen, d, wd, 20, 105.0, 0.0, np.arange(0, grid.nblocks, 2))
+    per_block = even.reshape(grid.nblocks, grid.block_size, 20, 2)
+    assert not per_block[1::2].any()
+    np.testing.assert_array_equal(per_block[0::2], whole.reshape(per_block.shape)[0::2])
+
+
+def test_cap_thresholds_are_conservative():
+    grid = LivetimeGrid.build(16)
+    rng = np.random.default_rng(5)
+    v = unit_vectors(rng.uniform(0, 360, 200), rng.uniform(-90, 90, 200))
+    members = grid.padded_xyz.reshape(grid.nblocks, grid.block_size, 3)
+    for cos_cut in (0.0, np.cos(np.radians(105.0)), np.cos(np.radians(30.0))):
+        inside, outside = grid.cap_thresholds(cos_cut)
+        c0 = grid.block_xyz @ v.T  # (nblocks, ndir)
+        pix = np.einsum("bpi,di->bdp", members, v)  # (nblocks, ndir, pixels)
+        all_in = (pix > cos_cut).all(axis=2)
+        none_in = ~(pix > cos_cut).any(axis=2)
+        assert np.all(all_in[c0 > inside[:, None]]) and np.all(none_in[c0 <= outside[:, None]])
+        if cos_cut == 0.0:  # at the horizon the shortcuts decide most (block, direction) pairs
+            assert (c0 > inside[:, None]).mean() > 0.3 and (c0 <= outside[:, None]).mean() > 0.3
+
+
+def test_livetime_cube_does_not_depend_on_threads(tmp_path):
+    rng = np.random.default_rng(3)
+    n = 300
+    start = 1e8 + 30.0 * np.arange(n)
+    ft2 = {
+        "START": start,
+        "STOP": start + 30.0,
+        "LIVETIME": rng.uniform(20, 28, n),
+        "RA_SCZ": rng.uniform(0, 360, n),
+        "DEC_SCZ": rng.uniform(-60, 60, n),
+        "RA_ZENITH": rng.uniform(0, 360, n),
+        "DEC_ZENITH": rng.uniform(-30, 30, n),
+    }
+    gti = Gti.from_intervals([start[0] + 10.0], [start[-1]])
+    grid = LivetimeGrid.build(16)
+    one = livetime_cube(grid, gti, ft2, 20, zmax=100.0, threads=1)
+    three = livetime_cube(grid, gti, ft2, 20, zmax=100.0, threads=3)
+    np.testing.assert_array_equal(one[0], three[0])
+    np.testing.assert_array_equal(one[1], three[1])
+    delta, wdelta = row_weights(gti, ft2)
+    assert delta[0] == pytest.approx(ft2["LIVETIME"][0] * 20.0 / 30.0) and delta[-1] == 0.0
+    np.testing.assert_allclose(wdelta, delta * ft2["LIVETIME"] / 30.0)
 
 
 def _write_inputs(tmp_path):

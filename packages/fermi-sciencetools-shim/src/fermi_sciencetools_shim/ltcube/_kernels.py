@@ -3,81 +3,85 @@
 For every spacecraft row with weight ``delta`` > 0 and every HEALPix pixel centre ``p``
 with ``cos(theta) = p . z_sc > 0`` (and, with a zenith cut, ``p . zenith > cos(zmax)`` and
 ``p . zenith < cos(zmin)`` when zmin > 0) the kernel adds ``delta`` to
-``exposure[bin, p]`` and ``wdelta`` to ``weighted[bin, p]`` with
-``bin = min(int(sqrt(1 - cos(theta)) * nbins), nbins - 1)``.
+``acc[p, bin, 0]`` and ``wdelta`` to ``acc[p, bin, 1]`` with
+``bin = min(int(sqrt(max(1 - cos(theta), 0)) * nbins), nbins - 1)``.
 
-Speed: pixels are handled in blocks (consecutive NESTED pixels, compact on the sky) with a
-bounding cap (centre, cos and sin of the radius). A block entirely below the LAT horizon or
-outside the zenith cut is skipped; a block entirely inside needs no per-pixel cut test.
-The caps are only a shortcut: every counted pixel satisfies the per-pixel conditions, so the
-result equals the brute-force sum (``_reference.accumulate_livetime``) with the same row and
-pixel order. Accumulation is in float32 like the ScienceTools' ``CosineBinner``.
+Speed (see ``bench/bench_ltcube_kernel.py``):
+
+* pixels come in blocks of :data:`BLOCK` consecutive NESTED pixels (compact on the sky).
+  Each block has a bounding cap reduced to cosine thresholds per cut (see
+  :meth:`~fermi_sciencetools_shim.ltcube.grid.LivetimeGrid.cap_thresholds`), so one dot
+  product per (block, row) tells whether the block is entirely outside the field of view or
+  the zenith cut (skipped), entirely inside (no per-pixel cut test) or undecided;
+* rows are processed in tiles of :data:`TILE` and, within a tile, block after block: the
+  block's accumulator cells (64 pixels x nbins x 2 float32) stay in L1 cache and the tile's
+  rows in L2;
+* the bins of a block are computed first in a loop without stores to the accumulator (it is
+  vectorised), then added; ``BLOCK`` is a compile-time constant and the pixel arrays are
+  sliced per block so that the compiler knows the indices are non-negative (no wraparound
+  test, contiguous vector loads);
+* the kernel releases the GIL and takes the list of blocks to process: callers run disjoint
+  block lists in threads (each block owns its accumulator cells, so there are no races).
+
+Every counted pixel satisfies the per-pixel conditions, and each cell receives its rows in
+row order with ``float32 += float64`` (like the ScienceTools' ``CosineBinner``), so the result
+equals the brute-force sum of :func:`fermi_sciencetools_shim.ltcube._reference.accumulate_livetime`
+exactly.
 """
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from fermi_sciencetools_shim._numba import njit
 
-# Margin (in cosine) below which a cap test is treated as undecided and pixels are tested.
-_EPS = 1e-9
+#: Pixels per block (consecutive NESTED pixels); the grid pads its pixel arrays to a multiple.
+BLOCK = 64
+#: Rows per tile.
+TILE = 2048
 
 
-@njit
-def _cap_state(cx, cy, cz, cos_r, sin_r, vx, vy, vz, cos_cut):  # pragma: no cover - compiled
-    """Return 1 if the whole cap has p.v > cos_cut, -1 if no pixel can, 0 if undecided."""
-    c0 = cx * vx + cy * vy + cz * vz
-    if c0 > 1.0:
-        c0 = 1.0
-    elif c0 < -1.0:
-        c0 = -1.0
-    s0 = math.sqrt(1.0 - c0 * c0)
-    # largest and smallest cosine over the cap: cos(theta0 -/+ r), clamped at the poles
-    c_hi = c0 * cos_r + s0 * sin_r
-    if c0 >= cos_r:
-        c_hi = 1.0
-    c_lo = c0 * cos_r - s0 * sin_r
-    if c0 <= -cos_r:
-        c_lo = -1.0
-    if c_lo > cos_cut + _EPS:
-        return 1
-    if c_hi <= cos_cut - _EPS:
-        return -1
-    return 0
-
-
-@njit
+@njit(nogil=True)
 def accumulate_livetime(
     px,
     py,
     pz,
-    block_start,
-    block_xyz,
-    block_cos_r,
-    block_sin_r,
-    scz,
-    zenith,
+    block_x,
+    block_y,
+    block_z,
+    thresholds,
+    blocks,
+    zx,
+    zy,
+    zz,
+    ex,
+    ey,
+    ez,
     delta,
     wdelta,
     nbins,
     cos_zmax,
     cos_zmin,
     zenith_cut,
-    exposure,
-    weighted,
+    acc,
 ):  # pragma: no cover - compiled
-    """Add every row's livetime to ``exposure`` and ``weighted`` (float32, shape (npix, nbins)).
+    """Add every row's livetime to the cells of the pixel blocks ``blocks`` of ``acc``.
 
     Parameters
     ----------
-    px, py, pz : float64 (npix,)
-        Unit vectors of the pixel centres.
-    block_start : int64 (nblocks + 1,)
-        Pixel ranges of the blocks, ``block_start[k]:block_start[k + 1]``.
-    block_xyz : float64 (nblocks, 3); block_cos_r, block_sin_r : float64 (nblocks,)
-        Bounding cap of each block (unit centre vector, cos and sin of its radius).
-    scz, zenith : float64 (nrows, 3)
+    px, py, pz : float64 (nblocks * BLOCK,)
+        Unit vectors of the pixel centres (padding pixels repeat a real one).
+    block_x, block_y, block_z : float64 (nblocks,)
+        Unit centre vectors of the block caps.
+    thresholds : float64 (nblocks, 3, 2)
+        ``[k, j, 0]`` (all inside) and ``[k, j, 1]`` (all outside) cosine thresholds of block
+        ``k`` for the cuts ``j`` = field of view (``p.z > 0``), ``p.zenith > cos_zmax`` and
+        ``p.zenith > cos_zmin``.
+    blocks : int64 (m,)
+        Indices of the blocks to fill (callers split the blocks between threads).
+    zx, zy, zz, ex, ey, ez : float64 (nrows,)
         Unit vectors of the LAT boresight and of the local zenith per row.
     delta, wdelta : float64 (nrows,)
         Livetime weight of the row and its livetime-fraction-weighted version.
@@ -85,61 +89,85 @@ def accumulate_livetime(
         Number of sqrt(1 - cos theta) bins.
     cos_zmax, cos_zmin : float
         Zenith cut limits; used only when ``zenith_cut`` is true (``cos_zmin`` only when < 1).
-    exposure, weighted : float32 (nbins, npix)
-        Accumulators, updated in place and returned. Bin-major so that the pixels of a
-        block, which mostly share a bin, are written to neighbouring memory.
+    acc : float32 (nblocks * BLOCK, nbins, 2)
+        Accumulator (``[..., 0]`` exposure, ``[..., 1]`` weighted exposure), updated in place
+        and returned.
     """
-    nblocks = block_start.shape[0] - 1
     nrows = delta.shape[0]
     fn = float(nbins)
+    last = nbins - 1
     use_zmin = zenith_cut and cos_zmin < 1.0
-    for r in range(nrows):
-        d = delta[r]
-        if d <= 0.0:
-            continue
-        wd = wdelta[r]
-        zx = scz[r, 0]
-        zy = scz[r, 1]
-        zz = scz[r, 2]
-        ex = zenith[r, 0]
-        ey = zenith[r, 1]
-        ez = zenith[r, 2]
-        for k in range(nblocks):
-            cx = block_xyz[k, 0]
-            cy = block_xyz[k, 1]
-            cz = block_xyz[k, 2]
-            cr = block_cos_r[k]
-            sr = block_sin_r[k]
-            fov = _cap_state(cx, cy, cz, cr, sr, zx, zy, zz, 0.0)
-            if fov < 0:
-                continue
-            zen = 1
-            if zenith_cut:
-                zen = _cap_state(cx, cy, cz, cr, sr, ex, ey, ez, cos_zmax)
-                if zen < 0:
+    bins = np.empty(BLOCK, np.int64)
+    for r0 in range(0, nrows, TILE):
+        r1 = min(r0 + TILE, nrows)
+        for k in blocks:
+            p0 = k * BLOCK
+            qx = px[p0 : p0 + BLOCK]
+            qy = py[p0 : p0 + BLOCK]
+            qz = pz[p0 : p0 + BLOCK]
+            cells = acc[p0 : p0 + BLOCK]
+            cx = block_x[k]
+            cy = block_y[k]
+            cz = block_z[k]
+            fov_in = thresholds[k, 0, 0]
+            fov_out = thresholds[k, 0, 1]
+            zmax_in = thresholds[k, 1, 0]
+            zmax_out = thresholds[k, 1, 1]
+            zmin_in = thresholds[k, 2, 0]
+            zmin_out = thresholds[k, 2, 1]
+            for r in range(r0, r1):
+                d = delta[r]
+                if d <= 0.0:
                     continue
-                if use_zmin:
-                    # pixels must have p.zenith < cos_zmin, i.e. NOT (p.zenith >= cos_zmin)
-                    inner = _cap_state(cx, cy, cz, cr, sr, ex, ey, ez, cos_zmin)
-                    if inner > 0:
-                        continue
-                    if inner == 0:
-                        zen = 0
-            check_fov = fov == 0
-            check_zen = zen == 0
-            for p in range(block_start[k], block_start[k + 1]):
-                c = px[p] * zx + py[p] * zy + pz[p] * zz
-                if check_fov and c <= 0.0:
+                vx = zx[r]
+                vy = zy[r]
+                vz = zz[r]
+                c0 = cx * vx + cy * vy + cz * vz
+                if c0 <= fov_out:
                     continue
-                if check_zen:
-                    cz_p = px[p] * ex + py[p] * ey + pz[p] * ez
-                    if cz_p <= cos_zmax:
+                check_fov = c0 <= fov_in
+                check_zen = False
+                if zenith_cut:
+                    e0 = cx * ex[r] + cy * ey[r] + cz * ez[r]
+                    if e0 <= zmax_out:
                         continue
-                    if use_zmin and cz_p >= cos_zmin:
-                        continue
-                b = int(math.sqrt(1.0 - c) * fn)
-                if b >= nbins:
-                    b = nbins - 1
-                exposure[b, p] += d
-                weighted[b, p] += wd
-    return exposure, weighted
+                    check_zen = e0 <= zmax_in
+                    if use_zmin:
+                        if e0 > zmin_in:
+                            continue  # every pixel has p.zenith >= cos_zmin
+                        if e0 > zmin_out:
+                            check_zen = True
+                wd = wdelta[r]
+                if check_fov or check_zen:
+                    wx = ex[r]
+                    wy = ey[r]
+                    wz = ez[r]
+                    for i in range(BLOCK):
+                        c = qx[i] * vx + qy[i] * vy + qz[i] * vz
+                        q = 1.0 - c
+                        if q < 0.0:
+                            q = 0.0
+                        b = min(int(math.sqrt(q) * fn), last)
+                        if c <= 0.0:
+                            b = -1
+                        if check_zen:
+                            cz_p = qx[i] * wx + qy[i] * wy + qz[i] * wz
+                            if cz_p <= cos_zmax or (use_zmin and cz_p >= cos_zmin):
+                                b = -1
+                        bins[i] = b
+                    for i in range(BLOCK):
+                        b = bins[i]
+                        if b >= 0:
+                            cells[i, b, 0] += d
+                            cells[i, b, 1] += wd
+                else:
+                    for i in range(BLOCK):
+                        q = 1.0 - (qx[i] * vx + qy[i] * vy + qz[i] * vz)
+                        if q < 0.0:
+                            q = 0.0
+                        bins[i] = min(int(math.sqrt(q) * fn), last)
+                    for i in range(BLOCK):
+                        b = bins[i]
+                        cells[i, b, 0] += d
+                        cells[i, b, 1] += wd
+    return acc

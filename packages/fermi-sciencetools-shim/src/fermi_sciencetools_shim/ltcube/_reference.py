@@ -34,7 +34,8 @@ def accumulate_livetime(
             if cos_zmin < 1.0:
                 ok &= cz < cos_zmin
         p = np.flatnonzero(ok)
-        b = np.minimum((np.sqrt(1.0 - c[p]) * nbins).astype(np.int64), nbins - 1)
+        # 1 - c can round below zero when a pointing falls on a pixel centre
+        b = np.minimum((np.sqrt(np.maximum(1.0 - c[p], 0.0)) * nbins).astype(np.int64), nbins - 1)
         # each pixel appears once per row, so fancy-index addition is exact; the sum is done in
         # float64 and rounded to float32 like the kernel's `float32 += float64`
         exposure[p, b] = (exposure[p, b].astype(np.float64) + delta[r]).astype(np.float32)

@@ -11,7 +11,6 @@ Python use: ``gtltcube(evfile="ft1.fits", scfile="ft2.fits", outfile="ltcube.fit
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,11 +23,13 @@ from astropy.io.fits.verify import VerifyWarning
 from fermi_sciencetools_shim._atomic import atomic_output
 from fermi_sciencetools_shim._version import __version__
 from fermi_sciencetools_shim.bin._headers import creation_date
-from fermi_sciencetools_shim.bin._inputs import expand_file_list, read_event_input, read_ft2
 from fermi_sciencetools_shim.errors import ParameterError
 from fermi_sciencetools_shim.gti import Gti
-from fermi_sciencetools_shim.ltcube import _kernels
-from fermi_sciencetools_shim.ltcube.grid import LivetimeGrid, nside_for_binsz, unit_vectors
+from fermi_sciencetools_shim.io.filelist import expand_file_list
+from fermi_sciencetools_shim.io.ft1 import read_gti
+from fermi_sciencetools_shim.io.ft2 import read_ft2
+from fermi_sciencetools_shim.ltcube.grid import LivetimeGrid, nside_for_binsz
+from fermi_sciencetools_shim.ltcube.livetime import livetime_cube
 from fermi_sciencetools_shim.params import Parameter, resolve, run_command
 from fermi_sciencetools_shim.time import date_obs
 
@@ -63,73 +64,6 @@ def cos_theta_bounds(nbins: int) -> tuple[np.ndarray, np.ndarray]:
     """Return ``(CTHETA_MIN, CTHETA_MAX)``: ``1 - ((i + 1) / n)^2`` and ``1 - (i / n)^2``."""
     i = np.arange(nbins, dtype=np.float64)
     return 1.0 - ((i + 1) / nbins) ** 2, 1.0 - (i / nbins) ** 2
-
-
-def livetime_cube(
-    grid: LivetimeGrid,
-    gti: Gti,
-    ft2: dict[str, np.ndarray],
-    nbins: int,
-    zmin: float = 0.0,
-    zmax: float = 180.0,
-    chunk: int = 200_000,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Return float32 ``(exposure, weighted)`` arrays of shape (npix, nbins).
-
-    Parameters
-    ----------
-    grid
-        HEALPix pixel centres and blocks.
-    gti
-        Good time intervals; each FT2 row is weighted by its overlap fraction with them.
-    ft2
-        Float64 columns ``START``, ``STOP``, ``LIVETIME``, ``RA_SCZ``, ``DEC_SCZ``,
-        ``RA_ZENITH``, ``DEC_ZENITH``.
-    nbins
-        Number of ``sqrt(1 - cos theta)`` bins.
-    zmin, zmax
-        Zenith-angle cut in degrees (no test when 0 and 180).
-    chunk
-        Rows converted to unit vectors at a time (bounds memory for multi-year FT2s).
-    """
-    start, stop, livetime = ft2["START"], ft2["STOP"], ft2["LIVETIME"]
-    duration = stop - start
-    frac = gti.overlap_fraction(start, stop)
-    delta = livetime * frac
-    with np.errstate(invalid="ignore", divide="ignore"):
-        wdelta = np.where(duration > 0, delta * livetime / np.where(duration > 0, duration, 1.0), 0.0)
-    delta = np.where(duration > 0, delta, 0.0)
-    zenith_cut = zmax < 180.0 or zmin > 0.0
-    cos_zmax = math.cos(math.radians(zmax))
-    cos_zmin = math.cos(math.radians(zmin)) if zmin > 0.0 else 1.0
-    exposure = np.zeros((nbins, grid.npix), dtype=np.float32)
-    weighted = np.zeros((nbins, grid.npix), dtype=np.float32)
-    px, py, pz = (np.ascontiguousarray(grid.xyz[:, i]) for i in range(3))
-    rows = np.flatnonzero(delta > 0)
-    for lo in range(0, rows.size, chunk):
-        sel = rows[lo : lo + chunk]
-        scz = unit_vectors(ft2["RA_SCZ"][sel], ft2["DEC_SCZ"][sel])
-        zen = unit_vectors(ft2["RA_ZENITH"][sel], ft2["DEC_ZENITH"][sel])
-        _kernels.accumulate_livetime(
-            px,
-            py,
-            pz,
-            grid.block_start,
-            grid.block_xyz,
-            grid.block_cos_r,
-            grid.block_sin_r,
-            scz,
-            zen,
-            np.ascontiguousarray(delta[sel]),
-            np.ascontiguousarray(wdelta[sel]),
-            nbins,
-            cos_zmax,
-            cos_zmin,
-            zenith_cut,
-            exposure,
-            weighted,
-        )
-    return np.ascontiguousarray(exposure.T), np.ascontiguousarray(weighted.T)
 
 
 def _common(tstart: float, tstop: float, date: str) -> list[tuple[str, Any, str]]:
@@ -327,7 +261,7 @@ def gtltcube(scfile: str, outfile: str, evfile: str = "", **pars: Any) -> Path:
     tmin, tmax = p["tmin"] or 0.0, p["tmax"] or 0.0
     ev = p["evfile"].strip()
     if ev and ev.upper() != "NONE":
-        gti = read_event_input(expand_file_list(ev, "evfile"), [], p["evtable"]).gti
+        gti = read_gti(expand_file_list(ev, "evfile"))
         if tmax > tmin:
             gti = gti.clip(tmin, tmax)
     else:
