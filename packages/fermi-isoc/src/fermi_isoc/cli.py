@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Sequence
 
 from fermi_isoc._version import __version__
-from fermi_isoc.commands import alarms, plan, retention
+from fermi_isoc.commands import alarms, plan, rerun, retention, serve
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -17,7 +17,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (plan, alarms, retention):
+    for module in (serve, alarms, rerun, retention, plan):
         module.add_parser(subparsers)
     return parser
 
@@ -29,7 +29,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
-    return int(args.run(args))
+    return int(args.handler(args))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -21,7 +21,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--tle", help="TLE file (2 lines, or a name line and 2); default: the built-in one")
     p.add_argument("--commands", help="command timeline (.csv or .json) to check against week boundaries")
     p.add_argument("--json", action="store_true", help="print the plan as JSON")
-    p.set_defaults(run=run)
+    p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,0 +1,1 @@
+"""The ISOC status page (FastAPI + Jinja2 + vendored htmx)."""

@@ -1,0 +1,195 @@
+"""The status page through FastAPI's TestClient: rows, filter, drill-down, lineage, re-run rules."""
+
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from fermi_ingest.db import get_engine
+from fermi_isoc.models import RerunRequest
+from fermi_isoc.web.app import Settings, create_app
+
+from ._pageworld import TOKEN, populate
+
+
+@pytest.fixture
+def client(db, tmp_path):
+    populate(db, tmp_path)
+    app = create_app(Settings(db_url=db.url, operator_token=TOKEN, refresh_seconds=2))
+    with TestClient(app, base_url="http://127.0.0.1:8080") as c:
+        c.db = db
+        yield c
+
+
+def _requests(db):
+    with Session(get_engine(db.url)) as s:
+        return s.scalars(select(RerunRequest)).all()
+
+
+def _csrf(html: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+def test_index_lists_deliveries_and_runs_with_state_counts(client):
+    html = client.get("/").text
+    assert html.count('class="run-row"') == 5
+    assert html.count('class="delivery-row"') == 2
+    counts = dict(re.findall(r'state-(\w+)">\1: <b>(\d+)</b>', html))
+    assert counts == {"queued": "1", "running": "1", "done": "1", "failed": "1", "crashed": "0",
+                      "held": "1", "late": "0", "cancelled": "0"}  # fmt: skip
+    assert 'src="/static/htmx.min.js"' in html and 'hx-trigger="every 2s"' in html
+    assert "Alarms firing" in html  # the always-firing watchdog at least
+
+
+def test_htmx_is_vendored_with_its_license():
+    from pathlib import Path
+
+    import fermi_isoc.web
+
+    static = Path(fermi_isoc.web.__file__).parent / "static"
+    js = (static / "htmx.min.js").read_text()
+    assert js.startswith("/*! htmx 2.0.11") and "Zero-Clause BSD" in js.splitlines()[0]
+    assert "Zero-Clause BSD" in (static / "htmx.LICENSE.txt").read_text()
+
+
+def test_filter_by_state(client):
+    html = client.get("/fragments/runs", params={"state": "failed"}).text
+    assert re.findall(r'data-state="(\w+)"', html) == ["failed"]
+    assert "L1Proc/r0796003600" in html
+    assert "no run in state late" in client.get("/fragments/runs?state=late").text
+    assert client.get("/fragments/runs?state=bogus").status_code == 400
+
+
+def test_run_drill_down_shows_attempts_and_the_log(client):
+    html = client.get("/runs/L1Proc/r0796003600").text
+    rows = re.findall(r'<tr class="attempt-row">(.*?)</tr>', html, re.S)
+    assert len(rows) == 3
+    cells = [re.findall(r"<td[^>]*>(.*?)</td>", r, re.S) for r in rows]
+    assert [c[:5] for c in cells] == [
+        ["digi", "1", "crashed", "137", "rome0003"],
+        ["digi", "2", "failed", "1", "rome0004"],
+        ["recon", "1", "done", "0", "rome0005"],
+    ]
+    assert cells[0][7] == "0:03:00"
+    log = client.get("/runs/L1Proc/r0796003600/log/digi/2")
+    assert log.status_code == 200 and "EPU 1 stream truncated" in log.text
+    assert client.get("/runs/L1Proc/r0796003600/log/digi/9").status_code == 404
+    assert client.get("/runs/L1Proc/nope").status_code == 404
+
+
+def test_delivery_shows_gaps_quarantine_and_lineage(client):
+    html = client.get("/deliveries/260324002").text
+    assert "bad-length" in html and "/quarantine/x.bin" in html
+    gap_rows = re.search(r'id="gaps-table".*?</table>', html, re.S).group(0)
+    assert "<td>957</td>" in gap_rows and "<td>open</td>" in gap_rows
+    lineage = re.search(r'id="lineage-runs".*?</table>', html, re.S).group(0)
+    assert "L1Proc/r0796003600" in lineage and "L1Proc/r0796000000" not in lineage
+    assert "796003600" in re.search(r'id="chunks-table".*?</table>', html, re.S).group(0)
+    assert client.get("/deliveries/nope").status_code == 404
+
+
+def _rerun(client, token=TOKEN, csrf=None, **fields):
+    page = client.get("/runs/L1Proc/r0796003600").text
+    data = {"run": "L1Proc/r0796003600", "step": "", "operator": "alice", "reason": "EPU stream re-delivered",
+            "token": token, "csrf_token": _csrf(page) if csrf is None else csrf, **fields}  # fmt: skip
+    return client.post("/rerun", data=data)
+
+
+def test_rerun_with_token_is_recorded_with_who_and_why(client):
+    r = _rerun(client, step="digi")
+    assert r.status_code == 200 and "Re-run of step digi of L1Proc/r0796003600 requested by alice" in r.text
+    (req,) = _requests(client.db)
+    assert (req.run_key, req.step, req.requested_by, req.reason, req.origin) == (
+        "L1Proc/r0796003600", "digi", "alice", "EPU stream re-delivered", "web",
+    )  # fmt: skip
+
+
+def test_rerun_refused_without_or_with_a_wrong_token(client):
+    for token in ("", "guess"):
+        r = _rerun(client, token=token)
+        assert r.status_code == 403 and "operator token missing or wrong" in r.text
+    assert _requests(client.db) == []
+
+
+def test_rerun_refused_without_csrf_or_from_another_site(client):
+    r = _rerun(client, csrf="forged-token-forged-token-forged-token")
+    assert r.status_code == 400 and "CSRF token does not match" in r.text
+    client.cookies.clear()
+    r = client.post(
+        "/rerun", data={"run": "L1Proc/r0796003600", "operator": "a", "reason": "why not", "token": TOKEN}
+    )
+    assert r.status_code == 400 and "missing CSRF token" in r.text
+    page = client.get("/runs/L1Proc/r0796003600").text
+    r = client.post(
+        "/rerun",
+        data={
+            "run": "L1Proc/r0796003600",
+            "operator": "a",
+            "reason": "x" * 5,
+            "token": TOKEN,
+            "csrf_token": _csrf(page),
+        },
+        headers={"Origin": "http://evil.example"},
+    )
+    assert r.status_code == 400 and "cross-site request from http://evil.example refused" in r.text
+    assert _requests(client.db) == []
+
+
+def test_rerun_of_a_run_or_step_that_did_not_fail_is_refused(client):
+    r = _rerun(client, step="recon")
+    assert r.status_code == 409 and "step recon of run L1Proc/r0796003600 is done" in r.text
+    page = client.get("/runs/L1Proc/r0796000000").text
+    r = client.post("/rerun", data={"run": "L1Proc/r0796000000", "operator": "a", "reason": "again", "token": TOKEN,
+                                    "csrf_token": _csrf(page)})  # fmt: skip
+    assert r.status_code == 409 and "is done: only a failed or crashed run" in r.text
+    assert _rerun(client, reason="").status_code == 422
+
+
+def test_no_configured_token_disables_writes(db, tmp_path):
+    populate(db, tmp_path)
+    app = create_app(Settings(db_url=db.url, operator_token=None))
+    with TestClient(app, base_url="http://127.0.0.1:8080") as c:
+        page = c.get("/runs/L1Proc/r0796003600").text
+        assert "Write actions are disabled" in page
+        r = c.post("/rerun", data={"run": "L1Proc/r0796003600", "operator": "a", "reason": "why", "token": "",
+                                   "csrf_token": _csrf(page)})  # fmt: skip
+        assert r.status_code == 403 and "no operator token is configured" in r.text
+
+
+def test_alarms_page_and_metrics(client):
+    html = client.get("/alarms").text
+    assert "dead-mans-switch" in html and "watchdog" in html
+    metrics = client.get("/metrics")
+    assert metrics.headers["content-type"].startswith("text/plain; version=0.0.4")
+    assert 'fermi_isoc_alarm_firing{alarm="watchdog",quantity="watchdog",key="watchdog"} 1' in metrics.text
+    assert (
+        'fermi_isoc_alarm_severity{alarm="failed-attempts",quantity="failed_attempts",key="L1Proc/r0796003600"} '
+        in metrics.text
+    )
+
+
+def test_rerun_from_the_command_line(client, capsys):
+    from fermi_isoc.cli import main
+
+    assert (
+        main(
+            [
+                "rerun",
+                "L1Proc/r0796003600",
+                "--step",
+                "digi",
+                "--reason",
+                "retry after fix",
+                "--operator",
+                "bob",
+            ]
+        )
+        == 0
+    )
+    assert "recorded: L1Proc/r0796003600 digi by bob" in capsys.readouterr().out
+    assert main(["rerun", "L1Proc/r0796007200", "--reason", "held run"]) == 1
+    assert "is held: only a failed or crashed run" in capsys.readouterr().out
+    (req,) = _requests(client.db)
+    assert (req.requested_by, req.origin) == ("bob", "cli")
