@@ -38,13 +38,29 @@ def test_stream_not_increasing_is_an_error_naming_stream_and_index():
         merge_streams(np.array([1], np.uint64), np.array([2, 7, 3], np.uint64))
 
 
+def test_merge_gather_copies_aligned_records_word_by_word():
+    buf = np.arange(64, dtype=np.uint8)
+    off = np.array([0, 8, 16, 40], np.int64)
+    ln = np.array([8, 8, 24, 4], np.int64)
+    a, b = np.array([1, 7], np.uint64), np.array([3, 4], np.uint64)
+    outs = []
+    for f in (_kernels.merge_gather, _reference.merge_gather):
+        out = np.zeros(44, np.uint8)
+        order, out_off, bad = f(a, b, off, ln, buf, out)
+        assert bad == -1 and order.tolist() == [0, 2, 3, 1] and out_off.tolist() == [0, 8, 32, 36]
+        outs.append(out)
+    assert np.array_equal(outs[0], outs[1])
+    assert outs[0].tolist() == [*range(0, 8), *range(16, 40), *range(40, 44), *range(8, 16)]
+
+
 def test_merge_gather_copies_records_in_merged_order():
     buf = np.arange(20, dtype=np.uint8)
     off = np.array([0, 4, 10, 12], np.int64)
     ln = np.array([4, 6, 2, 8], np.int64)
     a, b = np.array([3, 8], np.uint64), np.array([5, 9], np.uint64)
     for f in (_kernels.merge_gather, _reference.merge_gather):
-        order, out, out_off, bad = f(a, b, off, ln, buf)
+        out = np.zeros(20, np.uint8)
+        order, out_off, bad = f(a, b, off, ln, buf, out)
         assert bad == -1 and order.tolist() == [0, 2, 1, 3]
         assert out.tolist() == [0, 1, 2, 3, 10, 11, 4, 5, 6, 7, 8, 9, *range(12, 20)]
         assert out_off.tolist() == [0, 4, 6, 12]

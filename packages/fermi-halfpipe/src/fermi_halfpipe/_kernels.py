@@ -222,23 +222,37 @@ def merge_order(seq_a, seq_b):
 
 
 @njit(nogil=True)
-def merge_gather(seq_a, seq_b, offsets, lengths, buf):
-    """Merge two increasing streams and copy their records into one buffer in merged order.
+def merge_gather(seq_a, seq_b, offsets, lengths, buf, out):
+    """Merge two increasing streams and copy their records into ``out`` in merged order.
 
-    ``offsets``/``lengths`` locate the records of ``[a, b]`` (concatenated) in ``buf``.
-    Returns (order, out_buffer, out_offsets, bad) with ``bad`` as in :func:`merge_order`.
+    ``offsets``/``lengths`` locate the records of ``[a, b]`` (concatenated) in ``buf``; ``out``
+    must hold ``lengths.sum()`` bytes. When every offset and length is a multiple of 4 (always
+    true for event records, §4.2) the copy moves 4-byte words.
+    Returns (order, out_offsets, bad) with ``bad`` as in :func:`merge_order`.
     """
     order, bad = merge_order(seq_a, seq_b)
     n = order.shape[0]
     out_off = np.empty(n, dtype=np.int64)
     total = np.int64(0)
+    aligned = buf.shape[0] % 4 == 0 and out.shape[0] % 4 == 0
     for k in range(n):
+        i = order[k]
         out_off[k] = total
-        total += lengths[order[k]]
-    out = np.empty(total, dtype=np.uint8)
-    for k in range(n):
-        src = offsets[order[k]]
-        dst = out_off[k]
-        ln = lengths[order[k]]
-        out[dst : dst + ln] = buf[src : src + ln]
-    return order, out, out_off, bad
+        total += lengths[i]
+        if offsets[i] % 4 != 0 or lengths[i] % 4 != 0:
+            aligned = False
+    if aligned:
+        src = buf.view(np.uint32)
+        dst = out.view(np.uint32)
+        for k in range(n):
+            s = offsets[order[k]] >> 2
+            d = out_off[k] >> 2
+            for w in range(lengths[order[k]] >> 2):
+                dst[d + w] = src[s + w]
+    else:
+        for k in range(n):
+            s = offsets[order[k]]
+            d = out_off[k]
+            for w in range(lengths[order[k]]):
+                out[d + w] = buf[s + w]
+    return order, out_off, bad

@@ -114,11 +114,17 @@ def merge_order(seq_a: np.ndarray, seq_b: np.ndarray) -> tuple[np.ndarray, int]:
 
 
 def merge_gather(
-    seq_a: np.ndarray, seq_b: np.ndarray, offsets: np.ndarray, lengths: np.ndarray, buf: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    seq_a: np.ndarray,
+    seq_b: np.ndarray,
+    offsets: np.ndarray,
+    lengths: np.ndarray,
+    buf: np.ndarray,
+    out: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, int]:
     """Twin of :func:`fermi_halfpipe._kernels.merge_gather` (vectorised numpy gather)."""
     order, bad = merge_order(seq_a, seq_b)
     ln = lengths[order]
     out_off = np.cumsum(ln) - ln
     gather = np.arange(int(ln.sum()), dtype=np.int64) + np.repeat(offsets[order] - out_off, ln)
-    return order, buf[gather], out_off.astype(np.int64), bad
+    out[: gather.size] = buf[gather]
+    return order, out_off.astype(np.int64), bad
