@@ -1,0 +1,140 @@
+"""Browser tests in real headless Chromium (Debian ``chromium`` driven by Playwright).
+
+The page is served by uvicorn on 127.0.0.1 in a thread; screenshots go to
+``packages/fermi-isoc/test-artifacts/browser/`` (or ``$FERMI_ISOC_ARTIFACTS``), which git ignores.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from fermi_ingest.db import get_engine
+from fermi_isoc.models import RerunRequest
+from fermi_isoc.web.app import Settings, create_app
+
+from ._pageworld import TOKEN, populate
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+ARTIFACTS = (
+    Path(os.environ.get("FERMI_ISOC_ARTIFACTS", Path(__file__).parents[1] / "test-artifacts")) / "browser"
+)
+
+sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright Python package is not installed")
+pytestmark = pytest.mark.skipif(
+    not Path(CHROMIUM).is_file(), reason=f"chromium not installed at {CHROMIUM} (apt-get install -y chromium)"
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def server(db, tmp_path):
+    import uvicorn
+
+    populate(db, tmp_path)
+    app = create_app(Settings(db_url=db.url, operator_token=TOKEN, refresh_seconds=1))
+    port = _free_port()
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not srv.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            pytest.fail("uvicorn did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}", db
+    srv.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def page():
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            pg = browser.new_page(viewport={"width": 1280, "height": 900})
+            pg.set_default_timeout(15_000)
+            yield pg
+        finally:
+            browser.close()
+
+
+def _shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    assert (ARTIFACTS / f"{name}.png").stat().st_size > 1000
+
+
+def _requests(db):
+    with Session(get_engine(db.url)) as s:
+        return s.scalars(select(RerunRequest)).all()
+
+
+def test_page_lists_runs_and_filter_works(server, page):
+    url, _db = server
+    page.goto(url + "/")
+    assert page.locator("tr.run-row").count() == 5
+    assert page.locator("tr.delivery-row").count() == 2
+    _shot(page, "01-status")
+    page.select_option("#state-filter", "failed")
+    page.wait_for_function("document.querySelectorAll('tr.run-row').length === 1")
+    assert page.locator("tr.run-row").get_attribute("data-state") == "failed"
+    _shot(page, "02-filter-failed")
+    page.select_option("#state-filter", "")
+    page.wait_for_function("document.querySelectorAll('tr.run-row').length === 5")
+
+
+def test_live_refresh_shows_a_new_run_without_reload(server, page):
+    url, db = server
+    page.goto(url + "/")
+    assert page.locator("tr.run-row").count() == 5
+    db.run("L1Proc/r0796018000", "queued", age_h=0.0, run_id=796018000)
+    page.wait_for_function("document.querySelectorAll('tr.run-row').length === 6", timeout=10_000)
+
+
+def test_failed_run_rerun_needs_the_token(server, page):
+    url, db = server
+    page.goto(url + "/")
+    page.click("#runs a[href='/runs/L1Proc/r0796003600']")
+    page.wait_for_selector("#attempts-table")
+    assert page.locator("tr.attempt-row").count() == 3
+    _shot(page, "03-run-attempts")
+    # without the token: refused, nothing recorded
+    page.fill("#rerun-operator", "alice")
+    page.fill("#rerun-reason", "EPU stream re-delivered")
+    page.click("#rerun-submit")
+    page.wait_for_selector("#message")
+    assert "operator token missing or wrong" in page.inner_text("#message")
+    _shot(page, "04-rerun-refused")
+    assert _requests(db) == []
+    # with the token: recorded with who and why
+    page.goto(url + "/runs/L1Proc/r0796003600")
+    page.select_option("#rerun-step", "digi")
+    page.fill("#rerun-operator", "alice")
+    page.fill("#rerun-reason", "EPU stream re-delivered")
+    page.fill("#rerun-token", TOKEN)
+    page.click("#rerun-submit")
+    page.wait_for_selector("#message")
+    assert "requested by alice" in page.inner_text("#message")
+    _shot(page, "05-rerun-accepted")
+    (req,) = _requests(db)
+    assert (req.run_key, req.step, req.requested_by, req.reason) == (
+        "L1Proc/r0796003600", "digi", "alice", "EPU stream re-delivered",
+    )  # fmt: skip
