@@ -31,8 +31,12 @@ def test_mechanism1_completeness_is_judged_against_the_expected_epus_not_those_p
     assert r["status"] == "open" and r["retired_now"] is False and s1["retired_runs"] == []
     assert r["delivered"] == 0 and r["held_back"] == events_of(run, 956, _all(run, 956))
     assert "APID 957: no datagram received" in r["missing"]
+    (held,) = run_status()[0]["held"]  # held back with its location
+    assert held["kind"] == "held" and held["apid"] == 956 and held["n_events"] == r["held_back"]
+    assert held["datagrams"] == [0, len(run.datagrams[956]) - 1] and (home / held["store"]).is_file()
     s2 = deliver("230401002", [run.packets(957)])
     assert s2["retired_runs"] == [{"run_id": run.run, "status": "complete"}]
+    assert run_status()[0]["held"] == []
     seq, recs = merged_outputs(home, [s1, s2])
     assert np.array_equal(seq, run.gem_seq) and recs == run.records
 

@@ -124,6 +124,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                         f"  APID {d['apid']}: datagrams {d['first']}-{d['last']} from delivery {d['delivery']}"
                         + (f" ({d['duplicates']} duplicates)" if d["duplicates"] else "")
                     )
+                for h in r["held"]:
+                    print(
+                        f"  {h['kind']}: {h['n_events']} events of APID {h['apid']}, datagrams "
+                        f"{h['datagrams'][0]}-{h['datagrams'][1]}, GEM {h['gem'][0]}-{h['gem'][1]}, in {h['store']}"
+                    )
                 for miss in r["missing"]:
                     print(f"  missing: {miss}")
             return EXIT_OK

@@ -723,22 +723,23 @@ def _deliver_run(
     session.execute(
         delete(M.HalfpipeHeld).where(M.HalfpipeHeld.run_id == run_id, M.HalfpipeHeld.kind == "held")
     )
+    # one row per (kind, APID, store file): group at datagram level, then map events to groups
+    names, group_of_dgm = np.unique([f"{r.apid}\t{r.store_path}" for r in pend] or [""], return_inverse=True)
+    group_of_event = group_of_dgm.reshape(-1)[ev["datagram"]] if pend else np.empty(0, np.int64)
+    dgm_seq = np.array([r.seq for r in pend], dtype=np.int64)
     for kind, mask in (("held", held), ("late", late)):
-        if not mask.any():
-            continue
-        keys = np.array([f"{pend[d].apid}\t{pend[d].store_path}" for d in ev["datagram"][mask]])
-        for key in np.unique(keys):
-            pick = np.flatnonzero(mask)[keys == key]
-            dsel = np.unique(ev["datagram"][pick])
-            apid, store = key.split("\t")
+        for g in np.unique(group_of_event[mask]).tolist():
+            pick = np.flatnonzero(mask & (group_of_event == g))
+            seqs = dgm_seq[ev["datagram"][pick]]
+            apid, store = str(names[g]).split("\t")
             session.add(
                 M.HalfpipeHeld(
                     run_id=run_id,
                     apid=int(apid),
                     kind=kind,
                     store_path=store,
-                    seq_first=int(min(pend[d].seq for d in dsel)),
-                    seq_last=int(max(pend[d].seq for d in dsel)),
+                    seq_first=int(seqs.min()),
+                    seq_last=int(seqs.max()),
                     first_gem=int(gem[pick].min()),
                     last_gem=int(gem[pick].max()),
                     n_events=int(pick.size),
@@ -787,9 +788,9 @@ def _write_file(
     out_off = np.cumsum(ln) - ln
     gather = np.arange(int(ln.sum()), dtype=np.int64) + np.repeat(ev["offset"][part] - out_off, ln)
     records = dec.buffer[gather]
-    crate = {a: c for a, c in options.epu_apids.items()}
     cols = {k: v[part] for k, v in ev.items() if k not in ("offset", "length", "datagram")}
-    cols["epu"] = np.vectorize(crate.get, otypes=[np.int64])(cols["apid"]) if part.size else cols["apid"]
+    (a0, c0), (_, c1) = options.epu_apids.items()
+    cols["epu"] = np.where(cols["apid"] == a0, c0, c1)
     cols["datagram_seq"] = seq_of_dgm[ev["datagram"][part]]
     data = encode_merged(cols, records, np.r_[out_off, ln.sum()].astype(np.int64), run_id, label)
     first, last = int(ev["gem_seq"][part[0]]), int(ev["gem_seq"][part[-1]])
@@ -894,6 +895,21 @@ def run_status(
                         for a, d, f, la, n in sightings
                     ],
                     "spans": [list(s) for s in _spans(session, run.run_id)],
+                    "held": [
+                        {
+                            "kind": h.kind,
+                            "apid": h.apid,
+                            "store": h.store_path,
+                            "datagrams": [h.seq_first, h.seq_last],
+                            "gem": [h.first_gem, h.last_gem],
+                            "n_events": h.n_events,
+                        }
+                        for h in session.scalars(
+                            select(M.HalfpipeHeld)
+                            .where(M.HalfpipeHeld.run_id == run.run_id)
+                            .order_by(M.HalfpipeHeld.id)
+                        )
+                    ],
                     "files": [
                         {
                             "path": f.path,
