@@ -168,3 +168,20 @@ def test_files_are_split_at_max_events_with_non_overlapping_ranges(home, run):
     assert np.array_equal(heads[:, 8:16].copy().view(">u8").ravel(), m.columns["gem_seq"])
     with pytest.raises(ValueError, match="differs from the recorded"):
         read_merged(home / files[1]["path"], sha256="0" * 64)
+
+
+def test_a_datagram_sent_again_with_different_bytes_is_reported_and_the_first_copy_kept(home, run):
+    s1 = deliver("230401001", [run.packets(956), run.packets(957)])
+    again = datagram_packets(run, 956, [1])
+    again.payload = again.payload.copy()
+    again.payload[32 + 96 + 8 + 1] ^= 0xFF  # a GEM trigger-vector byte of the first event
+    s2 = deliver("230401002", [again])
+    (r,) = s2["runs"]
+    assert r["duplicate_datagrams"] == 1 and r["conflicting_datagrams"] == 1 and r["late"] == 0
+    with session_scope() as s:
+        (p,) = s.scalars(select(M.HalfpipeProblem)).all()
+        assert p.delivery_id == "230401002" and "datagram 1 differs from the copy stored earlier" in p.reason
+    seq, recs = merged_outputs(home, [s1, s2])
+    assert np.array_equal(seq, run.gem_seq) and recs == run.records
+    seen = [d for d in run_status()[0]["datagrams"] if d["delivery"] == "230401002"]
+    assert seen == [{"apid": 956, "delivery": "230401002", "first": 1, "last": 1, "duplicates": 1}]

@@ -561,7 +561,7 @@ def _merge_run(
                             run_id=run_id,
                             apid=apid,
                             source=dec.sources[sel[k]],
-                            source_offset=int(dg["offset"][sel[k]]),
+                            source_offset=int(dg["source_offset"][sel[k]]),
                             offset=0,
                             reason=f"datagram {s} differs from the copy stored earlier; earlier copy kept",
                             events_lost=0,
