@@ -303,6 +303,35 @@ def locate_log(
     )
 
 
+def nearest_log(
+    x_mm: np.ndarray, y_mm: np.ndarray, z_mm: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Like :func:`locate_log`, but points in the gaps of a tower's layer go to the nearest log.
+
+    Only points outside the tower array or above/below the calorimeter give -1. Useful for
+    depositing shower energy, whose lateral spread reaches the logs next to a gap.
+    """
+    x_mm = np.asarray(x_mm, dtype=np.float64)
+    y_mm = np.asarray(y_mm, dtype=np.float64)
+    z_mm = np.asarray(z_mm, dtype=np.float64)
+    tower = tower_of(x_mm, y_mm)
+    cx, cy = tower_center_mm(np.maximum(tower, 0))
+    layer = np.floor((CAL_TOP_Z_MM - z_mm) / CAL_LAYER_PITCH_MM).astype(np.int64)
+    along_x = layer % 2 == 0
+    across = np.where(along_x, y_mm - cy, x_mm - cx)
+    along = np.where(along_x, x_mm - cx, y_mm - cy)
+    column = np.clip(np.floor(across / CAL_COLUMN_PITCH_MM + N_CAL_COLUMNS / 2.0), 0, N_CAL_COLUMNS - 1)
+    along = np.clip(along, -CAL_LOG_LENGTH_MM / 2.0, CAL_LOG_LENGTH_MM / 2.0)
+    ok = (tower >= 0) & (layer >= 0) & (layer < N_CAL_LAYERS)
+    bad = np.int16(-1)
+    return (
+        np.where(ok, tower, bad).astype(np.int16),
+        np.where(ok, layer, bad).astype(np.int16),
+        np.where(ok, column, bad).astype(np.int16),
+        np.where(ok, along, np.nan),
+    )
+
+
 def cal_face_energies(energy_mev: np.ndarray, offset_mm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Return the (positive, negative) face signals in MeV of a deposit at ``offset_mm``."""
     energy_mev = np.asarray(energy_mev, dtype=np.float64)

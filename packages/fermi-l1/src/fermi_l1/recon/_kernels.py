@@ -1,7 +1,8 @@
 """Numba kernels of the reconstruction (plain arrays in and out, explicit dtypes).
 
 Each kernel has a plain-numpy twin of the same name in :mod:`._reference`; the tests check that
-they agree. Geometry comes from :mod:`fermi_l1.instrument`, cuts from :mod:`._params`.
+they agree. Geometry (:mod:`fermi_l1.instrument`) and cuts (:mod:`._params`) reach the kernels
+only through the ``cfg`` vector of :func:`config`.
 """
 
 from __future__ import annotations
@@ -15,14 +16,102 @@ from fermi_sciencetools_shim._numba import njit
 
 from . import _params as P
 
-_LAYER_Z = inst.TKR_LAYER_Z_MM.copy()
-_X0_BELOW = inst.TKR_X0_BELOW.copy()
-_FOIL_X0 = inst.FOIL_X0.copy()
-_SIDE_Z = inst.ACD_SIDE_ROW_Z_MM.copy()
-_PITCH = inst.TOWER_PITCH_MM
-_WAFER = inst.WAFER_PITCH_MM
-_STRIP = inst.STRIP_PITCH_MM
-_SPW = inst.STRIPS_PER_WAFER
+# Every constant the kernels use travels in one float64 argument ``cfg`` built by
+# :func:`config`: numba's on-disk cache only watches this file, so constants read as globals
+# from ``instrument`` or ``_params`` could silently stay stale after an edit there.
+K_TOWER_PITCH = 0
+K_WAFER_PITCH = 1
+K_STRIP_PITCH = 2
+K_SPW = 3
+K_TRAY_X0 = 4
+K_CAL_X0 = 5
+K_CSI_EC = 6
+K_SHOWER_B = 7
+K_ACD_HALF = 8
+K_ACD_TOP = 9
+K_ACD_TILE = 10
+K_FIRST_BACK = 11
+K_SIGMA_HIT = 12
+K_HIGHLAND = 13
+K_MIN_COS = 14
+K_MAX_SLOPE = 15
+K_MAX_WINDOW = 16
+K_MIN_CAL_E = 17
+K_ACD_VETO = 18
+K_ACD_TRANSIENT = 19
+K_SOURCE_RMS = 20
+K_CLEAN_RMS = 21
+K_CLEAN_HITS = 22
+K_UCLEAN_E = 23
+K_UCVETO_ACD = 24
+K_PSF_EDGES = 25  # 3 values
+K_EDISP_EDGES = 28  # 3 values
+K_BIT_TRANSIENT = 31
+K_BIT_SOURCE = 32
+K_BIT_SOURCEVETO = 33
+K_BIT_CLEAN = 34
+K_BIT_UCLEAN = 35
+K_BIT_UCVETO = 36
+K_BIT_FRONT = 37
+K_BIT_BACK = 38
+K_BIT_PSF = 39  # 4 values, PSF0..PSF3
+K_BIT_EDISP = 43  # 4 values, EDISP0..EDISP3
+K_LAYER_Z = 47  # 36 values, [2 * plane + view]
+K_X0_BELOW = 83  # 18 values
+K_FOIL_X0 = 101  # 18 values
+K_FOIL_Z = 119  # 18 values
+K_SIDE_Z = 137  # 8 values, [2 * row + (0 low, 1 high)]
+K_SIZE = 145
+
+
+def config() -> np.ndarray:
+    """Return the float64 ``cfg`` vector of the kernels from ``instrument`` and ``_params``."""
+    c = np.zeros(K_SIZE, dtype=np.float64)
+    c[K_TOWER_PITCH] = inst.TOWER_PITCH_MM
+    c[K_WAFER_PITCH] = inst.WAFER_PITCH_MM
+    c[K_STRIP_PITCH] = inst.STRIP_PITCH_MM
+    c[K_SPW] = inst.STRIPS_PER_WAFER
+    c[K_TRAY_X0] = inst.TKR_TRAY_X0
+    c[K_CAL_X0] = inst.CAL_X0
+    c[K_CSI_EC] = inst.CSI_CRITICAL_ENERGY_MEV
+    c[K_SHOWER_B] = inst.SHOWER_B
+    c[K_ACD_HALF] = inst.ACD_HALF_WIDTH_MM
+    c[K_ACD_TOP] = inst.ACD_TOP_Z_MM
+    c[K_ACD_TILE] = inst.ACD_TILE_PITCH_MM
+    c[K_FIRST_BACK] = inst.FIRST_BACK_PLANE
+    c[K_SIGMA_HIT] = P.SIGMA_HIT_MM
+    c[K_HIGHLAND] = P.HIGHLAND_MEV
+    c[K_MIN_COS] = P.MIN_COS_THETA
+    c[K_MAX_SLOPE] = P.TRACK_MAX_SLOPE
+    c[K_MAX_WINDOW] = P.TRACK_MAX_WINDOW_MM
+    c[K_MIN_CAL_E] = P.MIN_CAL_ENERGY_MEV
+    c[K_ACD_VETO] = P.ACD_VETO_MEV
+    c[K_ACD_TRANSIENT] = P.ACD_TRANSIENT_MAX_MEV
+    c[K_SOURCE_RMS] = P.SOURCE_MAX_RMS_MM
+    c[K_CLEAN_RMS] = P.CLEAN_MAX_RMS_MM
+    c[K_CLEAN_HITS] = P.CLEAN_MIN_HITS
+    c[K_UCLEAN_E] = P.ULTRACLEAN_MIN_MEV
+    c[K_UCVETO_ACD] = P.ULTRACLEANVETO_MAX_ACD_MEV
+    c[K_PSF_EDGES : K_PSF_EDGES + 3] = P.PSF_EDGES_DEG
+    c[K_EDISP_EDGES : K_EDISP_EDGES + 3] = P.EDISP_EDGES
+    c[K_BIT_TRANSIENT] = P.TRANSIENT_BITS
+    c[K_BIT_SOURCE] = P.SOURCE
+    c[K_BIT_SOURCEVETO] = P.SOURCEVETO
+    c[K_BIT_CLEAN] = P.CLEAN
+    c[K_BIT_UCLEAN] = P.ULTRACLEAN
+    c[K_BIT_UCVETO] = P.ULTRACLEANVETO
+    c[K_BIT_FRONT] = P.FRONT
+    c[K_BIT_BACK] = P.BACK
+    c[K_BIT_PSF : K_BIT_PSF + 4] = P.PSF_BITS
+    c[K_BIT_EDISP : K_BIT_EDISP + 4] = P.EDISP_BITS
+    c[K_LAYER_Z : K_LAYER_Z + 36] = inst.TKR_LAYER_Z_MM.ravel()
+    c[K_X0_BELOW : K_X0_BELOW + 18] = inst.TKR_X0_BELOW
+    c[K_FOIL_X0 : K_FOIL_X0 + 18] = inst.FOIL_X0
+    c[K_FOIL_Z : K_FOIL_Z + 18] = inst.FOIL_Z_MM
+    c[K_SIDE_Z : K_SIDE_Z + 8] = inst.ACD_SIDE_ROW_Z_MM.ravel()
+    return c
+
+
 _DEG = 180.0 / math.pi
 
 
@@ -30,15 +119,22 @@ _DEG = 180.0 / math.pi
 # clustering
 # ---------------------------------------------------------------------------------------------
 @njit(nogil=True)
-def _strip_pos(tower: int, view: int, strip: int) -> float:
-    c = ((tower % 4) - 1.5) * _PITCH if view == 0 else ((tower // 4) - 1.5) * _PITCH
-    w = strip // _SPW
-    return c + (w - 1.5) * _WAFER + (strip - w * _SPW - (_SPW - 1) / 2.0) * _STRIP
+def _strip_pos(tower: int, view: int, strip: int, cfg: np.ndarray) -> float:
+    pitch = cfg[K_TOWER_PITCH]
+    spw = np.int64(cfg[K_SPW])
+    c = ((tower % 4) - 1.5) * pitch if view == 0 else ((tower // 4) - 1.5) * pitch
+    w = strip // spw
+    return c + (w - 1.5) * cfg[K_WAFER_PITCH] + (strip - w * spw - (spw - 1) / 2.0) * cfg[K_STRIP_PITCH]
 
 
 @njit(nogil=True)
 def cluster_hits(
-    tkr_ptr: np.ndarray, tower: np.ndarray, plane: np.ndarray, view: np.ndarray, strip: np.ndarray
+    tkr_ptr: np.ndarray,
+    tower: np.ndarray,
+    plane: np.ndarray,
+    view: np.ndarray,
+    strip: np.ndarray,
+    cfg: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Group adjacent strips (same event, tower, plane, view and wafer) into clusters.
 
@@ -52,6 +148,7 @@ def cluster_hits(
     """
     n = tkr_ptr.shape[0] - 1
     m = tower.shape[0]
+    spw = np.int64(cfg[K_SPW])
     new = np.zeros(m, dtype=np.bool_)
     per_event = np.zeros(n, dtype=np.int64)
     for i in range(n):
@@ -62,7 +159,7 @@ def cluster_hits(
                 or plane[k] != plane[k - 1]
                 or view[k] != view[k - 1]
                 or strip[k] != strip[k - 1] + 1
-                or strip[k] // _SPW != strip[k - 1] // _SPW
+                or strip[k] // spw != strip[k - 1] // spw
             ):
                 new[k] = True
                 per_event[i] += 1
@@ -85,9 +182,11 @@ def cluster_hits(
             clu_plane[c] = plane[k]
             clu_view[c] = view[k]
             clu_tower[c] = tower[k]
-            clu_z[c] = _LAYER_Z[plane[k], view[k]]
+            clu_z[c] = cfg[K_LAYER_Z + 2 * plane[k] + view[k]]
         clu_nstrips[c] += 1
-        clu_pos[c] = 0.5 * (_strip_pos(tower[k], view[k], first) + _strip_pos(tower[k], view[k], strip[k]))
+        clu_pos[c] = 0.5 * (
+            _strip_pos(tower[k], view[k], first, cfg) + _strip_pos(tower[k], view[k], strip[k], cfg)
+        )
     return clu_ptr, clu_plane, clu_view, clu_tower, clu_nstrips, clu_pos, clu_z
 
 
@@ -95,7 +194,9 @@ def cluster_hits(
 # track finding and fitting
 # ---------------------------------------------------------------------------------------------
 @njit(nogil=True)
-def _fit(hits: np.ndarray, nh: int, pos: np.ndarray, z: np.ndarray) -> tuple[float, float, float, float]:
+def _fit(
+    hits: np.ndarray, nh: int, pos: np.ndarray, z: np.ndarray, sigma: float
+) -> tuple[float, float, float, float]:
     zb = 0.0
     ub = 0.0
     for j in range(nh):
@@ -115,8 +216,15 @@ def _fit(hits: np.ndarray, nh: int, pos: np.ndarray, z: np.ndarray) -> tuple[flo
     for j in range(nh):
         r = pos[hits[j]] - icpt - slope * z[hits[j]]
         chi2 += r * r
-    s2 = P.SIGMA_HIT_MM * P.SIGMA_HIT_MM
+    s2 = sigma * sigma
     return slope, icpt, chi2 / s2, s2 / szz
+
+
+@njit(nogil=True)
+def _ms_window(e_est: float, plane: int, slope: float, dz: float, cfg: np.ndarray) -> float:
+    x0 = (cfg[K_FOIL_X0 + plane] + cfg[K_TRAY_X0]) * math.sqrt(1.0 + slope * slope)
+    th = cfg[K_HIGHLAND] / max(0.5 * e_est, 1.0) * math.sqrt(x0) * (1.0 + 0.038 * math.log(x0))
+    return min(3.0 * th * abs(dz) * (1.0 + slope * slope), cfg[K_MAX_WINDOW])
 
 
 @njit(nogil=True)
@@ -126,23 +234,28 @@ def find_tracks(
     clu_view: np.ndarray,
     clu_pos: np.ndarray,
     clu_z: np.ndarray,
+    e_est: np.ndarray,
     window_mm: float,
     max_gap: int,
     seed_planes: int,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    cfg: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Find the best straight track of each event in each view (0 x-z, 1 y-z).
 
     Seeds are pairs of clusters in one of the first ``seed_planes`` hit planes and one of the
     next two hit planes below; each seed is followed down plane by plane, predicting from the
-    last two hits and attaching the nearest cluster within ``window_mm``, until ``max_gap``
-    planes in a row have none. The track with most hits wins, then the lowest chi2. Its hits are
+    last two hits and attaching the nearest cluster within a window, until ``max_gap`` planes in
+    a row have none. The window is ``window_mm`` or three times the multiple-scattering deviation
+    expected for a lepton of ``e_est / 2`` (MeV, per event) through the plane's foil, if larger,
+    capped at ``TRACK_MAX_WINDOW_MM``. The track with most hits wins, then the lowest chi2. Its hits are
     fitted by least squares, ``u = intercept + slope * z``.
 
     Returns
     -------
     Arrays of shape (n, 2) [event, view]: nhits int16 (0 = no track), first_plane int16
     (-1 = none), last_plane int16, slope float64 (du/dz), intercept float64 (mm at z = 0),
-    chi2 float64 (with the single-hit resolution), var_slope float64.
+    chi2 float64 (with the single-hit resolution), var_slope float64; and hits int64
+    (n, 2, 18): the track's cluster indices from the top, -1 padded.
     """
     n = clu_ptr.shape[0] - 1
     nhits = np.zeros((n, 2), dtype=np.int16)
@@ -152,6 +265,7 @@ def find_tracks(
     icpt_o = np.full((n, 2), np.nan)
     chi2_o = np.full((n, 2), np.nan)
     var_o = np.full((n, 2), np.nan)
+    hits_o = np.full((n, 2, 18), -1, dtype=np.int64)
     cnt = np.zeros(19, dtype=np.int64)
     start = np.zeros(19, dtype=np.int64)
     cur = np.empty(18, dtype=np.int64)
@@ -196,7 +310,7 @@ def find_tracks(
                             break
                         for ib in range(start[p2], start[p2 + 1]):
                             b = order[ib]
-                            if abs((clu_pos[b] - clu_pos[a]) / (clu_z[b] - clu_z[a])) > P.TRACK_MAX_SLOPE:
+                            if abs((clu_pos[b] - clu_pos[a]) / (clu_z[b] - clu_z[a])) > cfg[K_MAX_SLOPE]:
                                 continue
                             cur[0] = a
                             cur[1] = b
@@ -207,9 +321,10 @@ def find_tracks(
                             z2 = clu_z[b]
                             misses = 0
                             for p in range(p2 + 1, 18):
-                                zp = _LAYER_Z[p, v]
-                                pred = u2 + (u2 - u1) / (z2 - z1) * (zp - z2)
-                                dbest = window_mm
+                                zp = cfg[K_LAYER_Z + 2 * p + v]
+                                ds = (u2 - u1) / (z2 - z1)
+                                pred = u2 + ds * (zp - z2)
+                                dbest = max(window_mm, _ms_window(e_est[i], p, ds, zp - z2, cfg))
                                 found = -1
                                 for ic in range(start[p], start[p + 1]):
                                     c = order[ic]
@@ -231,7 +346,7 @@ def find_tracks(
                                         break
                             if nh < best_n:
                                 continue
-                            s, ic_, chi2, var = _fit(cur, nh, clu_pos, clu_z)
+                            s, ic_, chi2, var = _fit(cur, nh, clu_pos, clu_z, cfg[K_SIGMA_HIT])
                             if nh > best_n or chi2 < best_chi2:
                                 best_n = nh
                                 best_chi2 = chi2
@@ -244,7 +359,126 @@ def find_tracks(
                 nhits[i, v] = best_n
                 first[i, v] = clu_plane[best[0]]
                 last[i, v] = clu_plane[best[best_n - 1]]
-    return nhits, first, last, slope_o, icpt_o, chi2_o, var_o
+                hits_o[i, v, :best_n] = best[:best_n]
+    return nhits, first, last, slope_o, icpt_o, chi2_o, var_o, hits_o
+
+
+@njit(nogil=True)
+def refit_tracks(
+    hits: np.ndarray,
+    nhits: np.ndarray,
+    clu_plane: np.ndarray,
+    clu_pos: np.ndarray,
+    clu_z: np.ndarray,
+    slope: np.ndarray,
+    icpt: np.ndarray,
+    chi2: np.ndarray,
+    var_slope: np.ndarray,
+    energy: np.ndarray,
+    cos_theta: np.ndarray,
+    cfg: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Refit tracks by generalised least squares with multiple scattering (a Kalman equivalent).
+
+    The hit covariance is ``sigma^2 I`` plus, for every plane crossed between two hits, a slope
+    kick of variance ``theta0^2 (1 + s^2)^2`` (Highland formula for one lepton of half the
+    event energy through the foils and trays crossed, path length ``1 / cos_theta``) at the
+    converter foil above the next hit, which correlates all hits below it. Straight line ``u = a + s z`` as :func:`find_tracks`; the
+    direction is thus weighted towards the first hits at low energy. Tracks with fewer than three
+    hits, or events without energy, keep the input values.
+
+    Returns slope, intercept, chi2 (generalised) and var_slope, float64 (n, 2).
+    """
+    n = nhits.shape[0]
+    s_o = slope.copy()
+    i_o = icpt.copy()
+    c_o = chi2.copy()
+    v_o = var_slope.copy()
+    s2 = cfg[K_SIGMA_HIT] * cfg[K_SIGMA_HIT]
+    cov = np.empty((18, 18))
+    rhs = np.empty((18, 3))
+    zz = np.empty(18)
+    uu = np.empty(18)
+    kick = np.empty(18)
+    zk = np.empty(18)
+    for i in range(n):
+        if not energy[i] > 0.0:
+            continue
+        e_lep = max(0.5 * energy[i], 1.0)
+        cz = max(cos_theta[i], cfg[K_MIN_COS]) if cos_theta[i] == cos_theta[i] else 1.0
+        for v in range(2):
+            m = nhits[i, v]
+            if m < 3:
+                continue
+            sl = slope[i, v]
+            for j in range(m):
+                c = hits[i, v, j]
+                zz[j] = clu_z[c]
+                uu[j] = clu_pos[c]
+                kick[j] = 0.0
+                zk[j] = 0.0
+                if j + 1 < m:
+                    zk[j] = cfg[K_FOIL_Z + clu_plane[hits[i, v, j + 1]]]
+                    x0 = 0.0
+                    for q in range(clu_plane[c] + 1, clu_plane[hits[i, v, j + 1]] + 1):
+                        x0 += cfg[K_FOIL_X0 + q] + cfg[K_TRAY_X0]
+                    x0 /= cz
+                    th = cfg[K_HIGHLAND] / e_lep * math.sqrt(x0) * (1.0 + 0.038 * math.log(x0))
+                    kick[j] = th * th * (1.0 + sl * sl) ** 2
+            for j in range(m):
+                for k in range(j, m):
+                    acc = s2 if j == k else 0.0
+                    for q in range(j):
+                        acc += kick[q] * (zk[q] - zz[j]) * (zk[q] - zz[k])
+                    cov[j, k] = acc
+                    cov[k, j] = acc
+            # Cholesky in place (lower triangle)
+            for j in range(m):
+                d = cov[j, j]
+                for q in range(j):
+                    d -= cov[j, q] * cov[j, q]
+                d = math.sqrt(d)
+                cov[j, j] = d
+                for k in range(j + 1, m):
+                    acc = cov[k, j]
+                    for q in range(j):
+                        acc -= cov[k, q] * cov[j, q]
+                    cov[k, j] = acc / d
+            z0 = zz[0]
+            for j in range(m):
+                rhs[j, 0] = 1.0
+                rhs[j, 1] = zz[j] - z0
+                rhs[j, 2] = uu[j]
+            # whiten: solve L w = rhs
+            for r in range(3):
+                for j in range(m):
+                    acc = rhs[j, r]
+                    for q in range(j):
+                        acc -= cov[j, q] * rhs[q, r]
+                    rhs[j, r] = acc / cov[j, j]
+            a00 = 0.0
+            a01 = 0.0
+            a11 = 0.0
+            b0 = 0.0
+            b1 = 0.0
+            for j in range(m):
+                a00 += rhs[j, 0] * rhs[j, 0]
+                a01 += rhs[j, 0] * rhs[j, 1]
+                a11 += rhs[j, 1] * rhs[j, 1]
+                b0 += rhs[j, 0] * rhs[j, 2]
+                b1 += rhs[j, 1] * rhs[j, 2]
+            det = a00 * a11 - a01 * a01
+            beta0 = (a11 * b0 - a01 * b1) / det
+            beta1 = (a00 * b1 - a01 * b0) / det
+            s_o[i, v] = beta1
+            i_o[i, v] = beta0 - beta1 * z0
+            chi = 0.0
+            for j in range(m):
+                r = rhs[j, 2] - beta0 * rhs[j, 0] - beta1 * rhs[j, 1]
+                chi += r * r
+            c_o[i, v] = chi
+            v_o[i, v] = a00 / det
+    return s_o, i_o, c_o, v_o
 
 
 # ---------------------------------------------------------------------------------------------
@@ -252,7 +486,7 @@ def find_tracks(
 # ---------------------------------------------------------------------------------------------
 @njit(nogil=True)
 def event_direction(
-    nhits: np.ndarray, first: np.ndarray, slope: np.ndarray, icpt: np.ndarray, min_hits: int
+    nhits: np.ndarray, first: np.ndarray, slope: np.ndarray, icpt: np.ndarray, min_hits: int, cfg: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Combine the two views into the photon direction and the conversion vertex.
 
@@ -283,7 +517,7 @@ def event_direction(
         theta[i] = math.acos(direction[i, 2]) * _DEG
         ph = math.atan2(direction[i, 1], direction[i, 0]) * _DEG
         phi[i] = ph + 360.0 if ph < 0.0 else ph
-        zv = _LAYER_Z[p, 0]
+        zv = cfg[K_LAYER_Z + 2 * p]
         vertex[i, 0] = icpt[i, 0] + sx * zv
         vertex[i, 1] = icpt[i, 1] + sy * zv
         vertex[i, 2] = zv
@@ -330,15 +564,21 @@ def _gamma_p(a: float, x: float) -> float:
 
 
 @njit(nogil=True)
-def _fraction(energy: float, t0: float, t1: float) -> float:
+def _fraction(energy: float, t0: float, t1: float, cfg: np.ndarray) -> float:
     e = max(energy, 1e-3)
-    a = max(inst.SHOWER_B * (math.log(e / inst.CSI_CRITICAL_ENERGY_MEV) + 0.5) + 1.0, 1.05)
-    return _gamma_p(a, inst.SHOWER_B * t1) - _gamma_p(a, inst.SHOWER_B * t0)
+    b = cfg[K_SHOWER_B]
+    a = max(b * (math.log(e / cfg[K_CSI_EC]) + 0.5) + 1.0, 1.05)
+    return _gamma_p(a, b * t1) - _gamma_p(a, b * t0)
 
 
 @njit(nogil=True)
 def calorimeter_energy(
-    cal_ptr: np.ndarray, log_energy: np.ndarray, first_plane: np.ndarray, cos_theta: np.ndarray, n_iter: int
+    cal_ptr: np.ndarray,
+    log_energy: np.ndarray,
+    first_plane: np.ndarray,
+    cos_theta: np.ndarray,
+    n_iter: int,
+    cfg: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Return (raw sum MeV, leakage-corrected energy MeV, contained fraction) per event.
 
@@ -358,14 +598,14 @@ def calorimeter_energy(
         raw[i] = s
         p = first_plane[i] if first_plane[i] >= 0 else 0
         c = cos_theta[i] if first_plane[i] >= 0 else 1.0
-        c = max(c, P.MIN_COS_THETA)
-        t0 = _X0_BELOW[p] / c
-        t1 = t0 + inst.CAL_X0 / c
+        c = max(c, cfg[K_MIN_COS])
+        t0 = cfg[K_X0_BELOW + p] / c
+        t1 = t0 + cfg[K_CAL_X0] / c
         e = s
         f = 1.0
         if s > 0.0:
             for _ in range(n_iter):
-                f = _fraction(e, t0, t1)
+                f = _fraction(e, t0, t1, cfg)
                 e = s / f
         corr[i] = e
         frac[i] = f if s > 0.0 else 0.0
@@ -452,14 +692,14 @@ def to_sky(
 # ACD and classification
 # ---------------------------------------------------------------------------------------------
 @njit(nogil=True)
-def _acd_tile(o: np.ndarray, d: np.ndarray) -> int:
-    h = inst.ACD_HALF_WIDTH_MM
-    lo_z = _SIDE_Z[3, 0]
+def _acd_tile(o: np.ndarray, d: np.ndarray, cfg: np.ndarray) -> int:
+    h = cfg[K_ACD_HALF]
+    lo_z = cfg[K_SIDE_Z + 6]
     tmin = np.inf
     axis = -1
     for k in range(3):
         lo = lo_z if k == 2 else -h
-        hi = inst.ACD_TOP_Z_MM if k == 2 else h
+        hi = cfg[K_ACD_TOP] if k == 2 else h
         if d[k] > 0:
             t = (hi - o[k]) / d[k]
         elif d[k] < 0:
@@ -474,14 +714,14 @@ def _acd_tile(o: np.ndarray, d: np.ndarray) -> int:
     x = o[0] + tmin * d[0]
     y = o[1] + tmin * d[1]
     z = o[2] + tmin * d[2]
-    p = inst.ACD_TILE_PITCH_MM
-    col_x = min(max(int(math.floor((x + h) / p)), 0), 4)
-    col_y = min(max(int(math.floor((y + h) / p)), 0), 4)
+    p = cfg[K_ACD_TILE]
+    col_x = min(max(math.floor((x + h) / p), 0), 4)
+    col_y = min(max(math.floor((y + h) / p), 0), 4)
     if axis == 2:
         return col_y * 10 + col_x
     row = -1
     for r in range(4):
-        if z >= _SIDE_Z[r, 0] and z < _SIDE_Z[r, 1]:
+        if z >= cfg[K_SIDE_Z + 2 * r] and z < cfg[K_SIDE_Z + 2 * r + 1]:
             row = r
             break
     if row < 0:
@@ -510,12 +750,14 @@ def classify(
     acd_ptr: np.ndarray,
     acd_id: np.ndarray,
     acd_energy: np.ndarray,
+    cfg: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Classify events onto EVENT_CLASS / EVENT_TYPE bits (rules in :mod:`._params`).
 
     Returns event_class uint32, event_type uint32, acd_tile int16 (tile crossed by the track
     extrapolation towards the source, -1 none), acd_tile_energy float64 (MeV in that tile),
-    acd_total_energy float64 (MeV), psf_error float64 (deg, estimated direction error).
+    acd_total_energy float64 (MeV), psf_error float64 (deg, estimated direction error from
+    ``var_slope`` of :func:`refit_tracks`).
     """
     n = has_track.shape[0]
     ev_class = np.zeros(n, dtype=np.uint32)
@@ -531,7 +773,7 @@ def classify(
         acd_tot[i] = tot
         if not has_track[i]:
             continue
-        tile = _acd_tile(vertex[i], direction[i])
+        tile = _acd_tile(vertex[i], direction[i], cfg)
         tile_o[i] = tile
         te = 0.0
         if tile >= 0:
@@ -539,38 +781,34 @@ def classify(
                 if acd_id[k] == tile:
                     te = acd_energy[k]
         tile_e[i] = te
-        # estimated direction error: fit + multiple scattering in the first converter
-        cz = max(direction[i, 2], P.MIN_COS_THETA)
-        x0 = (_FOIL_X0[first_plane[i]] + inst.TKR_TRAY_X0) / cz
-        e_lep = max(0.5 * energy[i], 1.0)
-        ms = P.HIGHLAND_MEV / e_lep * math.sqrt(x0) * (1.0 + 0.038 * math.log(x0))
-        fit = math.sqrt(var_slope[i, 0] + var_slope[i, 1]) * cz * cz
-        err = math.sqrt(ms * ms + fit * fit) * _DEG
+        # estimated direction error from the slope variances (with multiple scattering)
+        cz = direction[i, 2]
+        err = math.sqrt(var_slope[i, 0] + var_slope[i, 1]) * cz * cz * _DEG
         psf[i] = err
-        t = np.uint32(P.FRONT if first_plane[i] < inst.FIRST_BACK_PLANE else P.BACK)
+        t = np.uint32(cfg[K_BIT_FRONT] if first_plane[i] < cfg[K_FIRST_BACK] else cfg[K_BIT_BACK])
         q = 0
-        while q < 3 and err > P.PSF_EDGES_DEG[q]:
+        while q < 3 and err > cfg[K_PSF_EDGES + q]:
             q += 1
-        t |= np.uint32(P.PSF_BITS[3 - q])
+        t |= np.uint32(cfg[K_BIT_PSF + 3 - q])
         q = 0
-        while q < 3 and fraction[i] < P.EDISP_EDGES[q]:
+        while q < 3 and fraction[i] < cfg[K_EDISP_EDGES + q]:
             q += 1
-        t |= np.uint32(P.EDISP_BITS[3 - q])
+        t |= np.uint32(cfg[K_BIT_EDISP + 3 - q])
         ev_type[i] = t
-        if raw_energy[i] < P.MIN_CAL_ENERGY_MEV or te >= P.ACD_TRANSIENT_MAX_MEV:
+        if raw_energy[i] < cfg[K_MIN_CAL_E] or te >= cfg[K_ACD_TRANSIENT]:
             continue
-        c = np.uint32(P.TRANSIENT_BITS)
+        c = np.uint32(cfg[K_BIT_TRANSIENT])
         rms = max(
-            math.sqrt(chi2[i, 0] / nhits[i, 0]) * P.SIGMA_HIT_MM,
-            math.sqrt(chi2[i, 1] / nhits[i, 1]) * P.SIGMA_HIT_MM,
+            math.sqrt(chi2[i, 0] / nhits[i, 0]) * cfg[K_SIGMA_HIT],
+            math.sqrt(chi2[i, 1] / nhits[i, 1]) * cfg[K_SIGMA_HIT],
         )
-        if te < P.ACD_VETO_MEV and rms < P.SOURCE_MAX_RMS_MM:
-            c |= np.uint32(P.SOURCE | P.SOURCEVETO)
-            if rms < P.CLEAN_MAX_RMS_MM and min(nhits[i, 0], nhits[i, 1]) >= P.CLEAN_MIN_HITS:
-                c |= np.uint32(P.CLEAN)
-                if energy[i] >= P.ULTRACLEAN_MIN_MEV:
-                    c |= np.uint32(P.ULTRACLEAN)
-                    if tot < P.ULTRACLEANVETO_MAX_ACD_MEV:
-                        c |= np.uint32(P.ULTRACLEANVETO)
+        if te < cfg[K_ACD_VETO] and rms < cfg[K_SOURCE_RMS]:
+            c |= np.uint32(cfg[K_BIT_SOURCE]) | np.uint32(cfg[K_BIT_SOURCEVETO])
+            if rms < cfg[K_CLEAN_RMS] and min(nhits[i, 0], nhits[i, 1]) >= cfg[K_CLEAN_HITS]:
+                c |= np.uint32(cfg[K_BIT_CLEAN])
+                if energy[i] >= cfg[K_UCLEAN_E]:
+                    c |= np.uint32(cfg[K_BIT_UCLEAN])
+                    if tot < cfg[K_UCVETO_ACD]:
+                        c |= np.uint32(cfg[K_BIT_UCVETO])
         ev_class[i] = c
     return ev_class, ev_type, tile_o, tile_e, acd_tot, psf

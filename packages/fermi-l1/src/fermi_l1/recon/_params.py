@@ -14,6 +14,10 @@ from fermi_l1 import instrument as inst
 SIGMA_HIT_MM = inst.STRIP_PITCH_MM / math.sqrt(12.0)
 #: a cluster is attached to a track when within this distance (mm) of the prediction
 TRACK_WINDOW_MM = 4.0
+#: floor of the energy (MeV) that scales the multiple-scattering track window
+MIN_WINDOW_ENERGY_MEV = 30.0
+#: the multiple-scattering window never exceeds this (mm)
+TRACK_MAX_WINDOW_MM = 15.0
 #: planes in a row without a hit before a track stops
 TRACK_MAX_GAP = 2
 #: hit planes (from the top) tried as the first point of a track
@@ -55,7 +59,7 @@ ULTRACLEAN_MIN_MEV = 100.0
 #: ULTRACLEANVETO: total ACD energy of the event below this (MeV)
 ULTRACLEANVETO_MAX_ACD_MEV = ACD_VETO_MEV
 #: PSF types: upper edges of the estimated 68 % direction error (deg) for PSF3, PSF2, PSF1
-PSF_EDGES_DEG = (0.15, 0.4, 1.0)
+PSF_EDGES_DEG = (0.05, 0.12, 0.3)
 #: EDISP types: lower edges of the contained shower fraction for EDISP3, EDISP2, EDISP1
 EDISP_EDGES = (0.8, 0.65, 0.5)
 #: multiple scattering constant (MeV) of the Highland formula

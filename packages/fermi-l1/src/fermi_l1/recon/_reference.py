@@ -14,9 +14,14 @@ from . import _params as P
 
 
 def cluster_hits(
-    tkr_ptr: np.ndarray, tower: np.ndarray, plane: np.ndarray, view: np.ndarray, strip: np.ndarray
+    tkr_ptr: np.ndarray,
+    tower: np.ndarray,
+    plane: np.ndarray,
+    view: np.ndarray,
+    strip: np.ndarray,
+    cfg: np.ndarray | None = None,
 ) -> tuple[np.ndarray, ...]:
-    """Twin of :func:`._kernels.cluster_hits`."""
+    """Twin of :func:`._kernels.cluster_hits` (``cfg`` unused: constants come from ``instrument``)."""
     n = tkr_ptr.shape[0] - 1
     m = tower.shape[0]
     event = np.repeat(np.arange(n), np.diff(tkr_ptr))
@@ -65,16 +70,20 @@ def find_tracks(
     clu_view: np.ndarray,
     clu_pos: np.ndarray,
     clu_z: np.ndarray,
+    e_est: np.ndarray,
     window_mm: float,
     max_gap: int,
     seed_planes: int,
+    cfg: np.ndarray | None = None,
 ) -> tuple[np.ndarray, ...]:
     """Twin of :func:`._kernels.find_tracks`."""
+    x0_plane = inst.FOIL_X0 + inst.TKR_TRAY_X0
     n = clu_ptr.shape[0] - 1
     nhits = np.zeros((n, 2), dtype=np.int16)
     first = np.full((n, 2), -1, dtype=np.int16)
     last = np.full((n, 2), -1, dtype=np.int16)
     out = {k: np.full((n, 2), np.nan) for k in ("slope", "icpt", "chi2", "var")}
+    hits_o = np.full((n, 2, 18), -1, dtype=np.int64)
     for i in range(n):
         sl = slice(clu_ptr[i], clu_ptr[i + 1])
         for v in range(2):
@@ -97,12 +106,23 @@ def find_tracks(
                             misses = 0
                             for p in range(p2 + 1, 18):
                                 (u1, u2), (z1, z2) = clu_pos[hits[-2:]], clu_z[hits[-2:]]
-                                pred = u2 + (u2 - u1) / (z2 - z1) * (inst.TKR_LAYER_Z_MM[p, v] - z2)
+                                ds = (u2 - u1) / (z2 - z1)
+                                dz = inst.TKR_LAYER_Z_MM[p, v] - z2
+                                pred = u2 + ds * dz
+                                x0 = x0_plane[p] * np.sqrt(1.0 + ds * ds)
+                                th = (
+                                    P.HIGHLAND_MEV
+                                    / max(0.5 * e_est[i], 1.0)
+                                    * np.sqrt(x0)
+                                    * (1.0 + 0.038 * np.log(x0))
+                                )
+                                ms = min(3.0 * th * abs(dz) * (1.0 + ds * ds), P.TRACK_MAX_WINDOW_MM)
+                                window = max(window_mm, ms)
                                 cand = by_plane[p]
                                 if cand.size:
                                     d = np.abs(clu_pos[cand] - pred)
                                     j = int(np.argmin(d))
-                                    if d[j] < window_mm:
+                                    if d[j] < window:
                                         hits.append(int(cand[j]))
                                         misses = 0
                                         continue
@@ -120,11 +140,66 @@ def find_tracks(
                 nhits[i, v] = len(best)
                 first[i, v] = clu_plane[best[0]]
                 last[i, v] = clu_plane[best[-1]]
-    return nhits, first, last, out["slope"], out["icpt"], out["chi2"], out["var"]
+                hits_o[i, v, : len(best)] = best
+    return nhits, first, last, out["slope"], out["icpt"], out["chi2"], out["var"], hits_o
+
+
+def refit_tracks(
+    hits: np.ndarray,
+    nhits: np.ndarray,
+    clu_plane: np.ndarray,
+    clu_pos: np.ndarray,
+    clu_z: np.ndarray,
+    slope: np.ndarray,
+    icpt: np.ndarray,
+    chi2: np.ndarray,
+    var_slope: np.ndarray,
+    energy: np.ndarray,
+    cos_theta: np.ndarray,
+    cfg: np.ndarray | None = None,
+) -> tuple[np.ndarray, ...]:
+    """Twin of :func:`._kernels.refit_tracks` (explicit covariance matrix, ``np.linalg.solve``)."""
+    s_o, i_o, c_o, v_o = slope.copy(), icpt.copy(), chi2.copy(), var_slope.copy()
+    s2 = P.SIGMA_HIT_MM**2
+    per_plane_x0 = inst.FOIL_X0 + inst.TKR_TRAY_X0
+    cum_x0 = np.concatenate([[0.0], np.cumsum(per_plane_x0)])
+    for i in np.flatnonzero(energy > 0):
+        e_lep = max(0.5 * energy[i], 1.0)
+        cz = max(cos_theta[i], P.MIN_COS_THETA) if np.isfinite(cos_theta[i]) else 1.0
+        for v in range(2):
+            m = int(nhits[i, v])
+            if m < 3:
+                continue
+            c = hits[i, v, :m]
+            z, u, pl = clu_z[c], clu_pos[c], clu_plane[c].astype(np.int64)
+            x0 = (cum_x0[pl[1:] + 1] - cum_x0[pl[:-1] + 1]) / cz
+            th = P.HIGHLAND_MEV / e_lep * np.sqrt(x0) * (1.0 + 0.038 * np.log(x0))
+            kick = np.append(th**2 * (1.0 + slope[i, v] ** 2) ** 2, 0.0)
+            zk = np.append(inst.FOIL_Z_MM[pl[1:]], 0.0)  # kick q sits at the foil above hit q+1
+            lever = z[:, None] - zk[None, :]  # [j, q] = z_j - zk_q, used for q < j
+            mask = np.tril(np.ones((m, m)), -1)
+            g = lever * mask * np.sqrt(kick)[None, :]
+            cov = s2 * np.eye(m) + g @ g.T
+            a = np.stack([np.ones(m), z - z[0]], axis=1)
+            ci_a = np.linalg.solve(cov, a)
+            ci_u = np.linalg.solve(cov, u)
+            mat = a.T @ ci_a
+            beta = np.linalg.solve(mat, a.T @ ci_u)
+            s_o[i, v] = beta[1]
+            i_o[i, v] = beta[0] - beta[1] * z[0]
+            res = u - a @ beta
+            c_o[i, v] = res @ np.linalg.solve(cov, res)
+            v_o[i, v] = np.linalg.inv(mat)[1, 1]
+    return s_o, i_o, c_o, v_o
 
 
 def event_direction(
-    nhits: np.ndarray, first: np.ndarray, slope: np.ndarray, icpt: np.ndarray, min_hits: int
+    nhits: np.ndarray,
+    first: np.ndarray,
+    slope: np.ndarray,
+    icpt: np.ndarray,
+    min_hits: int,
+    cfg: np.ndarray | None = None,
 ) -> tuple[np.ndarray, ...]:
     """Twin of :func:`._kernels.event_direction`."""
     has = np.all(nhits >= min_hits, axis=1)
@@ -141,7 +216,12 @@ def event_direction(
 
 
 def calorimeter_energy(
-    cal_ptr: np.ndarray, log_energy: np.ndarray, first_plane: np.ndarray, cos_theta: np.ndarray, n_iter: int
+    cal_ptr: np.ndarray,
+    log_energy: np.ndarray,
+    first_plane: np.ndarray,
+    cos_theta: np.ndarray,
+    n_iter: int,
+    cfg: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Twin of :func:`._kernels.calorimeter_energy`."""
     n = cal_ptr.shape[0] - 1
@@ -210,6 +290,7 @@ def classify(
     acd_ptr: np.ndarray,
     acd_id: np.ndarray,
     acd_energy: np.ndarray,
+    cfg: np.ndarray | None = None,
 ) -> tuple[np.ndarray, ...]:
     """Twin of :func:`._kernels.classify`."""
     n = has_track.shape[0]
@@ -228,13 +309,8 @@ def classify(
     if len(order):
         found = (key_hits[order][pos] == key_evt) & (tile >= 0)
         tile_e[found] = acd_energy[order][pos][found]
-    fp = np.maximum(first_plane, 0)
-    cz = np.maximum(direction[:, 2], P.MIN_COS_THETA)
-    x0 = (inst.FOIL_X0[fp] + inst.TKR_TRAY_X0) / cz
-    e_lep = np.maximum(0.5 * energy, 1.0)
-    ms = P.HIGHLAND_MEV / e_lep * np.sqrt(x0) * (1.0 + 0.038 * np.log(x0))
-    fit = np.sqrt(var_slope[:, 0] + var_slope[:, 1]) * cz * cz
-    psf = np.where(has_track, np.degrees(np.hypot(ms, fit)), np.nan)
+    cz = direction[:, 2]
+    psf = np.where(has_track, np.degrees(np.sqrt(var_slope[:, 0] + var_slope[:, 1]) * cz * cz), np.nan)
     q_psf = np.sum(psf[:, None] > np.array(P.PSF_EDGES_DEG), axis=1)
     q_edisp = np.sum(fraction[:, None] < np.array(P.EDISP_EDGES), axis=1)
     ev_type = (

@@ -99,23 +99,43 @@ def reconstruct(
         One array of length n per entry of :data:`RECON_COLUMNS`.
     """
     k = _engine(engine)
+    cfg = _kernels.config()
     n = digi.n_events
     clu_ptr, clu_plane, clu_view, _tower, _nstrips, clu_pos, clu_z = k.cluster_hits(
-        digi.tkr_ptr, digi.tkr_tower, digi.tkr_plane, digi.tkr_view, digi.tkr_strip
+        digi.tkr_ptr, digi.tkr_tower, digi.tkr_plane, digi.tkr_view, digi.tkr_strip, cfg
     )
-    nhits, first, last, slope, icpt, chi2, var = k.find_tracks(
+    log_energy = np.ascontiguousarray(digi.cal_energy, dtype=np.float64)
+    # energy scale of the track windows: the raw calorimeter sum (an underestimate: wider windows)
+    e_window = np.maximum(
+        np.bincount(digi.cal_event, weights=log_energy, minlength=n), P.MIN_WINDOW_ENERGY_MEV
+    )
+    nhits, first, last, slope, icpt, chi2, var, hits = k.find_tracks(
         clu_ptr,
         clu_plane,
         clu_view,
         clu_pos,
         clu_z,
+        e_window,
         P.TRACK_WINDOW_MM,
         P.TRACK_MAX_GAP,
         P.TRACK_SEED_PLANES,
+        cfg,
     )
-    has, fp, direction, theta, phi, vertex = k.event_direction(nhits, first, slope, icpt, P.TRACK_MIN_HITS)
+    has, fp, direction, theta, phi, vertex = k.event_direction(
+        nhits, first, slope, icpt, P.TRACK_MIN_HITS, cfg
+    )
+    _raw, energy, _frac = k.calorimeter_energy(
+        digi.cal_ptr, log_energy, fp, direction[:, 2].copy(), P.ENERGY_ITERATIONS, cfg
+    )
+    # refit with multiple scattering for this energy, then redo direction and energy
+    slope, icpt, chi2, var = k.refit_tracks(
+        hits, nhits, clu_plane, clu_pos, clu_z, slope, icpt, chi2, var, energy, direction[:, 2].copy(), cfg
+    )
+    has, fp, direction, theta, phi, vertex = k.event_direction(
+        nhits, first, slope, icpt, P.TRACK_MIN_HITS, cfg
+    )
     raw, energy, frac = k.calorimeter_energy(
-        digi.cal_ptr, digi.cal_energy, fp, direction[:, 2].copy(), P.ENERGY_ITERATIONS
+        digi.cal_ptr, log_energy, fp, direction[:, 2].copy(), P.ENERGY_ITERATIONS, cfg
     )
     ev_class, ev_type, tile, tile_e, acd_tot, psf = k.classify(
         has,
@@ -131,13 +151,10 @@ def reconstruct(
         digi.acd_ptr,
         digi.acd_id,
         digi.acd_energy,
+        cfg,
     )
     if quaternion is not None:
-        quat = _as_rows(quaternion, n, 4, "quaternion")
-        pos = (
-            _as_rows(sc_position, n, 3, "sc_position") if sc_position is not None else np.full((n, 3), np.nan)
-        )
-        sky = k.to_sky(direction, quat, pos, rotation_matrix(galrot))
+        sky = sky_directions(direction, quaternion, sc_position, galrot=galrot, engine=engine)
     else:
         sky = tuple(np.full(n, np.nan) for _ in range(6))
     cols = {
@@ -179,6 +196,38 @@ def reconstruct(
         "EVENT_TYPE": ev_type,
     }
     return {name: np.ascontiguousarray(cols[name], dtype=dt) for name, dt in RECON_COLUMNS.items()}
+
+
+def sky_directions(
+    direction: np.ndarray,
+    quaternion: np.ndarray,
+    sc_position: np.ndarray | None = None,
+    *,
+    galrot: str = "current",
+    engine: str = "numba",
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Return (RA, DEC, L, B, ZENITH_ANGLE, EARTH_AZIMUTH_ANGLE) in degrees, float64.
+
+    Parameters
+    ----------
+    direction
+        (n, 3) directions towards the source in the instrument frame (need not be unit vectors;
+        NaN rows give NaN).
+    quaternion
+        (n, 4) attitude, scalar last (FT2 ``QSJ_1..4``), rotating instrument vectors to J2000.
+    sc_position
+        (n, 3) spacecraft position, Earth-centred J2000 (any unit); None gives NaN zenith/azimuth.
+    galrot, engine
+        As in :func:`reconstruct`.
+    """
+    k = _engine(engine)
+    d = np.ascontiguousarray(direction, dtype=np.float64)
+    if d.ndim != 2 or d.shape[1] != 3:
+        raise ValueError(f"direction: expected shape (n, 3), got {d.shape}")
+    n = d.shape[0]
+    quat = _as_rows(quaternion, n, 4, "quaternion")
+    pos = _as_rows(sc_position, n, 3, "sc_position") if sc_position is not None else np.full((n, 3), np.nan)
+    return k.to_sky(d, quat, pos, rotation_matrix(galrot))
 
 
 def _as_rows(a: np.ndarray, n: int, width: int, name: str) -> np.ndarray:

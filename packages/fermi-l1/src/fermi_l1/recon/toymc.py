@@ -53,7 +53,8 @@ def simulate_photons(
     events, truth
         ``truth`` holds ``energy``, ``theta``, ``phi``, ``direction`` (n, 3) towards the source,
         ``conversion_plane`` (-1 if the photon crossed the tracker unconverted),
-        ``conversion_type`` and ``charged``.
+        ``conversion_type``, ``vertex`` (n, 3) mm (conversion point; below the tracker if
+        unconverted) and ``charged``.
     """
     e, th, ph = np.broadcast_arrays(
         np.asarray(energy_mev, dtype=np.float64),
@@ -122,7 +123,8 @@ def simulate_photons(
         started &= conv <= p
         t = (z_next - cur[:, 2]) / d[:, 2]
         cur = np.where(started[:, None], cur + t[:, None] * d, cur)
-        x0 = (inst.FOIL_X0[p] + inst.TKR_TRAY_X0) / np.abs(d[:, 2])
+        foil_next = inst.FOIL_X0[p + 1] if p + 1 < inst.N_TKR_PLANES else 0.0
+        x0 = (foil_next + inst.TKR_TRAY_X0) / np.abs(d[:, 2])
         theta0 = P.HIGHLAND_MEV / (0.5 * e) * np.sqrt(x0) * (1.0 + 0.038 * np.log(x0))
         kick = rng.normal(0.0, 1.0, (n, 2)) * theta0[:, None]
         d_new = d + kick[:, 0:1] * _perp(d, 0) + kick[:, 1:2] * _perp(d, 1)
@@ -160,6 +162,7 @@ def simulate_photons(
         "direction": src,
         "conversion_plane": conv,
         "conversion_type": inst.conversion_type(conv),
+        "vertex": pos,
         "charged": charged,
     }
     return make_events(header, tkr, cal, acd), truth
@@ -192,13 +195,13 @@ def _calorimeter(
         at = pos + t[:, None] * travel
         lo = t0 + layer * inst.CAL_LAYER_X0 / cos_t
         dep = e * inst.shower_fraction(e, lo, lo + inst.CAL_LAYER_X0 / cos_t)
-        # lateral sharing: 70 % in the crossed log, 15 % in each neighbour [toy]
+        # lateral sharing: 80 % in the crossed log, 10 % in each neighbour [toy]
         along_x = layer % 2 == 0
-        for shift, share in ((0.0, 0.7), (-1.0, 0.15), (1.0, 0.15)):
+        for shift, share in ((0.0, 0.8), (-1.0, 0.1), (1.0, 0.1)):
             off = shift * inst.CAL_COLUMN_PITCH_MM
             x = at[:, 0] + (0.0 if along_x else off)
             y = at[:, 1] + (off if along_x else 0.0)
-            tower, lay, col, along = inst.locate_log(x, y, np.full(n, z))
+            tower, lay, col, along = inst.nearest_log(x, y, np.full(n, z))
             de = dep * share * np.maximum(1.0 + noise * rng.normal(size=n), 0.0)
             ok = (tower >= 0) & (de >= inst.CAL_LOG_THRESHOLD_MEV)
             for key, val in (
