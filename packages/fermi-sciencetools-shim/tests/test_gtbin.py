@@ -239,3 +239,26 @@ def test_ccube_00_reproduced_pixel_for_pixel(shared_data, tmp_path):
             ref_keys = [k for k in ref_keys if not k.startswith("TUNIT")]
             my_keys = [k for k in my_keys if not k.startswith("TUNIT")]
             assert my_keys == ref_keys, hdu
+
+
+def test_event_list_is_concatenated_and_gtis_united(tmp_path):
+    a = _write_ft1(tmp_path / "a.fits", [10.0], [0.0], [200.0], [1500.0], [(1000.0, 2000.0)])
+    b = _write_ft1(
+        tmp_path / "b.fits", [10.5, 11.0], [0.0, 0.5], [300.0, 5e4], [2500.0, 2600.0], [(2000.0, 3000.0)]
+    )
+    listing = tmp_path / "events.lis"
+    listing.write_text(f"{a}\n{b}\n")
+    out = gtbin(
+        f"@{listing}", tmp_path / "pha.fits", "PHA1", efield="energy", emin=100.0, emax=1e5, enumbins=3
+    )
+    with fits.open(out) as h:
+        assert h["SPECTRUM"].data["COUNTS"].tolist() == [2, 0, 1]
+        # touching intervals of the two files merge into one (evtbin union)
+        assert h["GTI"].data["START"].tolist() == [1000.0] and h["GTI"].data["STOP"].tolist() == [3000.0]
+    no_gti = tmp_path / "nogti.fits"
+    with fits.open(a) as h:
+        fits.HDUList([h[0].copy(), h["EVENTS"].copy()]).writeto(no_gti)
+    with pytest.raises(InputFileError, match=r"nogti\.fits.*no GTI extension"):
+        gtbin(str(no_gti), tmp_path / "x.fits", "PHA1")
+    with pytest.raises(InputFileError, match=r"a\.fits.*no column FLUX"):
+        gtbin(str(a), tmp_path / "x.fits", "PHA1", efield="FLUX")

@@ -27,18 +27,14 @@ from astropy.io.fits.verify import VerifyWarning
 
 from fermi_sciencetools_shim._atomic import atomic_output
 from fermi_sciencetools_shim.bin import _headers as H
-from fermi_sciencetools_shim.bin._inputs import (
-    EventInput,
-    expand_file_list,
-    livetime_exposure,
-    read_event_input,
-    read_ft2,
-)
+from fermi_sciencetools_shim.bin._inputs import EventInput, read_event_input
 from fermi_sciencetools_shim.bin.binners import Binner, read_bin_file
 from fermi_sciencetools_shim.bin.galactic import ROTATION_ANGLES
 from fermi_sciencetools_shim.bin.skymap import SkyGrid, count_cube
 from fermi_sciencetools_shim.errors import ParameterError
 from fermi_sciencetools_shim.gti import Gti, intersection
+from fermi_sciencetools_shim.io.filelist import expand_file_list
+from fermi_sciencetools_shim.io.ft2 import read_ft2
 from fermi_sciencetools_shim.params import Parameter, resolve, run_command
 from fermi_sciencetools_shim.time import date_obs
 
@@ -143,7 +139,7 @@ def _exposure(scfile: str, sctable: str, gti: Gti) -> float:
     if scfile.strip().upper() in ("NONE", ""):
         return gti.ontime
     sc = read_ft2(expand_file_list(scfile, "scfile"), ("START", "STOP", "LIVETIME"), sctable)
-    return livetime_exposure(gti, sc["START"], sc["STOP"], sc["LIVETIME"])
+    return float(np.sum(sc["LIVETIME"] * gti.overlap_fraction(sc["START"], sc["STOP"])))
 
 
 def _gti_hdu(gti: Gti, exposure: float, source: fits.Header, values: dict[str, Any]) -> fits.BinTableHDU:
