@@ -1,0 +1,191 @@
+"""The weekly LAT report: an HTML page with the week's trending plots and tables.
+
+Every section states its data source; a section with no data for the week says so rather than
+being left out, so a missing feed is visible.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlalchemy.orm import Session
+
+from fermi_isoc._version import __version__
+from fermi_isoc.planning.ft2check import check_ft2_saa
+from fermi_isoc.planning.leapseconds import leap_seconds_in_window, table_status
+from fermi_isoc.trending import plots
+from fermi_isoc.trending.inputs import (
+    N_TOWERS,
+    Series,
+    downlink_from_deliveries,
+    livetime_fraction_from_ft2,
+    samples,
+    yearly_rate,
+)
+from fermi_sciencetools_shim.time import met_to_utc_iso, mission_week_bounds
+
+
+@dataclass
+class Section:
+    """One part of the report: title, source, summary rows (label, value), plot file names."""
+
+    title: str
+    source: str
+    rows: list[tuple[str, str]] = field(default_factory=list)
+    plots: list[str] = field(default_factory=list)
+    empty: str = ""
+
+
+def _clip(series: Series, start: float, stop: float) -> Series:
+    keep = (series.met >= start) & (series.met < stop)
+    return Series(series.quantity, series.met[keep], series.value[keep], series.key, series.unit)
+
+
+def _tower_sort(key: str) -> int:
+    try:
+        return int(key.split()[-1])
+    except ValueError:
+        return N_TOWERS
+
+
+def weekly_report(
+    week: int,
+    out_dir: str | Path,
+    session: Session | None = None,
+    ft2_paths: list[str | Path] = (),
+    fmt: str = ".png",
+) -> Path:
+    """Write the report of mission week ``week`` under ``out_dir/week_NNN/``; return index.html."""
+    if fmt not in plots.FORMATS:
+        raise ValueError(f"report: plot format must be one of {', '.join(plots.FORMATS)}, got {fmt!r}")
+    start, stop = mission_week_bounds(week)
+    out = Path(out_dir) / f"week_{week:03d}"
+    out.mkdir(parents=True, exist_ok=True)
+    sections: list[Section] = []
+
+    # livetime fraction and the SAA check, from FT2 files
+    sec = Section(
+        "Livetime fraction and SAA", "FT2 files: " + (", ".join(Path(p).name for p in ft2_paths) or "none")
+    )
+    lt = [_clip(livetime_fraction_from_ft2(p), start, stop) for p in ft2_paths]
+    lt = [s for s in lt if s.met.size]
+    if lt:
+        values = np.concatenate([s.value for s in lt])
+        sec.rows += [
+            ("FT2 rows in the week", f"{values.size}"),
+            ("mean livetime fraction", f"{values.mean():.4f}"),
+            ("min / max", f"{values.min():.4f} / {values.max():.4f}"),
+        ]
+        sec.plots.append(
+            plots.time_plot(lt, out / f"livetime{fmt}", f"Livetime fraction, week {week}", "LIVETIME / duration",
+                            band=(0.75, 1.0)).name
+        )  # fmt: skip
+        for p in ft2_paths:
+            rep = check_ft2_saa(p)
+            sec.rows += [
+                (f"{Path(p).name}: rows inside the SAA polygon", f"{rep.rows_inside.size}"),
+                (f"{Path(p).name}: gaps > 5 min / with an SAA passage",
+                 f"{len(rep.long_gaps)} / {len(rep.long_gaps) - len(rep.unmatched_long_gaps)}"),
+            ]  # fmt: skip
+    else:
+        sec.empty = "no FT2 row in this week"
+    sections.append(sec)
+
+    def measured(
+        title: str, quantity: str, ylabel: str, scale: float = 1.0, unit: str = "", band=None
+    ) -> None:
+        sec = Section(title, f"isoc_metric_sample quantity {quantity}")
+        series = list(samples(session, quantity, start, stop).values()) if session is not None else []
+        if not series:
+            sec.empty = "no data for this week"
+        else:
+            scaled = [Series(s.quantity, s.met, s.value * scale, s.key) for s in series]
+            allv = np.concatenate([s.value for s in scaled])
+            sec.rows += [("samples", f"{allv.size}"), ("mean", f"{allv.mean():.4g} {unit}"),
+                         ("min / max", f"{allv.min():.4g} / {allv.max():.4g} {unit}")]  # fmt: skip
+            sec.plots.append(
+                plots.time_plot(scaled, out / f"{quantity}{fmt}", f"{title}, week {week}", ylabel, band).name
+            )
+        sections.append(sec)
+
+    measured("Trigger rate", "trigger_rate_hz", "Hz", unit="Hz")
+    measured("Downlinked event rate", "downlinked_event_rate_hz", "Hz", unit="Hz")
+    measured("SSR usage", "ssr_usage_bps", "Gbit/day", scale=86400 / 1e9, unit="Gbit/day")
+
+    sec = Section("Downlink (deliveries received)", "ingest_delivery")
+    if session is not None:
+        dl = downlink_from_deliveries(session, start, stop)
+        if dl.met.size:
+            sec.rows += [("deliveries", f"{dl.met.size}"), ("bytes", f"{dl.value.sum():.0f}"),
+                         ("per day", f"{dl.met.size / 7:.1f} deliveries, {dl.value.sum() / 7 / 1e9:.3f} GB")]  # fmt: skip
+    if not sec.rows:
+        sec.empty = "no delivery received in this week"
+    sections.append(sec)
+
+    # tracker bad strips: per tower, as a time plot and the 4×4 grid of the latest values
+    sec = Section("Tracker bad strips", "isoc_metric_sample quantity tkr_bad_strips (key 'tower N')")
+    strips = samples(session, "tkr_bad_strips", start, stop) if session is not None else {}
+    if strips:
+        latest = np.zeros(N_TOWERS)
+        for key, s in strips.items():
+            t = _tower_sort(key)
+            if t < N_TOWERS:
+                latest[t] = s.value[-1]
+        total = Series("tkr_bad_strips", *_sum_over_keys(list(strips.values())), key="all towers")
+        sec.rows += [("bad strips (latest, all towers)", f"{latest.sum():.0f} of 884736"),
+                     ("worst tower", f"T{int(latest.argmax())} ({latest.max():.0f})")]  # fmt: skip
+        sec.plots.append(
+            plots.time_plot([total], out / f"tkr_bad_strips{fmt}", "Tracker bad strips", "strips").name
+        )
+        sec.plots.append(
+            plots.tower_grid_plot(latest, out / f"tkr_grid{fmt}", "Bad strips per tower", "strips").name
+        )
+    else:
+        sec.empty = "no data for this week"
+    sections.append(sec)
+
+    sec = Section("Calorimeter light output", "isoc_metric_sample quantity cal_mev_per_dac (key 'tower N')")
+    cal = samples(session, "cal_mev_per_dac", start, stop) if session is not None else {}
+    if cal:
+        ordered = [cal[k] for k in sorted(cal, key=_tower_sort)]
+        sec.plots.append(
+            plots.time_plot(ordered, out / f"cal_light{fmt}", "CsI MeV/DAC (large diode)", "MeV/DAC").name
+        )
+        for s in ordered:
+            rate = f", {100 * yearly_rate(s):+.2f} %/yr" if s.met.size >= 2 else ""
+            sec.rows.append((s.key, f"{s.value[-1]:.4f} MeV/DAC{rate}"))
+    else:
+        sec.empty = "no data for this week"
+    sections.append(sec)
+
+    leaps = leap_seconds_in_window(start, stop)
+    status = table_status()
+    env = Environment(
+        loader=FileSystemLoader(Path(__file__).with_name("templates")), autoescape=select_autoescape()
+    )
+    html = env.get_template("report.html").render(
+        week=week,
+        utc_start=met_to_utc_iso(start, 0),
+        utc_stop=met_to_utc_iso(stop, 0),
+        sections=sections,
+        leaps=leaps,
+        leap_status=status,
+        version=__version__,
+        generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    )
+    index = out / "index.html"
+    index.write_text(html, encoding="utf-8")
+    return index
+
+
+def _sum_over_keys(series: list[Series]) -> tuple[np.ndarray, np.ndarray]:
+    """Sum of several series sampled at the same times (bad strips of all towers)."""
+    times = np.unique(np.concatenate([s.met for s in series]))
+    total = np.zeros(times.size)
+    for s in series:
+        total += np.interp(times, s.met, s.value)
+    return times, total
