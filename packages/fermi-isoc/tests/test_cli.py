@@ -54,3 +54,18 @@ def test_plan_json_and_bad_tle(tmp_path, capsys):
     bad.write_text("nonsense\n")
     assert main(["plan", "--week", "900", "--tle", str(bad)]) == 2
     assert f"{bad}: expected 2 TLE lines" in capsys.readouterr().out
+
+
+def test_serve_binds_to_localhost_by_default():
+    from fermi_isoc.cli import build_parser
+
+    args = build_parser().parse_args(["serve"])
+    assert (args.host, args.port) == ("127.0.0.1", 8080)
+
+
+def test_every_subcommand_is_listed_in_help(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    for command in ("serve", "alarms", "rerun", "retention", "plan", "report"):
+        assert command in out

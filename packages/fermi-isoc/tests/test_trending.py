@@ -39,9 +39,11 @@ def test_ssr_usage_with_the_16_bit_wrap():
     counter = np.array([65000, 65535 + 1000 - 65536 + 1, 2537])  # wraps between 0 and 100 s
     s = ssr_usage_from_packet_counter(met, counter)
     assert s.value[0] == pytest.approx((1000 + 1 - (65000 - 65535)) * 1088 * 8 / 100)
-    # about 127 Gbit/day in 2012 is ~1.7 packets per ms
-    daily = ssr_usage_from_packet_counter(np.array([0.0, 86400.0]), np.array([0, 14_590_000 % 65536]))
-    assert daily.value[0] * 86400 / 1e9 < 1  # one sample a day cannot see the 222 wraps: sample often
+    # about 127 Gbit/day in 2012: 14.59 million packets a day, the counter wrapping every ~6.5 min
+    met = np.arange(0.0, 3600.0, 10.0)
+    packets = (met * 127e9 / 8 / 1088 / 86400).astype(np.int64)
+    hourly = ssr_usage_from_packet_counter(met, packets % 65536)
+    assert hourly.value.mean() * 86400 / 1e9 == pytest.approx(127, rel=1e-3)
 
 
 def test_tower_grid_follows_column_plus_four_rows():
