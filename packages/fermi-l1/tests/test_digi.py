@@ -221,3 +221,18 @@ def test_event_time_rules() -> None:
     assert t[1] == 1000.5  # MISSING_LAT_PPS: nominal 20 MHz
     assert t[2] == 1000.5  # tones not one second apart: nominal
     assert t[3] == pytest.approx(1000 + ((50 - 100) % 2**25) / 19_999_000)  # tick counter wrapped
+
+
+def test_decodes_records_written_by_fermi_halfpipe() -> None:
+    from fermi_halfpipe.synthetic import make_events as halfpipe_events
+
+    rng = np.random.default_rng(0)
+    records, lengths, header = halfpipe_events(rng, 100)
+    offsets = np.cumsum(lengths) - lengths
+    # read-only, as a memory-mapped merged file delivers it
+    buf = np.frombuffer(np.asarray(records, dtype=np.uint8).tobytes(), dtype=np.uint8)
+    events = decode_events(buf, offsets, lengths, source="halfpipe synthetic run")
+    assert np.all(events.status == 0)
+    assert np.array_equal(events.header["gem_sequence"], header["gem_seq"].astype(np.uint64))
+    assert np.array_equal(events.header["trigger_ticks"], header["trigger_ticks"].astype(np.uint32))
+    assert np.all(events.tkr_plane <= 17) and np.all(events.cal_layer <= 7)
