@@ -83,6 +83,8 @@ def livetime_cube(
     threads
         Kernel threads (default :func:`default_threads`); the result does not depend on it.
     """
+    if grid.block_size != _kernels.BLOCK:
+        raise ValueError(f"the kernel needs blocks of {_kernels.BLOCK} pixels (grid has {grid.block_size})")
     delta, wdelta = row_weights(gti, ft2)
     zenith_cut = zmax < 180.0 or zmin > 0.0
     cos_zmax = math.cos(math.radians(zmax))
