@@ -48,7 +48,7 @@ from fermi_sciencetools_shim._numba import njit
 #: Pixels per block (consecutive NESTED pixels); the grid pads its pixel arrays to a multiple.
 BLOCK = 64
 #: Rows per tile.
-TILE = 2048
+TILE = 4096
 
 
 @intrinsic
