@@ -6,13 +6,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import select
 
 import fermi_isoc.models  # noqa: F401
 from fermi_ingest.db import get_engine, session_scope
 from fermi_ingest.models import Chunk, Delivery, DeliveryFile, Gap, QuarantinedSpan
-from fermi_isoc.queries.pipeline_schema import ATTEMPT, RUN
-from fermi_isoc.queries.pipeline_schema import metadata as pipeline_metadata
+from fermi_l1.pipeline.models import PipelineAttempt, PipelineRun, PipelineTask
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
 
@@ -74,39 +73,37 @@ class Db:
                 )
             )  # fmt: skip
 
-    def run(self, key: str, state: str, age_h: float = 1.0, run_id: int | None = None,
-            delivery_id: str | None = None, attempts: list[tuple] = ()) -> None:  # fmt: skip
-        """``attempts``: (step, attempt, state, exit_code, host, minutes)."""
-        engine = get_engine(self.url)
-        with engine.begin() as conn:
-            t = NOW - timedelta(hours=age_h)
-            pk = conn.execute(
-                insert(RUN).values(
-                    key=key,
-                    task=key.split("/")[0],
-                    run_id=run_id,
-                    delivery_id=delivery_id,
-                    state=state,
-                    created_at=t,
-                    updated_at=t,
-                )
-            ).inserted_primary_key[0]
-            for step, number, st, code, host, minutes in attempts:
-                conn.execute(
-                    insert(ATTEMPT).values(
-                        run_pk=pk, step=step, attempt=number, state=st, exit_code=code, host=host,
-                        batch_id=f"job{pk}{number}", log_path=f"/logs/{key}/{step}.{number}.log",
-                        started_at=t, ended_at=t + timedelta(minutes=minutes) if minutes is not None else None,
+    def run(self, key: str, state: str, age_h: float = 1.0, attempts: list[tuple] = ()) -> None:
+        """A pipeline run ``<task>/<run key>``; ``attempts``: (number, state, exit_code, host, minutes)."""
+        task_name, _, run_key = key.partition("/")
+        t = NOW - timedelta(hours=age_h)
+        with session_scope(self.url) as s:
+            task = s.scalar(select(PipelineTask).where(PipelineTask.name == task_name))
+            if task is None:
+                task = PipelineTask(name=task_name, max_attempts=3)
+                s.add(task)
+                s.flush()
+            run = PipelineRun(task_pk=task.id, key=run_key, state=state, processing_date="2026-11-20T00:00:00",
+                              created_at=t, updated_at=t)  # fmt: skip
+            s.add(run)
+            s.flush()
+            for number, st, code, host, minutes in attempts:
+                s.add(
+                    PipelineAttempt(
+                        run_pk=run.id, number=number, state=st, executor="local", host=host, driver_host="driver",
+                        driver_pid=1, batch_id=f"job{run.id}{number}", exit_code=code,
+                        log_path=f"/logs/{run_key}.attempt{number}.log", submitted_at=t, started_at=t,
+                        ended_at=t + timedelta(minutes=minutes) if minutes is not None else None,
                     )
                 )  # fmt: skip
 
 
 @pytest.fixture
 def db(tmp_path, monkeypatch) -> Db:
-    """An empty SQLite database with every table (ingest, isoc and the pipeline layout)."""
+    """An empty SQLite database with every table (ingest, isoc, pipeline)."""
     url = f"sqlite:///{tmp_path / 'fermi.db'}"
     monkeypatch.setenv("FERMI_DB_URL", url)
     monkeypatch.setenv("FERMI_HOME", str(tmp_path / "home"))
     (tmp_path / "home").mkdir()
-    pipeline_metadata.create_all(get_engine(url))
+    get_engine(url)  # creates every registered table (ingest, isoc, pipeline, catalog)
     return Db(url)

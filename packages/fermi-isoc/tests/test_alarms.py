@@ -99,10 +99,10 @@ def test_run_held_back_too_long_and_failed_attempts(db):
     db.run("L1Proc/r1", "held", age_h=20)
     db.run("L1Proc/r2", "held", age_h=60)
     db.run("L1Proc/r3", "running", age_h=100)
-    fails = [("digi", n, "failed", 1, "node1", 2) for n in (1, 2, 3, 4)]
+    fails = [(n, "crashed", 137, "node1", 2) for n in (1, 2, 3, 4)]
     db.run("L1Proc/r4", "failed", attempts=fails)
-    db.run("L1Proc/r5", "running", attempts=[*fails[:2], ("digi", 3, "running", None, "node2", None)])
-    db.run("L1Proc/r6", "done", attempts=[fails[0], ("digi", 2, "done", 0, "node2", 3)])  # recovered
+    db.run("L1Proc/r5", "running", attempts=[*fails[:2], (3, "running", None, "node2", None)])
+    db.run("L1Proc/r6", "done", attempts=[fails[0], (2, "done", 0, "node2", 3)])  # recovered
     results = {(r.alarm, r.key): r.severity for r in _eval(db, HELD_FAILED)}
     assert results == {
         ("run-held-back", "L1Proc/r1"): Severity.WARNING,

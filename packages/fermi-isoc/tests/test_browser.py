@@ -105,7 +105,7 @@ def test_live_refresh_shows_a_new_run_without_reload(server, page):
     url, db = server
     page.goto(url + "/")
     assert page.locator("tr.run-row").count() == 5
-    db.run("L1Proc/r0796018000", "queued", age_h=0.0, run_id=796018000)
+    db.run("L1Proc/r0796018000", "queued", age_h=0.0)
     page.wait_for_function("document.querySelectorAll('tr.run-row').length === 6", timeout=10_000)
 
 
@@ -114,7 +114,7 @@ def test_failed_run_rerun_needs_the_token(server, page):
     page.goto(url + "/")
     page.click("#runs a[href='/runs/L1Proc/r0796003600']")
     page.wait_for_selector("#attempts-table")
-    assert page.locator("tr.attempt-row").count() == 3
+    assert page.locator("tr.attempt-row").count() == 2
     _shot(page, "03-run-attempts")
     # without the token: refused, nothing recorded
     page.fill("#rerun-operator", "alice")
@@ -126,7 +126,7 @@ def test_failed_run_rerun_needs_the_token(server, page):
     assert _requests(db) == []
     # with the token: recorded with who and why
     page.goto(url + "/runs/L1Proc/r0796003600")
-    page.select_option("#rerun-step", "digi")
+    page.select_option("#rerun-step", "L1Proc")
     page.fill("#rerun-operator", "alice")
     page.fill("#rerun-reason", "EPU stream re-delivered")
     page.fill("#rerun-token", TOKEN)
@@ -136,5 +136,5 @@ def test_failed_run_rerun_needs_the_token(server, page):
     _shot(page, "05-rerun-accepted")
     (req,) = _requests(db)
     assert (req.run_key, req.step, req.requested_by, req.reason) == (
-        "L1Proc/r0796003600", "digi", "alice", "EPU stream re-delivered",
+        "L1Proc/r0796003600", "L1Proc", "alice", "EPU stream re-delivered",
     )  # fmt: skip

@@ -65,17 +65,16 @@ def test_filter_by_state(client):
 def test_run_drill_down_shows_attempts_and_the_log(client):
     html = client.get("/runs/L1Proc/r0796003600").text
     rows = re.findall(r'<tr class="attempt-row">(.*?)</tr>', html, re.S)
-    assert len(rows) == 3
+    assert len(rows) == 2
     cells = [re.findall(r"<td[^>]*>(.*?)</td>", r, re.S) for r in rows]
     assert [c[:5] for c in cells] == [
-        ["digi", "1", "crashed", "137", "rome0003"],
-        ["digi", "2", "failed", "1", "rome0004"],
-        ["recon", "1", "done", "0", "rome0005"],
+        ["L1Proc", "1", "crashed", "137", "rome0003"],
+        ["L1Proc", "2", "failed", "1", "rome0004"],
     ]
     assert cells[0][7] == "0:03:00"
-    log = client.get("/runs/L1Proc/r0796003600/log/digi/2")
+    log = client.get("/runs/L1Proc/r0796003600/log/L1Proc/2")
     assert log.status_code == 200 and "EPU 1 stream truncated" in log.text
-    assert client.get("/runs/L1Proc/r0796003600/log/digi/9").status_code == 404
+    assert client.get("/runs/L1Proc/r0796003600/log/L1Proc/9").status_code == 404
     assert client.get("/runs/L1Proc/nope").status_code == 404
 
 
@@ -98,11 +97,13 @@ def _rerun(client, token=TOKEN, csrf=None, **fields):
 
 
 def test_rerun_with_token_is_recorded_with_who_and_why(client):
-    r = _rerun(client, step="digi")
-    assert r.status_code == 200 and "Re-run of step digi of L1Proc/r0796003600 requested by alice" in r.text
+    r = _rerun(client)
+    assert (
+        r.status_code == 200 and "Re-run of the whole run of L1Proc/r0796003600 requested by alice" in r.text
+    )
     (req,) = _requests(client.db)
     assert (req.run_key, req.step, req.requested_by, req.reason, req.origin) == (
-        "L1Proc/r0796003600", "digi", "alice", "EPU stream re-delivered", "web",
+        "L1Proc/r0796003600", None, "alice", "EPU stream re-delivered", "web",
     )  # fmt: skip
 
 
@@ -138,8 +139,8 @@ def test_rerun_refused_without_csrf_or_from_another_site(client):
 
 
 def test_rerun_of_a_run_or_step_that_did_not_fail_is_refused(client):
-    r = _rerun(client, step="recon")
-    assert r.status_code == 409 and "step recon of run L1Proc/r0796003600 is done" in r.text
+    r = _rerun(client, step="digi")
+    assert r.status_code == 404 and "run L1Proc/r0796003600 has no step &#39;digi&#39;" in r.text
     page = client.get("/runs/L1Proc/r0796000000").text
     r = client.post("/rerun", data={"run": "L1Proc/r0796000000", "operator": "a", "reason": "again", "token": TOKEN,
                                     "csrf_token": _csrf(page)})  # fmt: skip
@@ -173,22 +174,9 @@ def test_alarms_page_and_metrics(client):
 def test_rerun_from_the_command_line(client, capsys):
     from fermi_isoc.cli import main
 
-    assert (
-        main(
-            [
-                "rerun",
-                "L1Proc/r0796003600",
-                "--step",
-                "digi",
-                "--reason",
-                "retry after fix",
-                "--operator",
-                "bob",
-            ]
-        )
-        == 0
-    )
-    assert "recorded: L1Proc/r0796003600 digi by bob" in capsys.readouterr().out
+    argv = ["rerun", "L1Proc/r0796003600", "--reason", "retry after fix", "--operator", "bob"]
+    assert main(argv) == 0
+    assert "recorded: L1Proc/r0796003600 (whole run) by bob" in capsys.readouterr().out
     assert main(["rerun", "L1Proc/r0796007200", "--reason", "held run"]) == 1
     assert "is held: only a failed or crashed run" in capsys.readouterr().out
     (req,) = _requests(client.db)

@@ -1,14 +1,16 @@
 """Queries over the pipeline driver's run-state tables (fermi-l1) and the data catalog.
 
-fermi-l1's pipeline tables were not yet published when this was written, so the layout read
-here is declared in :mod:`fermi_isoc.queries.pipeline_schema` (one run row per pipeline run of a
-task, one attempt row per try of a step). When fermi-l1 lands its models, only that module and
-this one change. If the tables are absent the functions return nothing and
-:func:`pipeline_available` says so, so the page still shows the deliveries.
+fermi-l1 keeps ``pipeline_task`` (a kind of work, e.g. ``l1run``), ``pipeline_run`` (one unit of
+work of a task, keyed e.g. ``r0600000000`` for LAT run 600000000) and ``pipeline_attempt`` (one
+try of a run). isoc names a run ``<task>/<key>`` and treats the task as the run's single step,
+so a "step" re-run and a run re-run are the same request today. Only this module knows that
+layout; if the tables are absent the functions return nothing and :func:`pipeline_available`
+says so, so the page still shows the deliveries.
 """
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -17,7 +19,10 @@ from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
 from fermi_isoc.queries.ingest import _utc
-from fermi_isoc.queries.pipeline_schema import ATTEMPT, RUN
+from fermi_l1.pipeline.models import PipelineAttempt, PipelineRun, PipelineTask
+
+_LAT_RUN = re.compile(r"^r(\d{1,10})$")
+
 
 #: Run and attempt states of the pipeline driver (architecture.md, Execution).
 STATES = ("queued", "running", "done", "failed", "crashed", "held", "late", "cancelled")
@@ -36,6 +41,7 @@ class AttemptInfo:
     log_path: str
     started_at: datetime | None
     ended_at: datetime | None
+    error: str = ""
 
     @property
     def duration_s(self) -> float | None:
@@ -75,86 +81,108 @@ class ProductInfo:
 def pipeline_available(session: Session) -> bool:
     """True when the pipeline run-state tables exist in the database."""
     names = set(inspect(session.get_bind()).get_table_names())
-    return RUN.name in names and ATTEMPT.name in names
+    return {PipelineTask.__tablename__, PipelineRun.__tablename__, PipelineAttempt.__tablename__} <= names
 
 
-def _attempt_rows(session: Session, run_pks: list[int]) -> dict[int, list[AttemptInfo]]:
+def lat_run_id(key: str) -> int | None:
+    """The LAT run id of a run key ``r<run id>``, else None."""
+    m = _LAT_RUN.match(key)
+    return int(m.group(1)) if m else None
+
+
+def _attempt(a: PipelineAttempt, task: str) -> AttemptInfo:
+    return AttemptInfo(
+        step=task, attempt=a.number, state=a.state, exit_code=a.exit_code, host=a.host or "",
+        batch_id=a.batch_id or "", log_path=a.log_path or "", started_at=_utc(a.started_at),
+        ended_at=_utc(a.ended_at), error=a.error or "",
+    )  # fmt: skip
+
+
+def _attempt_rows(
+    session: Session, run_pks: list[int], tasks: dict[int, str]
+) -> dict[int, list[AttemptInfo]]:
     out: dict[int, list[AttemptInfo]] = {pk: [] for pk in run_pks}
     if not run_pks:
         return out
-    a = ATTEMPT.c
-    rows = session.execute(
-        select(ATTEMPT).where(a.run_pk.in_(run_pks)).order_by(a.run_pk, a.step, a.attempt)
-    ).mappings()
-    for r in rows:
-        out[r["run_pk"]].append(
-            AttemptInfo(
-                r["step"], r["attempt"], r["state"], r["exit_code"], r["host"] or "", r["batch_id"] or "",
-                r["log_path"] or "", _utc(r["started_at"]), _utc(r["ended_at"]),
-            )
-        )  # fmt: skip
+    rows = session.scalars(
+        select(PipelineAttempt)
+        .where(PipelineAttempt.run_pk.in_(run_pks))
+        .order_by(PipelineAttempt.run_pk, PipelineAttempt.number)
+    )
+    for a in rows:
+        out[a.run_pk].append(_attempt(a, tasks[a.run_pk]))
     return out
 
 
-def _run_info(row, attempts: list[AttemptInfo]) -> RunInfo:
+def _run_info(run: PipelineRun, task: str, attempts: list[AttemptInfo]) -> RunInfo:
     latest: dict[str, AttemptInfo] = {}
     for att in attempts:
         if att.step not in latest or att.attempt > latest[att.step].attempt:
             latest[att.step] = att
     return RunInfo(
-        key=row["key"],
-        task=row["task"],
-        run_id=row["run_id"],
-        state=row["state"],
-        delivery_id=row["delivery_id"] or "",
-        created_at=_utc(row["created_at"]),
-        updated_at=_utc(row["updated_at"]),
+        key=f"{task}/{run.key}",
+        task=task,
+        run_id=lat_run_id(run.key),
+        state=run.state,
+        delivery_id="",
+        created_at=_utc(run.created_at),
+        updated_at=_utc(run.updated_at),
         step_states=dict(Counter(a.state for a in latest.values())),
         n_attempts=len(attempts),
         n_failed_attempts=sum(a.state in ("failed", "crashed") for a in attempts),
     )
 
 
+def _infos(session: Session, rows: list[tuple[PipelineRun, str]]) -> list[RunInfo]:
+    tasks = {r.id: t for r, t in rows}
+    attempts = _attempt_rows(session, list(tasks), tasks)
+    return [_run_info(r, t, attempts[r.id]) for r, t in rows]
+
+
+def _select_runs():
+    return select(PipelineRun, PipelineTask.name).join(PipelineTask, PipelineTask.id == PipelineRun.task_pk)
+
+
 def runs(session: Session, state: str | None = None, limit: int = 500) -> list[RunInfo]:
     """Pipeline runs, newest first, optionally only those in ``state``."""
     if not pipeline_available(session):
         return []
-    query = select(RUN).order_by(RUN.c.created_at.desc(), RUN.c.id.desc()).limit(limit)
+    query = _select_runs().order_by(PipelineRun.created_at.desc(), PipelineRun.id.desc()).limit(limit)
     if state:
-        query = query.where(RUN.c.state == state)
-    rows = list(session.execute(query).mappings())
-    attempts = _attempt_rows(session, [r["id"] for r in rows])
-    return [_run_info(r, attempts[r["id"]]) for r in rows]
+        query = query.where(PipelineRun.state == state)
+    return _infos(session, [tuple(r) for r in session.execute(query).all()])
+
+
+def _by_key(session: Session, key: str) -> tuple[PipelineRun, str] | None:
+    if not pipeline_available(session) or "/" not in key:
+        return None
+    task, _, run_key = key.partition("/")
+    row = session.execute(_select_runs().where(PipelineTask.name == task, PipelineRun.key == run_key)).first()
+    return None if row is None else tuple(row)
 
 
 def run_by_key(session: Session, key: str) -> RunInfo | None:
-    """One run by its key, or None."""
-    if not pipeline_available(session):
-        return None
-    row = session.execute(select(RUN).where(RUN.c.key == key)).mappings().first()
-    if row is None:
-        return None
-    return _run_info(row, _attempt_rows(session, [row["id"]])[row["id"]])
+    """One run by its ``<task>/<key>`` name, or None."""
+    row = _by_key(session, key)
+    return None if row is None else _infos(session, [row])[0]
 
 
 def attempts_of(session: Session, key: str) -> list[AttemptInfo]:
-    """Every attempt of every step of a run, by step then attempt number."""
-    if not pipeline_available(session):
+    """Every attempt of a run, by attempt number."""
+    row = _by_key(session, key)
+    if row is None:
         return []
-    pk = session.scalar(select(RUN.c.id).where(RUN.c.key == key))
-    return [] if pk is None else _attempt_rows(session, [pk])[pk]
+    run, task = row
+    return _attempt_rows(session, [run.id], {run.id: task})[run.id]
 
 
 def runs_of_delivery(session: Session, delivery_id: str, lat_run_ids: list[int]) -> list[RunInfo]:
-    """Runs fed by a delivery: those naming it, or processing a LAT run its chunks carry."""
+    """Runs fed by a delivery: those processing a LAT run its chunks carry."""
     if not pipeline_available(session):
         return []
-    query = select(RUN).where(
-        (RUN.c.delivery_id == delivery_id) | RUN.c.run_id.in_([r for r in lat_run_ids if r is not None])
-    )
-    rows = list(session.execute(query.order_by(RUN.c.created_at)).mappings())
-    attempts = _attempt_rows(session, [r["id"] for r in rows])
-    return [_run_info(r, attempts[r["id"]]) for r in rows]
+    wanted = {int(r) for r in lat_run_ids if r is not None}
+    rows = [tuple(r) for r in session.execute(_select_runs().order_by(PipelineRun.created_at)).all()]
+    return _infos(session, [(r, t) for r, t in rows if lat_run_id(r.key) in wanted])
 
 
 def products_of(session: Session, lat_run_id: int | None) -> list[ProductInfo]:
