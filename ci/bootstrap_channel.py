@@ -39,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from packaging.markers import default_environment
 from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 
 import packages as monorepo
@@ -76,30 +77,37 @@ def _requirement_applies(req: Requirement, env: dict[str, str]) -> bool:
     return req.marker is None or req.marker.evaluate({**env, "extra": ""})
 
 
-def wheel_closure(roots: Iterable[str]) -> dict[str, str]:
-    """``{canonical name: installed version}`` of ``roots`` and all their dependencies.
+def wheel_closure(roots: Iterable[Requirement]) -> dict[str, str]:
+    """``{canonical name: version specifier}`` of the wheels needed for ``roots``.
 
-    The versions are those installed in the running interpreter's environment (the CI
-    virtualenv, where ``make venv`` installed every package's dependencies).
+    A root installed in the running interpreter's environment (the CI virtualenv, where
+    ``make venv`` installed every package's dependencies) is pinned at its installed version
+    (``==x.y``) with all its dependencies. A root whose environment marker excludes this
+    interpreter (``tomli; python_version < "3.11"``) and that is not installed keeps its own
+    specifier: the noarch recipes still list it, so the channel must hold it.
     """
     env = default_environment()
     found: dict[str, str] = {}
-    todo = [(canonicalize_name(r), "the monorepo") for r in roots]
+    todo = [(r, "the monorepo") for r in roots]
     while todo:
-        name, wanted_by = todo.pop()
+        req, wanted_by = todo.pop()
+        name = canonicalize_name(req.name)
         if name in found:
             continue
         try:
             dist = md.distribution(name)
         except md.PackageNotFoundError:
+            if not _requirement_applies(req, env):
+                found[name] = str(req.specifier)
+                continue
             raise BootstrapError(
                 f"{name} (required by {wanted_by}) is not installed in {sys.prefix}: run 'make venv'"
             ) from None
-        found[name] = dist.version
+        found[name] = f"=={dist.version}"
         for text in dist.requires or []:
-            req = Requirement(text)
-            if _requirement_applies(req, env):
-                todo.append((canonicalize_name(req.name), name))
+            dep = Requirement(text)
+            if _requirement_applies(dep, env):
+                todo.append((dep, name))
     return dict(sorted(found.items()))
 
 
@@ -107,9 +115,9 @@ def required_wheels(root: Path) -> dict[str, str]:
     """The wheel closure of every external run dependency of the packages plus the host tools."""
     pkgs = monorepo.discover(root)
     internal = {canonicalize_name(p.name) for p in pkgs}
-    roots = set(HOST_TOOLS)
+    roots = [Requirement(t) for t in HOST_TOOLS]
     for pkg in pkgs:
-        roots |= {r.name for r in pkg.requirements() if canonicalize_name(r.name) not in internal}
+        roots += [r for r in pkg.requirements() if canonicalize_name(r.name) not in internal]
     return wheel_closure(roots)
 
 
@@ -134,15 +142,16 @@ def _run(cmd: list[str], what: str) -> None:
 
 
 def download_wheels(wheels: dict[str, str], dest: Path) -> list[Path]:
-    """Download (or take from pip's cache) one wheel per ``name==version`` into ``dest``."""
+    """Download (or take from pip's cache) one wheel per ``name<specifier>`` into ``dest``."""
     dest.mkdir(parents=True, exist_ok=True)
-    pins = [f"{n}=={v}" for n, v in wheels.items()]
+    pins = [f"{n}{spec}" for n, spec in wheels.items()]
     cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:"]
     _run([*cmd, "-d", str(dest), *pins], "pip download of the bootstrap wheels")
     by_name: dict[str, Path] = {}
-    for whl in dest.glob("*.whl"):
+    for whl in sorted(dest.glob("*.whl")):
         name, version = whl.name.split("-")[:2]
-        if wheels.get(canonicalize_name(name)) == version:
+        spec = wheels.get(canonicalize_name(name))
+        if spec is not None and SpecifierSet(spec).contains(version, prereleases=True):
             by_name[canonicalize_name(name)] = whl
     missing = sorted(set(wheels) - set(by_name))
     if missing:
@@ -289,7 +298,7 @@ def verify_channel(channel: Path, wheels: dict[str, str]) -> None:
     """Solve every package of the channel together, so a broken converted dependency shows here."""
     import rattler
 
-    specs = ["python", *(f"{_channel_name(n)} =={v}" for n, v in wheels.items())]
+    specs = ["python", *(f"{_channel_name(n)} {spec}".strip() for n, spec in wheels.items())]
     try:
         asyncio.run(
             rattler.solve(
@@ -329,7 +338,7 @@ def ensure_bootstrap_channel(root: Path, channel: Path, wheel_dir: Path, force: 
             python=sys.version.split()[0],
             executable=_python_executable(),
             count=len(wheels),
-            wheels="\n".join(f"  {n}=={v}" for n, v in wheels.items()),
+            wheels="\n".join(f"  {n}{spec}" for n, spec in wheels.items()),
         )
     )
     key_file.write_text(key + "\n")

@@ -22,12 +22,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from packaging.markers import Marker
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 import packages as monorepo
 
 METAPACKAGE = "fermi-ground"
+# A dependency whose marker only tests the Python version (``tomli; python_version < "3.11"``)
+# is listed unconditionally in a noarch recipe, as conda-forge does.
+_PYTHON_MARKERS = {"python_version", "python_full_version"}
 TAG_PATTERN = re.compile(r"^(?:refs/tags/)?(?P<name>[a-z0-9][a-z0-9-]*)/v(?P<version>[^/\s]+)$")
 
 
@@ -59,6 +63,21 @@ def render_recipe(recipe: Path, variants: Path, overrides: dict[str, str] | None
     if len(rendered) != 1:
         raise ValueError(f"{recipe}: renders into {len(rendered)} variants, expected exactly 1")
     return rendered[0].recipe.to_dict()
+
+
+def marker_variables(marker: Marker) -> set[str]:
+    """Names of the environment variables a PEP 508 marker tests (``python_version``, ...)."""
+    found: set[str] = set()
+
+    def walk(node: object) -> None:
+        if isinstance(node, (list, tuple)):
+            for item in node:
+                walk(item)
+        elif type(node).__name__ == "Variable":
+            found.add(str(node.value))
+
+    walk(marker._markers)  # packaging keeps the parsed marker there; it has no public accessor
+    return found
 
 
 def _norm_spec(spec: str) -> str:
@@ -127,10 +146,16 @@ def check_package_recipe(
         bad(f"python_min {python_min!r} != requires-python floor {pkg.requires_python!r} of the pyproject")
     expected: dict[str, str] = {"python": _norm_spec(f">={python_min}")}
     for req in pkg.requirements():
-        if req.marker is not None:
-            bad(f"dependency {str(req)!r} has an environment marker, which a noarch recipe cannot express")
-        if req.extras:
-            bad(f"dependency {str(req)!r} asks for extras, which conda packages do not have")
+        if req.marker is not None and not marker_variables(req.marker) <= _PYTHON_MARKERS:
+            bad(
+                f"dependency {str(req)!r} has a platform marker, which a noarch recipe cannot express "
+                "(only python_version markers are allowed: the recipe then lists the dependency unconditionally)"
+            )
+        if monorepo.unknown_extras(req):
+            bad(
+                f"dependency {str(req)!r} asks for extras {monorepo.unknown_extras(req)}, which conda packages "
+                "do not have (add the conda package providing them to KNOWN_EXTRAS in ci/packages.py)"
+            )
         expected[parse_match_spec(monorepo.conda_spec(req))[0]] = _norm_spec(str(req.specifier))
     run = rendered.get("requirements", {}).get("run", [])
     actual: dict[str, str] = {}

@@ -26,6 +26,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
+import re
 import shutil
 import subprocess
 import sys
@@ -43,7 +45,9 @@ import check_workflows
 
 import packages as monorepo
 
-DEFAULT_CACHE = monorepo.ROOT / "ci" / ".cache"
+_INDEX_NOISE = re.compile(
+    r"^(Adding \d+ packages|Successfully added|Writing repodata|Could not find \w+/repodata)"
+)
 
 
 class CondaBuildError(Exception):
@@ -104,16 +108,27 @@ def build_recipes(root: Path, out_dir: Path, channels: list[str], python_min: st
     built: list[Path] = []
     for recipe in recipes:
         start = time.perf_counter()
+        # The other packages keep changing while a long build runs: say so plainly, not via pip check.
+        drift = check_recipes.check(root)
+        if drift:
+            raise CondaBuildError(
+                "a pyproject or recipe changed during the build:\n  - " + "\n  - ".join(drift)
+            )
         try:
             (variant,) = rb.Stage0Recipe.from_file(recipe).render(variants, render_config)
             result = variant.run_build(
                 tool_config=tool, output_dir=out_dir, channels=channels, no_build_id=True
             )
         except Exception as exc:  # rattler-build raises several unrelated exception types
-            log = "\n".join(str(line) for line in (getattr(exc, "log", None) or [])[-40:])
+            lines = [str(line) for line in (getattr(exc, "log", None) or [])]
+            log_file = out_dir / f"{recipe.parent.name}-failure.log"
+            log_file.write_text("\n".join(lines) + "\n")
+            # the last lines are rattler-build re-indexing the output folder: show what failed
+            shown = [ln for ln in lines if not _INDEX_NOISE.match(ln)][-30:]
             raise CondaBuildError(
-                f"{recipe.relative_to(root)}: build or test failed: {type(exc).__name__}: {exc}\n{log}\n"
-                + explain_test_failure(out_dir, channels, recipe)
+                f"{recipe.relative_to(root)}: build or test failed: {type(exc).__name__}: {exc}\n"
+                + "\n".join(shown)
+                + f"\n{explain_test_failure(out_dir, channels, recipe)}\nFull log: {log_file}"
             ) from exc
         files = [Path(p) for p in result.packages]
         built += files
@@ -184,7 +199,15 @@ def solve_and_install(channels: list[str], spec: str, prefix: Path) -> list:
     if prefix.exists():
         shutil.rmtree(prefix)
     try:
-        asyncio.run(rattler.install(records, prefix, show_progress=False))
+        cache_dir = os.environ.get("RATTLER_CACHE_DIR")
+        asyncio.run(
+            rattler.install(
+                records,
+                prefix,
+                show_progress=False,
+                cache_dir=Path(cache_dir) / "pkgs" if cache_dir else None,
+            )
+        )
     except Exception as exc:
         raise CondaBuildError(f"cannot install {spec!r} into {prefix}: {exc}") from exc
     return records
@@ -237,6 +260,12 @@ def run(root: Path, cache: Path, force_bootstrap: bool, timer: Timer) -> None:
             raise CondaBuildError("environment.yml problems:\n  - " + "\n  - ".join(problems))
         note.append("consistent")
 
+    # A private package cache: our packages are rebuilt under the same file names at every run,
+    # and they must not linger in (or come from) the user's shared rattler cache.
+    pkg_cache = cache / "rattler-cache"
+    os.environ["RATTLER_CACHE_DIR"] = str(pkg_cache)
+    for stale in (pkg_cache / "pkgs").glob("fermi-*"):
+        shutil.rmtree(stale) if stale.is_dir() else stale.unlink()
     boot = cache / "bootstrap-channel"
     with timer.step("bootstrap channel (CI harness)") as note:
         try:

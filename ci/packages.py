@@ -30,8 +30,18 @@ ROOT = Path(__file__).resolve().parent.parent
 # PyPI names whose conda-forge package has another name. Every other dependency keeps its
 # (normalized) PyPI name on conda-forge.
 PYPI_TO_CONDA: dict[str, str] = {
+    "matplotlib": "matplotlib-base",  # the library without the Qt GUI stack (conda-forge convention)
     "psycopg2-binary": "psycopg2",
     "tables": "pytables",
+}
+
+# PyPI extras whose conda-forge package already provides what the extra adds (conda has no
+# extras; the pairs come from whl2conda's known_extras table). Other extras are refused by
+# ci/check_recipes.py.
+KNOWN_EXTRAS: dict[tuple[str, str], str] = {
+    ("psycopg", "binary"): "psycopg",
+    ("psycopg", "c"): "psycopg",
+    ("uvicorn", "standard"): "uvicorn-standard",
 }
 
 _CHANGELOG_HEADING = re.compile(r"^##\s+(\S+)")
@@ -85,10 +95,22 @@ def conda_name(pypi_name: str) -> str:
     return PYPI_TO_CONDA.get(canonical, canonical)
 
 
+def unknown_extras(requirement: Requirement) -> list[str]:
+    """The extras of ``requirement`` that no conda package is known to provide."""
+    name = canonicalize_name(requirement.name)
+    return sorted(e for e in requirement.extras if (name, e) not in KNOWN_EXTRAS)
+
+
 def conda_spec(requirement: Requirement) -> str:
-    """A conda match spec (``name >=1,<2``) equivalent to a PEP 508 requirement without marker."""
+    """A conda match spec (``name >=1,<2``) equivalent to a PEP 508 requirement (marker ignored).
+
+    A known extra selects its conda package (``psycopg[binary]`` -> ``psycopg``).
+    """
+    name = canonicalize_name(requirement.name)
+    targets = {KNOWN_EXTRAS[(name, e)] for e in requirement.extras if (name, e) in KNOWN_EXTRAS}
+    conda = targets.pop() if len(targets) == 1 else conda_name(requirement.name)
     spec = ",".join(sorted(str(s) for s in requirement.specifier))
-    return f"{conda_name(requirement.name)} {spec}".strip()
+    return f"{conda} {spec}".strip()
 
 
 def read_version(version_file: Path) -> str:

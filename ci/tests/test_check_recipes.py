@@ -116,3 +116,20 @@ def test_release_tag_must_match_version_and_released_changelog(repo_copy: Path):
     changelog = repo_copy / "packages" / "fermi-l1" / "CHANGELOG.md"
     _edit(changelog, "## 0.1.0.dev0 (unreleased)", "## 0.1.0.dev0 (2026-11-23)")
     assert check_recipes.check(repo_copy, tag="refs/tags/fermi-l1/v0.1.0.dev0") == []
+
+
+def test_python_version_marker_is_listed_unconditionally_but_platform_marker_is_refused(repo_copy: Path):
+    pyproject = repo_copy / "packages" / "fermi-halfpipe" / "pyproject.toml"
+    _edit(pyproject, '"numba>=0.58",', '"numba>=0.58",\n    "tomli>=1.1; python_version < \'3.11\'",')
+    assert check_recipes.check(repo_copy) == [
+        "recipes/fermi-halfpipe/recipe.yaml: run dependency missing: 'tomli >=1.1' (from the pyproject)"
+    ]
+    _edit(
+        repo_copy / "recipes" / "fermi-halfpipe" / "recipe.yaml",
+        "    - numba >=0.58\n",
+        "    - numba >=0.58\n    - tomli >=1.1\n",
+    )
+    assert check_recipes.check(repo_copy) == []
+    _edit(pyproject, "python_version < '3.11'", "sys_platform == 'win32'")
+    (problem,) = check_recipes.check(repo_copy)
+    assert "has a platform marker, which a noarch recipe cannot express" in problem

@@ -79,3 +79,14 @@ def test_conda_spec_maps_names_and_sorts_specifiers():
     assert monorepo.conda_spec(Requirement("numpy>=1.24")) == "numpy >=1.24"
     assert monorepo.conda_spec(Requirement("Tables<4,>=3.8")) == "pytables <4,>=3.8"
     assert monorepo.conda_spec(Requirement("fermi-ingest")) == "fermi-ingest"
+
+
+def test_dependencies_of_prints_the_build_order(capsys):
+    assert monorepo.main(["--dependencies-of", "fermi-halfpipe"]) == 0
+    out = capsys.readouterr().out.split()
+    assert out[:2] == ["fermi-sciencetools-shim", "fermi-ingest"]
+    assert "fermi-halfpipe" not in out
+    assert monorepo.main(["--dependencies-of", "fermi-ground"]) == 0
+    assert len(capsys.readouterr().out.split()) == len(monorepo.discover(ROOT))
+    assert monorepo.main(["--dependencies-of", "fermi-nothing"]) == 1
+    assert "no package 'fermi-nothing' in packages/" in capsys.readouterr().err
