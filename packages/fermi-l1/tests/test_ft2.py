@@ -84,6 +84,35 @@ def test_samples_that_do_not_cover_the_run_are_refused():
         make_ft2_rows(bad, t, lt, RUN, RUN + 50.0)
 
 
+def test_orbit_invalid_records_are_not_used_for_the_position():
+    """fermi-halfpipe delivers 5 Hz records; those off the whole second have zero position/velocity
+    and the orbit-invalid flag (bit value 4): the rows must come from the valid 1 Hz samples alone."""
+    samples = synthetic.spacecraft_samples(RUN - 5.0, 130.0, rate_hz=5.0)
+    whole = np.isclose(samples["met"] % 1.0, 0.0) | np.isclose(samples["met"] % 1.0, 1.0)
+    assert 0 < whole.sum() < whole.size
+    flagged = dict(samples, flags=np.where(whole, 0, 4).astype(np.uint32))
+    flagged["position"] = np.where(whole[:, None], samples["position"], 0.0)
+    flagged["velocity"] = np.where(whole[:, None], samples["velocity"], 0.0)
+    valid_only = {k: v[whole] for k, v in samples.items()}
+    t, lt = synthetic.event_counters(RUN + 0.3, RUN + 120.2)
+    rows = make_ft2_rows(flagged, t, lt, RUN + 0.3, RUN + 120.2)
+    expected = make_ft2_rows(valid_only, t, lt, RUN + 0.3, RUN + 120.2)
+    for name in ("SC_POSITION", "LAT_GEO", "LON_GEO", "RAD_GEO", "RA_ZENITH", "DEC_ZENITH", "RA_NPOLE"):
+        np.testing.assert_array_equal(rows[name], expected[name], err_msg=name)
+    np.testing.assert_allclose(
+        np.linalg.norm(rows["SC_POSITION"], axis=1), synthetic.ORBIT_RADIUS_M, rtol=1e-6
+    )
+    # the attitude still uses every record (none is flagged attitude-invalid)
+    np.testing.assert_allclose(rows["QSJ_4"], make_ft2_rows(samples, t, lt, RUN + 0.3, RUN + 120.2)["QSJ_4"])
+    # the same from the boolean field that read_samples gives, and an error when nothing is valid
+    as_bool = dict(flagged, orbit_invalid=~whole)
+    del as_bool["flags"]
+    np.testing.assert_array_equal(make_ft2_rows(as_bool, t, lt, RUN + 0.3, RUN + 120.2)["SC_POSITION"],
+                                  expected["SC_POSITION"])  # fmt: skip
+    with pytest.raises(SpacecraftDataError, match="no spacecraft sample with a valid orbit"):
+        make_ft2_rows(dict(flagged, flags=np.full(whole.size, 4, np.uint32)), t, lt, RUN + 0.3, RUN + 120.2)
+
+
 @pytest.mark.requires_data
 def test_geometry_reproduces_a_real_ft2_week(shared_data):
     d = read_ft2(shared_data / W323)

@@ -5,10 +5,6 @@ the ``CHECKSUM``/``DATASUM`` comments, so two runs never give the same bytes. L1
 be byte-identical when a run is re-processed, so after writing, :func:`stamp_date` sets
 ``DATE`` in every HDU to the *processing date* (chosen once per run by the pipeline and kept in
 its run-state table) and recomputes the checksums with that same date in their comments.
-
-It also restores the template column cards (``TUNIT`` ``s`` and the comments) of a ``GTI``
-extension: the shim's gtmktime rebuilds that table without them (reported upstream), while
-every real FT1 carries them.
 """
 
 from __future__ import annotations
@@ -21,7 +17,6 @@ from pathlib import Path
 from astropy.io import fits
 
 from fermi_sciencetools_shim._atomic import atomic_output
-from fermi_sciencetools_shim.io.ft1 import GTI_COLUMNS
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$")
 
@@ -53,8 +48,6 @@ def stamp_date(path: str | os.PathLike[str], date: str) -> Path:
     with fits.open(target, memmap=False) as hdul:
         hdul.verify("silentfix")
         for hdu in hdul:
-            if hdu.name == "GTI" and isinstance(hdu, fits.BinTableHDU):
-                _restore_gti_cards(hdu)
             if "DATE" in hdu.header:
                 hdu.header["DATE"] = date
             hdu.add_datasum(when=f"data unit checksum updated {date}")
@@ -62,16 +55,3 @@ def stamp_date(path: str | os.PathLike[str], date: str) -> Path:
         with atomic_output(target) as tmp:
             hdul.writeto(tmp, checksum=False)
     return target
-
-
-def _restore_gti_cards(hdu: fits.BinTableHDU) -> None:
-    names = [n.upper() for n in hdu.columns.names]
-    for i, spec in enumerate(GTI_COLUMNS, start=1):
-        if i > len(names) or names[i - 1] != spec.name:
-            return
-        if hdu.columns[i - 1].unit is None and spec.unit is not None:
-            hdu.columns[i - 1].unit = spec.unit
-        hdu.header.comments[f"TTYPE{i}"] = spec.comment
-        hdu.header.comments[f"TFORM{i}"] = spec.format_comment()
-        if f"TUNIT{i}" in hdu.header:
-            hdu.header.comments[f"TUNIT{i}"] = spec.unit_comment

@@ -28,6 +28,8 @@ from fermi_sciencetools_shim.io.ft2 import write_ft2
 from fermi_sciencetools_shim.io.ft2_merge import merge_ft2
 
 CREATOR = f"fermi-l1 {__version__} makeFT2"
+#: bits of the spacecraft record ``flags`` (telemetry format section 5)
+FLAG_IN_SAA, FLAG_ATTITUDE_INVALID, FLAG_ORBIT_INVALID = 1, 2, 4
 
 
 class SpacecraftDataError(ValueError):
@@ -50,6 +52,16 @@ def _field(samples: Mapping[str, np.ndarray], name: str) -> np.ndarray:
         raise SpacecraftDataError(
             f"spacecraft samples lack the {name!r} field (have: {', '.join(samples)})"
         ) from None
+
+
+def invalid_mask(samples: Mapping[str, np.ndarray], name: str, bit: int) -> np.ndarray:
+    """Return the samples flagged ``name`` (boolean field, else that bit of ``flags``; none if neither)."""
+    n = np.asarray(samples["met"]).size
+    if name in samples:
+        return np.asarray(samples[name], dtype=bool).reshape(n)
+    if "flags" in samples:
+        return (np.asarray(samples["flags"]).astype(np.uint32) & np.uint32(bit)) != 0
+    return np.zeros(n, dtype=bool)
 
 
 def _step(met: np.ndarray, values: np.ndarray, t: np.ndarray) -> np.ndarray:
@@ -75,7 +87,9 @@ def make_ft2_rows(
         Spacecraft samples: ``met`` (n,), ``quaternion`` (n, 4) ``(x, y, z, w)`` body -> J2000,
         ``position`` (n, 3) m and optionally ``velocity`` (n, 3) m/s, ``in_saa`` (bool),
         ``lat_mode``, ``lat_config``, ``data_qual`` (integers; defaults 5, 1, 1). Attitude and
-        orbit may come at different rates as long as they share ``met`` (one record per sample).
+        orbit may come at different rates as long as they share ``met`` (one record per sample):
+        records flagged ``attitude_invalid`` / ``orbit_invalid`` (or bits 1 / 2 of ``flags``, as
+        fermi-halfpipe delivers them) are not used for the attitude / the position and velocity.
     event_met, event_livetime_s
         Event times (sorted) and GEM livetime counters in seconds since the run start.
     run_start, run_stop
@@ -104,19 +118,30 @@ def make_ft2_rows(
     vel = None if vel is None else np.asarray(vel, dtype=np.float64).reshape(-1, 3)
     if quat.shape[0] != met.size or pos.shape[0] != met.size:
         raise SpacecraftDataError("spacecraft sample arrays differ in length")
+    att_ok = ~invalid_mask(samples, "attitude_invalid", FLAG_ATTITUDE_INVALID)
+    orb_ok = ~invalid_mask(samples, "orbit_invalid", FLAG_ORBIT_INVALID)
     start, stop = row_edges(float(run_start), float(run_stop))
-    if start[0] < met[0] - max_extrapolation or start[-1] > met[-1] + max_extrapolation:
-        raise SpacecraftDataError(
-            f"spacecraft samples cover MET {met[0]:.3f}..{met[-1]:.3f}, the run needs "
-            f"{start[0]:.3f}..{start[-1]:.3f} (extrapolation limit {max_extrapolation} s)"
-        )
+    for what, ok in (("attitude", att_ok), ("orbit", orb_ok)):
+        t = met[ok]
+        if t.size == 0:
+            raise SpacecraftDataError(
+                f"no spacecraft sample with a valid {what} ({met.size} flagged invalid)"
+            )
+        if start[0] < t[0] - max_extrapolation or start[-1] > t[-1] + max_extrapolation:
+            raise SpacecraftDataError(
+                f"spacecraft samples with a valid {what} cover MET {t[0]:.3f}..{t[-1]:.3f}, the run needs "
+                f"{start[0]:.3f}..{start[-1]:.3f} (extrapolation limit {max_extrapolation} s)"
+            )
 
-    q = slerp(met, quat, start)
-    p = hermite(met, pos, vel, start)
+    q = slerp(met[att_ok], quat[att_ok], start)
+    # flagged records carry zero position/velocity: interpolate the valid orbit samples only
+    om, pos = met[orb_ok], pos[orb_ok]
+    vel = None if vel is None else vel[orb_ok]
+    p = hermite(om, pos, vel, start)
     if vel is not None:
-        v = hermite(met, vel, None, start)
+        v = hermite(om, vel, None, start)
     else:  # orbital velocity from the position track
-        v = hermite(met, pos, None, start + 0.5) - hermite(met, pos, None, start - 0.5)
+        v = hermite(om, pos, None, start + 0.5) - hermite(om, pos, None, start - 0.5)
     z_axis = rotate(q, np.array([0.0, 0.0, 1.0]))
     x_axis = rotate(q, np.array([1.0, 0.0, 0.0]))
     ra_scz, dec_scz = radec(z_axis)
