@@ -1,4 +1,4 @@
-"""Command line entry point ``fermi-ingest``: ``ingest``, ``status`` and ``gaps``."""
+"""Command line entry point ``fermi-ingest``: ``ingest``, ``status``, ``gaps`` and ``db``."""
 
 from __future__ import annotations
 
@@ -52,6 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     g = sub.add_parser("gaps", help="list packet gaps (APID, MET range, missing count, state)")
     g.add_argument("--open", action="store_true", help="only gaps not filled yet")
+
+    from fermi_ingest.migrations import command as db_command
+
+    db_command.add_parser(sub)
     return parser
 
 
@@ -199,10 +203,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_OK
     out = Console(width=200, soft_wrap=True)
-    run = {"ingest": _run_ingest, "status": _run_status, "gaps": _run_gaps}[args.command]
+    from fermi_ingest.db import SchemaVersionError
+    from fermi_ingest.migrations import command as db_command
+
+    run = {"ingest": _run_ingest, "status": _run_status, "gaps": _run_gaps, "db": db_command.run}[
+        args.command
+    ]
     try:
         return run(args, out)
-    except IngestError as exc:
+    except (IngestError, SchemaVersionError) as exc:
         print(f"fermi-ingest {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_REFUSED
 

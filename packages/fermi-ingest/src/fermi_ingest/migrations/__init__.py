@@ -1,0 +1,11 @@
+"""Schema migrations of fermi-ingest (Alembic), and the shared tooling in :mod:`.runner`."""
+
+from fermi_ingest.migrations.runner import MigrationSpec
+
+SPEC = MigrationSpec(
+    name="ingest",
+    distribution="fermi-ingest",
+    migrations="fermi_ingest.migrations",
+    models=("fermi_ingest.models", "fermi_ingest.migrations.indexes"),
+    table_prefixes=("ingest_",),
+)
