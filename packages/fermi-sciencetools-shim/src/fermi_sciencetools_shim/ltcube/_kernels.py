@@ -69,7 +69,7 @@ def _add_pair(typingctx, cells, flat, a, b):  # pragma: no cover - compiled
         pair32 = ir.VectorType(ir.FloatType(), 2)
         pair64 = ir.VectorType(ir.DoubleType(), 2)
         ptr = builder.bitcast(builder.gep(data, [flat_v]), pair32.as_pointer())
-        old = builder.fpext(builder.load(ptr, align=4, typ=pair32), pair64)
+        old = builder.fpext(builder.load(ptr, align=4), pair64)
         add = builder.insert_element(ir.Constant(pair64, ir.Undefined), a_v, ir.Constant(ir.IntType(32), 0))
         add = builder.insert_element(add, b_v, ir.Constant(ir.IntType(32), 1))
         builder.store(builder.fptrunc(builder.fadd(old, add), pair32), ptr, align=4)
