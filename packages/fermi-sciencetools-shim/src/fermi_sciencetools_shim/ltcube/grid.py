@@ -35,12 +35,19 @@ def nside_for_binsz(binsz: float) -> int:
     return nside
 
 
-def unit_vectors(ra_deg: np.ndarray, dec_deg: np.ndarray) -> np.ndarray:
-    """Return (n, 3) float64 unit vectors for RA/DEC in degrees."""
+def unit_vector_components(
+    ra_deg: np.ndarray, dec_deg: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return the float64 ``(x, y, z)`` components of the unit vectors for RA/DEC in degrees."""
     ra = np.radians(np.asarray(ra_deg, dtype=np.float64))
     dec = np.radians(np.asarray(dec_deg, dtype=np.float64))
     cd = np.cos(dec)
-    return np.ascontiguousarray(np.stack([cd * np.cos(ra), cd * np.sin(ra), np.sin(dec)], axis=-1))
+    return cd * np.cos(ra), cd * np.sin(ra), np.sin(dec)
+
+
+def unit_vectors(ra_deg: np.ndarray, dec_deg: np.ndarray) -> np.ndarray:
+    """Return (n, 3) float64 unit vectors for RA/DEC in degrees."""
+    return np.ascontiguousarray(np.stack(unit_vector_components(ra_deg, dec_deg), axis=-1))
 
 
 @dataclass(frozen=True)

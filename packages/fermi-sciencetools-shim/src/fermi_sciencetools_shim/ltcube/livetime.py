@@ -17,7 +17,7 @@ import numpy as np
 
 from fermi_sciencetools_shim.gti import Gti
 from fermi_sciencetools_shim.ltcube import _kernels
-from fermi_sciencetools_shim.ltcube.grid import LivetimeGrid
+from fermi_sciencetools_shim.ltcube.grid import LivetimeGrid, unit_vector_components
 
 #: Rows converted to unit vectors and handed to the kernel at a time (bounds memory).
 CHUNK_ROWS = 262_144
@@ -47,13 +47,6 @@ def row_weights(gti: Gti, ft2: dict[str, np.ndarray]) -> tuple[np.ndarray, np.nd
     delta = np.where(good, livetime * gti.overlap_fraction(start, stop), 0.0)
     wdelta = delta * livetime / np.where(good, duration, 1.0)
     return delta, np.where(good, wdelta, 0.0)
-
-
-def _components(ra_deg: np.ndarray, dec_deg: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    ra = np.radians(np.asarray(ra_deg, dtype=np.float64))
-    dec = np.radians(np.asarray(dec_deg, dtype=np.float64))
-    cd = np.cos(dec)
-    return cd * np.cos(ra), cd * np.sin(ra), np.sin(dec)
 
 
 def livetime_cube(
@@ -113,8 +106,8 @@ def livetime_cube(
                 by,
                 bz,
                 thresholds,
-                *_components(ft2["RA_SCZ"][sel], ft2["DEC_SCZ"][sel]),
-                *_components(ft2["RA_ZENITH"][sel], ft2["DEC_ZENITH"][sel]),
+                *unit_vector_components(ft2["RA_SCZ"][sel], ft2["DEC_SCZ"][sel]),
+                *unit_vector_components(ft2["RA_ZENITH"][sel], ft2["DEC_ZENITH"][sel]),
                 np.ascontiguousarray(delta[sel]),
                 np.ascontiguousarray(wdelta[sel]),
                 nbins,
