@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Sequence
 
 from fermi_isoc._version import __version__
-from fermi_isoc.commands import alarms, plan, report, rerun, retention, serve
+from fermi_isoc.commands import alarms, plan, report, rerun, retention, saareport, serve
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -17,7 +17,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (serve, alarms, rerun, retention, plan, report):
+    for module in (serve, alarms, rerun, retention, plan, saareport, report):
         module.add_parser(subparsers)
     return parser
 
