@@ -35,6 +35,18 @@ N_DEAD_TOWER0 = 111
 #: ACD hit threshold (PHA counts) [ours]
 ACD_THRESHOLD_MEV = 0.3
 MIP_CSI_MEV_PER_MM = 0.56
+#: fraction of a layer's shower energy in each neighbouring log across (Moliere radius of CsI
+#: 3.5 cm vs 2.8 cm log pitch) [ours]
+SHOWER_SPREAD = 0.1
+#: relative Gaussian fluctuation of each log's signal (light yield, sampling) [ours]
+LOG_NOISE = 0.05
+#: log-normal width of the shower-depth (profile shape ``a``) fluctuation of a 1 GeV shower; it
+#: falls with energy as GFLASH's sigma(ln alpha) = 1 / (0.86 ln(E/Ec) - 0.58) (Grindhammer et al.
+#: 1990, NIM A290, 469). The amplitude [ours] is about a third of GFLASH's: the LAT's own
+#: per-event profile fit removes most of the depth fluctuation, fermi-l1's mean-profile leakage
+#: correction none, so the full GFLASH value would give a resolution worse than the LAT's.
+SHOWER_DEPTH_SPREAD = 0.1
+_GFLASH_1GEV = 0.86 * np.log(1000.0 / lat.CSI_CRITICAL_ENERGY_MEV) - 0.58
 STRIPS_PER_TOWER = lat.N_TKR_PLANES * lat.N_VIEWS * lat.N_STRIPS
 
 
@@ -167,33 +179,79 @@ def _cal_deposits(
     energy_per_layer: np.ndarray,
     spread: float,
 ) -> np.ndarray:
-    """Log signals of deposits ``energy_per_layer`` (m, 8) along straight ``axis`` lines."""
-    recs = []
+    """Log signals of deposits ``energy_per_layer`` (m, 8) along straight ``axis`` lines.
+
+    In each layer the deposit goes to the log nearest to where the axis crosses the layer
+    (:func:`fermi_l1.instrument.nearest_log`: the shower is wider than the gaps between logs),
+    a fraction ``spread`` to each neighbouring log across (in the next tower if the axis is at a
+    tower edge). Deposits landing in the same log are summed; what falls outside the tower array
+    leaks away. Each log's signal fluctuates by ``LOG_NOISE`` and logs below the zero-suppression
+    threshold are not read out.
+    """
+    ev_l, tw_l, ly_l, co_l, e_l, off_l = [], [], [], [], [], []
     for layer in range(lat.N_CAL_LAYERS):
         z = lat.CAL_LAYER_Z_MM[layer]
         with np.errstate(divide="ignore", invalid="ignore"):
             step = (z - vertex[:, 2]) / axis[:, 2]
         p = vertex + step[:, None] * axis
-        tower, _, col, off = lat.locate_log(p[:, 0], p[:, 1], np.full(p.shape[0], z))
-        e = energy_per_layer[:, layer]
-        for dcol, share in ((0, 1.0 - 2 * spread), (-1, spread), (1, spread)):
-            c = col + dcol
-            ok = (tower >= 0) & (c >= 0) & (c < lat.N_CAL_COLUMNS) & (e * share > 0)
-            dep = e[ok] * share * np.clip(rng.normal(1.0, 0.05, int(ok.sum())), 0.5, 1.5)
-            keep = dep >= lat.CAL_LOG_THRESHOLD_MEV
-            epos, eneg = lat.cal_face_energies(dep[keep], off[ok][keep])
-            rp, ap = lat.cal_energy_to_adc(epos)
-            rn, an = lat.cal_energy_to_adc(eneg)
-            rec = np.zeros(int(keep.sum()), LOG_DTYPE)
-            rec["event"], rec["tower"], rec["layer"], rec["column"] = (
-                event[ok][keep],
-                tower[ok][keep],
-                layer,
-                c[ok][keep],
-            )
-            rec["range_pos"], rec["range_neg"], rec["adc_pos"], rec["adc_neg"] = rp, rn, ap, an
-            recs.append(rec)
-    return np.concatenate(recs) if recs else np.zeros(0, LOG_DTYPE)
+        along_x = layer % 2 == 0  # even layers: logs along X, the column measures y
+        for shift, share in ((0.0, 1.0 - 2 * spread), (-1.0, spread), (1.0, spread)):
+            if share <= 0:
+                continue
+            d = shift * lat.CAL_COLUMN_PITCH_MM
+            x = p[:, 0] + (0.0 if along_x else d)
+            y = p[:, 1] + (d if along_x else 0.0)
+            tower, lay, col, along = lat.nearest_log(x, y, np.full(p.shape[0], z))
+            e = energy_per_layer[:, layer] * share
+            ok = (tower >= 0) & (lay == layer) & (e > 0) & np.isfinite(along)
+            ev_l.append(event[ok])
+            tw_l.append(tower[ok])
+            ly_l.append(lay[ok])
+            co_l.append(col[ok])
+            e_l.append(e[ok])
+            off_l.append(along[ok])
+    if not ev_l:
+        return np.zeros(0, LOG_DTYPE)
+    ev, tw, ly, co = (np.concatenate(a).astype(np.int64) for a in (ev_l, tw_l, ly_l, co_l))
+    e, off = np.concatenate(e_l), np.concatenate(off_l)
+    key = ((ev * lat.N_TOWERS + tw) * lat.N_CAL_LAYERS + ly) * lat.N_CAL_COLUMNS + co
+    uniq, inv = np.unique(key, return_inverse=True)
+    dep = np.bincount(inv, weights=e, minlength=uniq.size)
+    offset = np.bincount(inv, weights=e * off, minlength=uniq.size) / np.maximum(dep, 1e-300)
+    dep = dep * np.clip(rng.normal(1.0, LOG_NOISE, uniq.size), 0.5, 1.5)
+    keep = dep >= lat.CAL_LOG_THRESHOLD_MEV
+    uniq, dep, offset = uniq[keep], dep[keep], offset[keep]
+    epos, eneg = lat.cal_face_energies(dep, offset)
+    rec = np.zeros(uniq.size, LOG_DTYPE)
+    rec["column"] = uniq % lat.N_CAL_COLUMNS
+    rec["layer"] = (uniq // lat.N_CAL_COLUMNS) % lat.N_CAL_LAYERS
+    rec["tower"] = (uniq // (lat.N_CAL_COLUMNS * lat.N_CAL_LAYERS)) % lat.N_TOWERS
+    rec["event"] = uniq // (lat.N_CAL_COLUMNS * lat.N_CAL_LAYERS * lat.N_TOWERS)
+    rec["range_pos"], rec["adc_pos"] = lat.cal_energy_to_adc(epos)
+    rec["range_neg"], rec["adc_neg"] = lat.cal_energy_to_adc(eneg)
+    return rec
+
+
+def shower_layer_fractions(
+    rng: np.random.Generator, energy_mev: np.ndarray, t_start_x0: np.ndarray, layer_x0: np.ndarray
+) -> np.ndarray:
+    """Fraction of each photon's energy deposited in each calorimeter layer, shape (m, 8).
+
+    The mean longitudinal profile is the instrument's (:func:`fermi_l1.instrument.shower_a`,
+    :data:`~fermi_l1.instrument.SHOWER_B`: the one the reconstruction's leakage correction
+    inverts); each shower's depth fluctuates: its shape parameter ``a`` is scaled by a log-normal
+    factor of width ``SHOWER_DEPTH_SPREAD`` at 1 GeV (narrower above, as in GFLASH), so late or
+    early showers leak more or less.
+    ``t_start_x0`` is the depth (X0 along the axis) of the calorimeter top below the conversion
+    point and ``layer_x0`` the depth of one layer along the axis.
+    """
+    y = np.log(np.maximum(np.asarray(energy_mev, np.float64), 100.0) / lat.CSI_CRITICAL_ENERGY_MEV)
+    sigma = SHOWER_DEPTH_SPREAD * _GFLASH_1GEV / (0.86 * y - 0.58)
+    a = lat.shower_a(energy_mev) * np.exp(sigma * rng.normal(0.0, 1.0, np.size(energy_mev)))
+    a = np.maximum(a, 1.05)
+    edges = t_start_x0[:, None] + layer_x0[:, None] * np.arange(lat.N_CAL_LAYERS + 1)
+    cdf = lat.regularized_gamma_p(a[:, None], lat.SHOWER_B * edges)
+    return np.diff(cdf, axis=1)
 
 
 def simulate_response(
@@ -260,17 +318,16 @@ def simulate_response(
     strips = strips[~np.isin(key, dead)]
 
     # --- calorimeter ---
-    ecal = np.zeros((n, lat.N_CAL_LAYERS))
     tkr_x0 = lat.TKR_X0_BELOW[np.maximum(conv, 0)] / cos
-    for layer in range(lat.N_CAL_LAYERS):
-        t0 = tkr_x0 + layer * lat.CAL_LAYER_X0 / cos
-        t1 = t0 + lat.CAL_LAYER_X0 / cos
-        if ip.size:
-            ecal[ip, layer] = energy_mev[ip] * lat.shower_fraction(energy_mev[ip], t0[ip], t1[ip])
-        ecal[ic, layer] = MIP_CSI_MEV_PER_MM * lat.CAL_LOG_HEIGHT_MM / cos[ic]
-    sel = np.flatnonzero(photon | is_cr)
-    origin = np.where(photon[:, None], vertex, entry)
-    logs = _cal_deposits(rng, sel, origin[sel], u[sel], ecal[sel], spread=0.08)
+    frac_ph = shower_layer_fractions(rng, energy_mev[ip], tkr_x0[ip], lat.CAL_LAYER_X0 / cos[ip])
+    mip = np.repeat((MIP_CSI_MEV_PER_MM * lat.CAL_LOG_HEIGHT_MM / cos[ic])[:, None], lat.N_CAL_LAYERS, 1)
+    logs = np.concatenate(
+        [
+            _cal_deposits(rng, ip, vertex[ip], u[ip], energy_mev[ip, None] * frac_ph, SHOWER_SPREAD),
+            _cal_deposits(rng, ic, entry[ic], u[ic], mip, 0.0),
+        ]
+    )
+    logs = logs[np.argsort(logs["event"], kind="stable")]
 
     # --- ACD ---
     tile, _ = lat.acd_ray_intersection(entry[ic], -u[ic])
