@@ -21,7 +21,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--home", help="data tree root (default: $FERMI_HOME or ./fermi-data)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    p = sub.add_parser("pipeline", help="run L1 (FT2, FT1, catalog, outbox) for every complete run input")
+    p = sub.add_parser(
+        "pipeline",
+        help="inbox deliveries -> ingest -> halfpipe merge -> digi/recon/merit -> FT2, FT1, catalog, outbox",
+    )
+    p.add_argument(
+        "--from-halfpipe",
+        action="store_true",
+        help="leave the inbox alone: only L1 of the runs the halfpipe already merged and of run inputs",
+    )
+    p.add_argument(
+        "--min-crumb", type=int, default=1500, help="smallest average crumb, events (default 1500)"
+    )
     p.add_argument("--config", help="executor configuration (TOML); default: local process pool")
     p.add_argument("--workers", type=int, help="worker processes of the local pool (default 2)")
     p.add_argument("--max-attempts", type=int, default=3, help="tries per run on infrastructure failures")
@@ -56,41 +67,43 @@ def _db_url(args: argparse.Namespace, home: Path) -> str:
 def _run_pipeline(args: argparse.Namespace) -> int:
     from rich.progress import Progress
 
-    from fermi_l1.pipeline.driver import process
     from fermi_l1.pipeline.executors import ExecutorConfig, make_executor
+    from fermi_l1.pipeline.flow import run_pipeline
 
     home = _home(args)
     url = _db_url(args, home)
     cfg = ExecutorConfig.from_toml(args.config) if args.config else ExecutorConfig()
     if args.workers:
         cfg.max_workers = args.workers
-    inputs = sorted(p.parent for p in (home / "l1" / "inputs").glob("r*/run.json"))
-    items = [
-        (
-            p.name,
-            {
-                "input_dir": str(p),
-                "products_dir": str(home / "l1" / "products"),
-                "outbox": str(home / "outbox"),
-            },
-        )
-        for p in inputs
-    ]
-    if not items:
-        print(f"fermi-l1 pipeline: no complete run input under {home / 'l1' / 'inputs'}")
-        return 0
     executor = make_executor(cfg)
     try:
         with Progress(disable=args.no_progress) as bar:
-            job = bar.add_task("L1 runs", total=len(items))
-            summary = process(url, items, executor, log_dir=home / "l1" / "logs", max_attempts=args.max_attempts,
-                              progress=lambda done, total: bar.update(job, completed=done),
-                              date=args.processing_date)  # fmt: skip
+            bars: dict[str, object] = {}
+
+            def progress(label: str, done: int, total: int) -> None:
+                if label not in bars:
+                    bars[label] = bar.add_task(label, total=total)
+                bar.update(bars[label], completed=done, total=total)
+
+            flow = run_pipeline(home, url, executor, inbox=not args.from_halfpipe, max_attempts=args.max_attempts,
+                                date=args.processing_date, min_crumb=args.min_crumb, progress=progress)  # fmt: skip
     finally:
         executor.shutdown()
+    for task, s in flow.stages.items():
+        if task != "l1run":
+            print(f"fermi-l1 pipeline: {task}: {s.done} done, {s.failed} failed, {s.crashed} retried, "
+                  f"{s.skipped} already finished")  # fmt: skip
+    if flow.blocked_runs:
+        print(
+            f"fermi-l1 pipeline: run(s) {', '.join(map(str, flow.blocked_runs))} wait for failed crumbs (see logs)"
+        )
+    summary = flow.stages.get("l1run")
+    if summary is None:
+        print(f"fermi-l1 pipeline: no complete run input under {home / 'l1' / 'inputs'}")
+        return 0 if flow.failed == 0 and not flow.blocked_runs else 1
     print(f"fermi-l1 pipeline: {summary.done} done, {summary.failed} failed, "
           f"{summary.crashed} retried, {summary.skipped} already finished")  # fmt: skip
-    return 0 if summary.failed == 0 else 1
+    return 0 if flow.failed == 0 and not flow.blocked_runs else 1
 
 
 def _run_catalog(args: argparse.Namespace) -> int:

@@ -66,12 +66,12 @@ def recover_orphans(db_url: str) -> int:
 
 
 def _ensure_runs(
-    db_url: str, items: Sequence[tuple[str, dict]], max_attempts: int, date: str | None
+    db_url: str, items: Sequence[tuple[str, dict]], max_attempts: int, date: str | None, task_name: str = TASK
 ) -> list[int]:
     with session(db_url) as s:
-        task = s.scalars(select(PipelineTask).where(PipelineTask.name == TASK)).one_or_none()
+        task = s.scalars(select(PipelineTask).where(PipelineTask.name == task_name)).one_or_none()
         if task is None:
-            task = PipelineTask(name=TASK, max_attempts=max_attempts)
+            task = PipelineTask(name=task_name, max_attempts=max_attempts)
             s.add(task)
             s.flush()
         ids = []
@@ -97,15 +97,17 @@ def process(
     max_attempts: int = 3,
     progress: Callable[[int, int], None] | None = None,
     date: str | None = None,
+    task: str = TASK,
 ) -> Summary:
-    """Bring every run of ``items`` (``(key, params)``) to a final state, retrying crashes.
+    """Bring every run of ``items`` (``(key, params)``) of ``task`` to a final state, retrying crashes.
 
-    ``params`` are the keyword arguments of :func:`.l1run.process_run` except ``date`` and
-    ``db_url`` (the run's processing date and ``db_url`` are added here). ``date`` fixes the
-    processing date of runs created now (default: the current time); existing runs keep theirs.
+    ``params`` are the keyword arguments of the task's function (:data:`.worker.TASKS`) except
+    ``db_url`` and, for ``l1run``, ``date`` (the run's processing date), which are added here.
+    ``date`` fixes the processing date of runs created now (default: the current time); existing
+    runs keep theirs.
     """
     recover_orphans(db_url)
-    run_ids = _ensure_runs(db_url, items, max_attempts, date)
+    run_ids = _ensure_runs(db_url, items, max_attempts, date, task)
     summary = Summary()
     pending: dict = {}
     total = len(run_ids)
@@ -120,16 +122,20 @@ def process(
             if number > run.task.max_attempts:
                 run.state = "failed"
                 return False
-            log = Path(log_dir) / f"{run.key}.attempt{number}.log"
+            log = Path(log_dir) / (
+                f"{run.key}.attempt{number}.log" if task == TASK else f"{task}-{run.key}.attempt{number}.log"
+            )
             attempt = PipelineAttempt(run_pk=run.id, number=number, state="queued", executor=executor.name,
                                       driver_host=socket.gethostname(), driver_pid=os.getpid(),
                                       log_path=str(log))  # fmt: skip
             s.add(attempt)
             run.state, run.updated_at = "running", utcnow()
             s.flush()
-            params = {**json.loads(run.params), "date": run.processing_date}
+            params = json.loads(run.params)
+            if task == TASK:
+                params["date"] = run.processing_date
             attempt_id = attempt.id
-        future = executor.submit(run_attempt, attempt_id, db_url, str(log), params)
+        future = executor.submit(run_attempt, attempt_id, db_url, str(log), params, task)
         pending[future] = (run_id, attempt_id)
         return True
 

@@ -1,9 +1,11 @@
-"""The per-run input folder L1 works from, until halfpipe/digi/recon hand over directly.
+"""The per-run input folder of the FT1/FT2 stage (built from halfpipe output by :mod:`.runinput`).
 
-``<FERMI_HOME>/l1/inputs/r<run10>/`` holds ``run.json`` (``run``, ``start``, ``stop``),
+``<FERMI_HOME>/l1/inputs/r<run10>/`` holds ``run.json`` (``run``, ``start``, ``stop`` and, when
+built from the halfpipe, ``provenance``: merged files and spacecraft files with their SHA-256),
 ``spacecraft.parquet`` (columns ``met``, ``qx qy qz qw``, ``px py pz``, ``vx vy vz``,
-``in_saa``, ``lat_mode``, ``lat_config``, ``data_qual``) and ``merit/*.parquet`` (one merit
-table per chunk). A folder is complete when ``run.json`` exists (written last).
+``in_saa``, ``lat_mode``, ``lat_config``, ``data_qual`` and, when known, ``sc_mode``, ``flags``,
+``attitude_invalid``, ``orbit_invalid``) and ``merit/*.parquet`` (one merit table per chunk).
+A folder is complete when ``run.json`` exists (written last).
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ _VEC = {
     "position": ("px", "py", "pz"),
     "velocity": ("vx", "vy", "vz"),
 }
-_SCALAR = ("met", "in_saa", "lat_mode", "lat_config", "data_qual")
+_SCALAR = (
+    "met", "in_saa", "lat_mode", "lat_config", "data_qual", "sc_mode", "flags", "attitude_invalid", "orbit_invalid",
+)  # fmt: skip
 
 
 def write_run_inputs(
@@ -34,8 +38,12 @@ def write_run_inputs(
     stop: float,
     samples: Mapping[str, np.ndarray],
     merit_chunks: list[Mapping[str, np.ndarray]],
+    provenance: Mapping | None = None,
 ) -> Path:
-    """Write a run input folder (``run.json`` last, so readers never see a partial one)."""
+    """Write a run input folder (``run.json`` last, so readers never see a partial one).
+
+    ``provenance`` (JSON-serialisable) is stored in ``run.json`` as is.
+    """
     root = Path(folder)
     (root / "merit").mkdir(parents=True, exist_ok=True)
     columns = {name: np.asarray(samples[name]) for name in _SCALAR if name in samples}
@@ -47,7 +55,10 @@ def write_run_inputs(
     for i, chunk in enumerate(merit_chunks):
         table = pa.table({k: (list(v) if np.ndim(v) > 1 else np.asarray(v)) for k, v in chunk.items()})
         pq.write_table(table, root / "merit" / f"chunk{i:04d}.parquet")
-    (root / "run.json").write_text(json.dumps({"run": int(run), "start": float(start), "stop": float(stop)}))
+    info = {"run": int(run), "start": float(start), "stop": float(stop)}
+    if provenance is not None:
+        info["provenance"] = provenance
+    (root / "run.json").write_text(json.dumps(info, indent=1, sort_keys=True) + "\n")
     return root
 
 
