@@ -210,6 +210,10 @@ def retrying_transaction(
 ) -> T:
     """Run ``work(session)`` in a transaction; run it again when the database reports a conflict.
 
+    On PostgreSQL concurrent transactions run side by side and the loser of a conflict is run
+    again; on SQLite the transaction takes the database's write lock when it starts
+    (``BEGIN IMMEDIATE``), so writers wait for one another (busy timeout) instead.
+
     ``work`` must do all its database work through the session it is given (it may be called
     several times, each time in a new transaction) and return a value that does not need the
     session. The transaction commits when ``work`` returns.
@@ -234,6 +238,10 @@ def retrying_transaction(
         bind = engine.execution_options(isolation_level=isolation_level) if isolation_level else engine
         with Session(bind=bind, expire_on_commit=False) as session:
             try:
+                if engine.dialect.name == "sqlite":
+                    # pysqlite runs reads outside any transaction until the first write: take the
+                    # write lock first, so what ``work`` reads cannot change before it writes
+                    session.connection().exec_driver_sql("BEGIN IMMEDIATE")
                 result = work(session)
                 session.commit()
                 return result
