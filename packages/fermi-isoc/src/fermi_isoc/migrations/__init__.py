@@ -1,0 +1,13 @@
+"""Schema migrations of fermi-isoc: re-run requests, trending samples, archive copies (Alembic;
+tooling in :mod:`fermi_ingest.migrations.runner`)."""
+
+from fermi_ingest.migrations.runner import MigrationSpec
+
+SPEC = MigrationSpec(
+    name="isoc",
+    distribution="fermi-isoc",
+    migrations="fermi_isoc.migrations",
+    models=("fermi_isoc.models",),
+    table_prefixes=("isoc_",),
+    depends=("ingest",),
+)
