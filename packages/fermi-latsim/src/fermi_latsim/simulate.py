@@ -135,58 +135,124 @@ def simulate(out: str | Path, config: SimulationConfig | None = None, progress: 
             rng, arr.met, arr.body, arr.energy_mev, arr.particle == sky.PROTON, dead
         )
         epus = (0,) if ("one-epu-run" in cfg.faults and r == 1) else (0, 1)
-        enc = events.encode_run(resp, run_id, rng, t1, cfg.policy, epus=epus)
         n_arrivals += len(arr)
         n_not_triggered += resp.n_not_triggered
         n_dead += resp.n_dead_time
-        for crate in (0, 1):
-            if crate not in enc.datagrams:
-                continue
-            apid = APID_EPU0 + crate
-            t = enc.times[crate]
-            sec = np.floor(t).astype(np.int64)
-            usec = np.clip(np.rint((t - sec) * 1e6), 0, 999_999).astype(np.int64)
-            cols = datagrams_to_packets(
-                apid, enc.datagrams[crate], sec=sec, usec=usec, first_count=counts[apid]
-            )
-            counts[apid] = (counts[apid] + len(cols)) % SEQ_MODULUS
-            packet_parts.append(cols)
         src = resp.source
         ra, dec = radec_deg(arr.direction[src]) if src.size else (np.zeros(0), np.zeros(0))
-        datagram_time = np.zeros(len(resp))
-        for crate in enc.datagrams:
-            mine = enc.epu == crate
-            datagram_time[mine] = enc.times[crate][enc.datagram_of_event[mine]]
-        truth_parts.append(
+        parts, truth_run = encode_run_packets(resp, run_id, t1, epus, counts, cfg.policy, rng)
+        packet_parts += parts
+        truth_run.update(
             {
-                "run": np.full(len(resp), run_id, np.int64),
-                "gem_seq": enc.gem_seq,
-                "epu": enc.epu.astype(np.int8),
-                "apid": (APID_EPU0 + enc.epu.astype(np.int16)).astype(np.int16),
-                "time": enc.met,
-                "datagram_time": datagram_time,
                 "component": arr.component[src],
                 "particle": arr.particle[src],
                 "energy_mev": arr.energy_mev[src],
                 "ra": ra,
                 "dec": dec,
                 "theta": np.degrees(np.arccos(np.clip(arr.body[src, 2], -1, 1))),
-                "conversion_plane": resp.conversion_plane,
-                "conversion_type": conversion_type(resp.conversion_plane),
-                "cal_energy_mev": resp.cal_energy_mev,
             }
         )
+        truth_parts.append(truth_run)
         run_rows.append(
             {"run": run_id, "start": t0, "stop": t1, "events": len(resp), "epus": list(epus),
              "start_utc": str(met_to_utc_iso(t0, 3))}
         )  # fmt: skip
 
+    truth = {k: np.concatenate([p[k] for p in truth_parts]) for k in truth_parts[0]} if truth_parts else {}
+    cuts = delivery_cuts(rng, start, stop, cfg.min_deliveries)
+    deliveries, applied = write_deliveries(out, packet_parts, truth, cuts, stop, cfg.faults, rng)
+    if "one-epu-run" in cfg.faults and len(runs) > 1:
+        applied["one-epu-run"] = {"run": int(runs[1][0]), "epus": [0]}
+    if "counters-near-wrap" in cfg.faults:
+        applied["counters-near-wrap"] = {"first_count": first_count}
+    write_truth(out, truth)
+    summary = {
+        "format": "fermi-latsim-truth",
+        "version": 1,
+        "seed": cfg.seed,
+        "hours": cfg.hours,
+        "start_met": start,
+        "stop_met": stop,
+        "tle": [orbit.line1, orbit.line2],
+        "components": {str(k): v for k, v in cfg.model.names().items()},
+        "arrivals": n_arrivals,
+        "not_triggered": n_not_triggered,
+        "dead_time_discarded": n_dead,
+        "events": len(truth.get("time", [])),
+        "runs": run_rows,
+        "deliveries": deliveries,
+        "faults": applied,
+        "spacecraft_records": len(sc),
+    }
+    (out / "truth" / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    return summary
+
+
+def encode_run_packets(
+    resp: detector.Response,
+    run_id: int,
+    stop_met: float,
+    epus: tuple[int, ...],
+    counts: dict[int, int],
+    policy: events.DatagramPolicy,
+    rng: np.random.Generator,
+) -> tuple[list[PacketColumns], dict[str, np.ndarray]]:
+    """Encode one run's response into event packets of its EPUs; return them and the run's truth.
+
+    ``counts`` (APID -> next sequence count) is advanced. The truth holds the event bookkeeping
+    (run, GEM sequence, EPU, APID, time, datagram time, conversion plane/type, CAL energy); the
+    caller adds what it knows of the particles.
+    """
+    enc = events.encode_run(resp, run_id, rng, stop_met, policy, epus=epus)
+    parts = []
+    for crate in (0, 1):
+        if crate not in enc.datagrams:
+            continue
+        apid = APID_EPU0 + crate
+        t = enc.times[crate]
+        sec = np.floor(t).astype(np.int64)
+        usec = np.clip(np.rint((t - sec) * 1e6), 0, 999_999).astype(np.int64)
+        cols = datagrams_to_packets(apid, enc.datagrams[crate], sec=sec, usec=usec, first_count=counts[apid])
+        counts[apid] = (counts[apid] + len(cols)) % SEQ_MODULUS
+        parts.append(cols)
+    datagram_time = np.zeros(len(resp))
+    for crate in enc.datagrams:
+        mine = enc.epu == crate
+        datagram_time[mine] = enc.times[crate][enc.datagram_of_event[mine]]
+    truth = {
+        "run": np.full(len(resp), run_id, np.int64),
+        "gem_seq": enc.gem_seq,
+        "epu": enc.epu.astype(np.int8),
+        "apid": (APID_EPU0 + enc.epu.astype(np.int16)).astype(np.int16),
+        "time": enc.met,
+        "datagram_time": datagram_time,
+        "conversion_plane": resp.conversion_plane,
+        "conversion_type": conversion_type(resp.conversion_plane),
+        "cal_energy_mev": resp.cal_energy_mev,
+    }
+    return parts, truth
+
+
+def write_deliveries(
+    out: Path,
+    packet_parts: list[PacketColumns],
+    truth: dict[str, np.ndarray],
+    cuts: np.ndarray,
+    stop: float,
+    faults: tuple[str, ...],
+    rng: np.random.Generator,
+) -> tuple[list[dict], dict[str, dict]]:
+    """Sort the packets by time, apply the delivery-level faults, cut them into deliveries at
+    ``cuts`` and write ``out/deliveries/<id>/`` (packet files + manifest).
+
+    Adds a ``delivery`` column to ``truth`` (the delivery holding each event's datagram, before
+    faults). Returns the delivery rows of the summary and the faults applied.
+    """
     cols = concatenate(packet_parts)
     cols = cols.take(np.argsort(_time(cols), kind="stable"))
-    truth = {k: np.concatenate([p[k] for p in truth_parts]) for k in truth_parts[0]} if truth_parts else {}
     applied: dict[str, dict] = {}
 
-    if "dropped-packets" in cfg.faults:
+    if "dropped-packets" in faults:
         ev = np.flatnonzero(np.isin(cols.apid, (APID_EPU0, APID_EPU0 + 1)))
         drop = np.sort(rng.choice(ev, max(1, int(0.005 * ev.size)), replace=False)) if ev.size else ev
         keep = np.setdiff1d(np.arange(len(cols)), drop)
@@ -197,16 +263,15 @@ def simulate(out: str | Path, config: SimulationConfig | None = None, progress: 
         }
         cols = cols.take(keep)
 
-    cuts = delivery_cuts(rng, start, stop, cfg.min_deliveries)
     t = _time(cols)
     which = np.clip(np.searchsorted(cuts, t, side="right") - 1, 0, cuts.size - 2)
     n_del = cuts.size - 1
-    if "late-epu" in cfg.faults and n_del > 1:
+    if "late-epu" in faults and n_del > 1:
         late = (which == 0) & (np.asarray(cols.apid) == APID_EPU0 + 1)
         which = np.where(late, 1, which)
         applied["late-epu"] = {"apid": APID_EPU0 + 1, "packets": int(late.sum()), "from": 0, "to": 1}
     per_delivery = [np.flatnonzero(which == k) for k in range(n_del)]
-    if "duplicated-datagrams" in cfg.faults:
+    if "duplicated-datagrams" in faults:
         dup_total = 0
         for k in range(n_del - 1):
             extra = []
@@ -239,7 +304,7 @@ def simulate(out: str | Path, config: SimulationConfig | None = None, progress: 
         for f, lo in enumerate(range(0, max(idx.size, 1), MAX_PACKETS_PER_FILE)):
             part = cols.take(idx[lo : lo + MAX_PACKETS_PER_FILE])
             data = encode_packets(part)
-            if "corrupted-bytes" in cfg.faults and k == min(1, n_del - 1) and f == 0 and data.size > 64:
+            if "corrupted-bytes" in faults and k == min(1, n_del - 1) and f == 0 and data.size > 64:
                 ends = np.cumsum(np.asarray(part.payload_length, np.int64) + 14)
                 at = int(ends[len(part) // 2 - 1]) if len(part) > 2 else 0  # a packet header mid-file
                 data = data.copy()
@@ -253,7 +318,7 @@ def simulate(out: str | Path, config: SimulationConfig | None = None, progress: 
             name = f"{did}_{f:03d}.pkt"
             (d / name).write_bytes(data.tobytes())
             names.append(name)
-        if "truncated-file" in cfg.faults and k == n_del - 1:
+        if "truncated-file" in faults and k == n_del - 1:
             last = d / names[-1]
             data = last.read_bytes()
             last.write_bytes(data[: max(0, len(data) - 100)])
@@ -277,32 +342,14 @@ def simulate(out: str | Path, config: SimulationConfig | None = None, progress: 
         if truth:
             in_k = (truth["datagram_time"] >= cuts[k]) & (truth["datagram_time"] < cuts[k + 1])
             delivery_of_packet_time[in_k & (delivery_of_packet_time < 0)] = k
-    if "one-epu-run" in cfg.faults and len(runs) > 1:
-        applied["one-epu-run"] = {"run": int(runs[1][0]), "epus": [0]}
-    if "counters-near-wrap" in cfg.faults:
-        applied["counters-near-wrap"] = {"first_count": first_count}
 
-    (out / "truth").mkdir(parents=True, exist_ok=True)
     if truth:
         truth["delivery"] = delivery_of_packet_time
+    return deliveries, applied
+
+
+def write_truth(out: Path, truth: dict[str, np.ndarray]) -> None:
+    """Write ``out/truth/events.parquet`` (nothing when there is no event)."""
+    (out / "truth").mkdir(parents=True, exist_ok=True)
+    if truth:
         pq.write_table(pa.table(truth), out / "truth" / "events.parquet")
-    summary = {
-        "format": "fermi-latsim-truth",
-        "version": 1,
-        "seed": cfg.seed,
-        "hours": cfg.hours,
-        "start_met": start,
-        "stop_met": stop,
-        "tle": [orbit.line1, orbit.line2],
-        "components": {str(k): v for k, v in cfg.model.names().items()},
-        "arrivals": n_arrivals,
-        "not_triggered": n_not_triggered,
-        "dead_time_discarded": n_dead,
-        "events": len(truth.get("time", [])),
-        "runs": run_rows,
-        "deliveries": deliveries,
-        "faults": applied,
-        "spacecraft_records": len(sc),
-    }
-    (out / "truth" / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-    return summary
