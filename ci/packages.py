@@ -25,6 +25,11 @@ import tomllib
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10 (requirements-dev.txt installs tomli there)
+    import tomli as tomllib
+
 ROOT = Path(__file__).resolve().parent.parent
 
 # PyPI names whose conda-forge package has another name. Every other dependency keeps its
