@@ -6,6 +6,7 @@ of them spread over three deliveries; 5 Hz spacecraft records with the orbit-inv
 
 from __future__ import annotations
 
+import itertools
 import json
 import shutil
 from pathlib import Path
@@ -88,7 +89,7 @@ def test_crumbs_cover_a_chunk_with_geometric_sizes():
     bounds = crumb_bounds(30_000)
     sizes = np.diff([b[0] for b in bounds] + [bounds[-1][1]])
     assert bounds[0][0] == 0 and bounds[-1][1] == 30_000 and len(bounds) == 20
-    assert all(a[1] == b[0] for a, b in zip(bounds, bounds[1:], strict=False))
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(bounds))
     assert sizes.max() / sizes.min() == pytest.approx(1.5, rel=0.01)
     assert len(crumb_bounds(10**7)) == 45 and crumb_bounds(10) == [(0, 10)] and crumb_bounds(0) == []
     with pytest.raises(ValueError, match="min_crumb=0"):
@@ -158,7 +159,7 @@ def test_rerun_changes_nothing(from_inbox, capsys):
 def test_from_halfpipe_like_the_demo_gives_the_same_bytes(
     deliveries, from_inbox, tmp_path, monkeypatch, capsys
 ):
-    source, summary = deliveries
+    source, _summary = deliveries
     _merge_by_hand(tmp_path, source, monkeypatch)
     assert main(_cli(tmp_path, "pipeline", "--from-halfpipe")) == 0
     assert "fermi-l1 pipeline: 2 done, 0 failed" in capsys.readouterr().out
