@@ -220,3 +220,19 @@ def test_products_made_from_halfpipe_output_match_real_files(from_inbox, shared_
         expected = int(np.count_nonzero((ev["ENERGY"] > 100) & (ev["ZENITH_ANGLE"] <= 90)))
     result = gtselect(photon, tmp_path / "sel.fits", emin=100, emax=300000, zmax=90)
     assert result.n_events == expected
+
+
+def test_parsl_backend_runs_the_same_pipeline(deliveries, from_inbox, tmp_path, monkeypatch, capsys):
+    pytest.importorskip("parsl")
+    source, _ = deliveries
+    _merge_by_hand(tmp_path, source, monkeypatch)
+    config = tmp_path / "parsl.toml"
+    config.write_text(
+        f'[executor]\nkind = "parsl"\nprovider = "local"\nmax_workers = 2\nrun_dir = "{tmp_path / "runinfo"}"\n'
+    )
+    assert main(_cli(tmp_path, "pipeline", "--from-halfpipe", "--config", str(config))) == 0
+    assert "fermi-l1 pipeline: 2 done, 0 failed" in capsys.readouterr().out
+    assert _products(tmp_path) == _products(from_inbox[0])
+    with session(f"sqlite:///{tmp_path / 'fermi.db'}") as s:
+        attempts = s.scalars(select(PipelineAttempt)).all()
+    assert attempts and all(a.executor == "parsl" and a.batch_id.startswith("parsl-") for a in attempts)

@@ -19,6 +19,7 @@ The farm configuration is a TOML file::
 from __future__ import annotations
 
 import os
+import sys
 
 try:
     import tomllib
@@ -131,6 +132,11 @@ class ParslExecutor:
         import parsl
         from parsl import python_app
 
+        # Parsl starts its interchange and workers by script name (interchange.py,
+        # process_worker_pool.py): find them in this environment even when it is not activated
+        bindir = os.path.dirname(sys.executable)
+        if bindir not in os.environ.get("PATH", "").split(os.pathsep):
+            os.environ["PATH"] = os.pathsep.join([bindir, os.environ.get("PATH", "")])
         self._dfk = parsl.load(parsl_config(cfg))
         self._app = python_app(_call, executors=["l1"])
 
