@@ -30,7 +30,38 @@ def build_parser() -> argparse.ArgumentParser:
         help="inject a fault (repeatable; 'list' lists them)",
     )
     sim.add_argument("--progress", action="store_true", help="show a progress bar")
+    rep = sub.add_parser("replay", help="the deliveries a real FT1 + FT2 would have come from, into DIR")
+    rep.add_argument("--ft1", required=True, help="real FT1 file (photons: TIME, ENERGY, RA, DEC, RUN_ID)")
+    rep.add_argument("--ft2", required=True, help="matching FT2 file (QSJ_1..4, SC_POSITION)")
+    rep.add_argument("--out", required=True, help="output directory (deliveries/ and truth/)")
+    rep.add_argument("--seed", type=int, default=0, help="random seed (same seed, same bytes)")
+    span = rep.add_mutually_exclusive_group()
+    span.add_argument(
+        "--margin", type=float, default=60.0, help="seconds replayed around each run's photons (default 60)"
+    )
+    span.add_argument("--whole-intervals", action="store_true", help="replay the whole FT2 good intervals")
+    rep.add_argument("--background", action="store_true", help="add the simulated sky and cosmic rays")
     return parser
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from fermi_latsim.replay import ReplayConfig, replay
+    from fermi_sciencetools_shim.errors import InputFileError
+
+    cfg = ReplayConfig(
+        seed=args.seed, margin_s=None if args.whole_intervals else args.margin, background=args.background
+    )
+    try:
+        summary = replay(args.ft1, args.ft2, args.out, cfg)
+    except (ValueError, InputFileError, OSError) as exc:
+        print(f"fermi-latsim replay: error: {exc}", file=sys.stderr)
+        return 2
+    print(
+        f"{summary['photons_replayed']} of {summary['ft1_rows']} FT1 photons replayed, {summary['events']} events "
+        f"in {len(summary['runs'])} runs, {len(summary['deliveries'])} deliveries under {args.out}/deliveries; "
+        f"truth in {args.out}/truth"
+    )
+    return 0
 
 
 def _simulate(args: argparse.Namespace) -> int:
@@ -69,6 +100,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "simulate":
         return _simulate(args)
+    if args.command == "replay":
+        return _replay(args)
     return 2  # pragma: no cover - argparse rejects unknown commands
 
 
