@@ -47,6 +47,16 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--met-min", type=float, help="products ending at or after this MET")
     c.add_argument("--met-max", type=float, help="products starting at or before this MET")
     c.add_argument("--run", type=int, help="only this run")
+    csub = c.add_subparsers(dest="catalog_command", metavar="ACTION")
+    r = csub.add_parser(
+        "rebuild", help="register the product files the catalog lacks, from their own headers"
+    )
+    r.add_argument(
+        "--products",
+        action="append",
+        metavar="DIR",
+        help="product directory, searched recursively (repeatable; default: $FERMI_HOME/l1/products)",
+    )
     return parser
 
 
@@ -106,7 +116,30 @@ def _run_pipeline(args: argparse.Namespace) -> int:
     return 0 if flow.failed == 0 and not flow.blocked_runs else 1
 
 
+def _run_catalog_rebuild(args: argparse.Namespace) -> int:
+    from fermi_l1.catalog.rebuild import rebuild
+    from fermi_l1.db import session
+
+    home = _home(args)
+    roots = args.products or [str(home / "l1" / "products")]
+    try:
+        with session(_db_url(args, home)) as s:
+            report = rebuild(s, roots)
+    except FileNotFoundError as exc:
+        print(f"fermi-l1 catalog rebuild: error: {exc}")
+        return 1
+    for line in report.conflicts + report.skipped:
+        print(f"fermi-l1 catalog rebuild: {line}")
+    print(
+        f"fermi-l1 catalog rebuild: {len(report.added)} added, {report.kept} already catalogued, "
+        f"{len(report.conflicts)} conflicting, {len(report.skipped)} skipped"
+    )
+    return 0 if report.ok else 1
+
+
 def _run_catalog(args: argparse.Namespace) -> int:
+    if getattr(args, "catalog_command", None) == "rebuild":
+        return _run_catalog_rebuild(args)
     from rich.console import Console
     from rich.table import Table
 
