@@ -236,3 +236,51 @@ def test_parsl_backend_runs_the_same_pipeline(deliveries, from_inbox, tmp_path, 
     with session(f"sqlite:///{tmp_path / 'fermi.db'}") as s:
         attempts = s.scalars(select(PipelineAttempt)).all()
     assert attempts and all(a.executor == "parsl" and a.batch_id.startswith("parsl-") for a in attempts)
+
+
+@pytest.mark.slow
+def test_killed_chain_restarts_to_identical_products(deliveries, from_inbox, tmp_path, monkeypatch):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from sqlalchemy import create_engine, func, text
+
+    from fermi_l1.catalog.models import Dataset
+
+    source, _ = deliveries
+    _merge_by_hand(tmp_path, source, monkeypatch)
+    code = "import sys; from fermi_l1.cli import main; sys.exit(main(sys.argv[1:]))"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, *_cli(tmp_path, "pipeline", "--from-halfpipe", "--workers", "1")],
+        start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    engine = create_engine(f"sqlite:///{tmp_path / 'fermi.db'}")
+    deadline = time.monotonic() + 120
+    try:
+        while time.monotonic() < deadline:  # kill in the middle of the recon crumbs
+            time.sleep(0.1)
+            try:
+                with engine.connect() as conn:
+                    states = [
+                        r[0] for r in conn.execute(text("SELECT state FROM pipeline_attempt ORDER BY id"))
+                    ]
+            except Exception:
+                continue
+            if "done" in states and len(states) >= 3:
+                break
+        else:
+            pytest.fail("the pipeline did not reach the recon crumbs in time")
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    engine.dispose()
+    assert main(_cli(tmp_path, "pipeline", "--from-halfpipe")) == 0
+    assert _products(tmp_path) == _products(from_inbox[0])
+    with session(f"sqlite:///{tmp_path / 'fermi.db'}") as s:
+        n_rows = s.scalar(select(func.count()).select_from(Dataset))
+        n_distinct = s.scalar(select(func.count(func.distinct(Dataset.logical_path))))
+    assert n_rows == n_distinct == 10
+    assert any(state == "crashed" for _, _, state, _ in _attempts(tmp_path))
