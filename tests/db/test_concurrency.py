@@ -18,6 +18,7 @@ from fermi_halfpipe import models as H
 from fermi_halfpipe.stitch import run_status
 from fermi_halfpipe.testing import merged_outputs
 from fermi_ingest.db import get_engine, session_scope
+from fermi_ingest.migrations import runner
 from fermi_ingest.models import ApidSpan, Chunk, Delivery, DeliveryFile, Gap
 
 WORKERS = Path(__file__).resolve().parent / "workers.py"
@@ -146,3 +147,21 @@ def test_a_process_killed_holding_the_run_lock_releases_it(pg_url, tmp_path, wor
         assert s.scalar(select(func.count()).select_from(H.HalfpipeDatagram)) == sum(
             len(d) for d in run.datagrams.values()
         )
+
+
+def test_processes_starting_together_on_an_empty_database_make_the_schema_once(db_url, tmp_path):
+    code = "from fermi_ingest.db import get_engine; get_engine(); print('{}')"
+    environment = {**os.environ, "FERMI_HOME": str(tmp_path / "home"), "FERMI_DB_URL": db_url}
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code], env=environment, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+        for _ in range(4)
+    ]  # fmt: skip
+    for p in procs:
+        _, stderr = p.communicate(timeout=TIMEOUT)
+        assert p.returncode == 0, stderr[-3000:]
+    with get_engine().connect() as conn:
+        statuses = runner.status(conn)
+        for st in statuses:  # one row per version table, at the newest revision
+            assert conn.execute(text(f"SELECT count(*) FROM {st.spec.version_table}")).scalar() == 1
+    assert {st.state for st in statuses} == {"current"}

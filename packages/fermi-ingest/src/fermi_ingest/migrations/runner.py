@@ -223,6 +223,9 @@ def _lock_schema(connection: Connection) -> None:
     # wait and then find the schema made (PostgreSQL DDL is transactional).
     if connection.dialect.name == "postgresql":
         connection.execute(text("SELECT pg_advisory_xact_lock(5115000)"))
+    elif connection.dialect.name == "sqlite" and not connection.connection.dbapi_connection.in_transaction:
+        # pysqlite would start the transaction only at the first write: take the write lock now
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _refusal(st: Status, url: str) -> str:
