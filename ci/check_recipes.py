@@ -194,6 +194,10 @@ def check_metapackage(packages: list[monorepo.PackageInfo], recipe_path: Path, r
     problems: list[str] = []
     if rendered.get("build", {}).get("noarch") != "generic":
         problems.append(f"{recipe_path}: build.noarch is not 'generic'")
+    license_copy = recipe_path.parent / "LICENSE"
+    root_license = recipe_path.parent.parent.parent / "LICENSE"
+    if not license_copy.is_file() or license_copy.read_bytes() != root_license.read_bytes():
+        problems.append(f"{license_copy}: missing or different from the repository {root_license}")
     pins = {}
     for spec in rendered.get("requirements", {}).get("run", []):
         name, version = parse_match_spec(spec)

@@ -133,3 +133,9 @@ def test_python_version_marker_is_listed_unconditionally_but_platform_marker_is_
     _edit(pyproject, "python_version < '3.11'", "sys_platform == 'win32'")
     (problem,) = check_recipes.check(repo_copy)
     assert "has a platform marker, which a noarch recipe cannot express" in problem
+
+
+def test_metapackage_license_copy_must_match_the_repository(repo_copy: Path):
+    (repo_copy / "recipes" / "fermi-ground" / "LICENSE").write_text("MIT\n")
+    (problem,) = check_recipes.check(repo_copy)
+    assert problem.startswith("recipes/fermi-ground/LICENSE: missing or different from the repository")
