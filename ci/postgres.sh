@@ -15,7 +15,7 @@ _pg_log() { echo "postgres.sh: $*" >&2; }
 
 _pg_bindir() {
     local d
-    d=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+    d=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
     if [ -n "$d" ] && [ -x "$d/pg_ctl" ]; then
         echo "$d"
     elif command -v pg_ctl >/dev/null 2>&1; then
