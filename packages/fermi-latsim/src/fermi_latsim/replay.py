@@ -8,10 +8,11 @@ the matching FT2 file (``QSJ_1..4``, ``SC_POSITION`` every 30 s), write deliveri
   interpolation of the quaternions, as fermi-l1 does) and the position interpolated along the
   orbit (great-circle interpolation of the direction, linear in radius; a straight line between
   FT2 rows 30 s apart would cut ~1 km inside the orbit);
-* one run per real run (FT1 ``RUN_ID``, the MET of its start) holding its photons, replayed over
+* one run per real run (FT1 ``RUN_ID``) holding its photons, replayed over
   ``[first photon - margin, last photon + margin]`` clipped to the FT2 good interval (DATA_QUAL
-  > 0, LAT_CONFIG == 1, rows back to back) around it — or the whole good interval with
-  ``margin=None``;
+  > 0, LAT_CONFIG == 1, rows back to back) around it, with the window start as run id — or, with
+  ``margin=None``, from the real run start (its id is then the real ``RUN_ID``) to the end of
+  the good interval;
 * every FT1 photon at its exact TIME, from its RA/DEC converted to the instrument frame with the
   interpolated attitude, at its FT1 energy, through the detector model; a photon the model does
   not trigger is thrown again (new impact point and conversion) — the real one was detected —
@@ -142,12 +143,15 @@ def replay_runs(
         lo, hi = iv[kk[0]]
         if margin_s is None:
             t0, t1 = lo, hi
+            if run_id is not None and lo <= rid <= time[rows].min():
+                t0 = float(rid)  # the real run: from its start (the pipeline needs pointing from there)
         else:
             t0, t1 = max(lo, time[rows].min() - margin_s), min(hi, time[rows].max() + margin_s)
         start = float(np.ceil(t0))
         if start > time[rows].min():
             start = float(np.floor(time[rows].min()))
-        run = int(rid) if run_id is not None and rid <= start else int(start)
+        # the run id is the MET of the run start: the real one only when replayed from there
+        run = int(rid) if run_id is not None and rid == start else int(start)
         out.append((run, start, float(t1), rows))
     out.sort(key=lambda r: r[1])
     for a, b in itertools.pairwise(out):
@@ -339,6 +343,7 @@ def replay(
                 "theta": np.degrees(np.arccos(np.clip(bodies[:, 2], -1, 1))),
                 "ft1_row": ft1_row.astype(np.int64),
                 "ft1_time": np.where(is_ph, ft1["TIME"][np.maximum(ft1_row, 0)], np.nan),
+                "ft1_run_id": np.where(is_ph, ft1["RUN_ID"][np.maximum(ft1_row, 0)], -1).astype(np.int64),
             }
         )
         truth_parts.append(truth_run)

@@ -226,6 +226,7 @@ def encode_run_packets(
         "apid": (APID_EPU0 + enc.epu.astype(np.int16)).astype(np.int16),
         "time": enc.met,
         "datagram_time": datagram_time,
+        "datagram": enc.datagram_of_event.astype(np.int64),  # sequence number within its EPU's run stream
         "conversion_plane": resp.conversion_plane,
         "conversion_type": conversion_type(resp.conversion_plane),
         "cal_energy_mev": resp.cal_energy_mev,
