@@ -76,7 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif command == "merge":
             rcs = [_run(module_name, ["merge", d]) for d in deliveries]
         else:
-            rcs = [_run(module_name, [command, "--no-progress"])]
+            rcs = [_run(module_name, [command, "--from-halfpipe", "--no-progress"])]
         failed = sum(rc != 0 for rc in rcs)
         status[label] = f"ran {len(rcs)} time(s), {failed} failed" + (
             "" if not failed else " (see messages above)"
