@@ -1,4 +1,4 @@
-"""Command line entry point ``fermi-l1``: ``pipeline`` and ``catalog``."""
+"""Command line entry point ``fermi-l1``: ``pipeline``, ``rerun`` and ``catalog``."""
 
 from __future__ import annotations
 
@@ -41,6 +41,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--processing-date",
         help="DATE of new runs' products, YYYY-MM-DDThh:mm:ss (default: now; kept on re-runs)",
     )
+
+    rr = sub.add_parser(
+        "rerun", help="request a re-run of a failed step or a whole run (acted on by the next pipeline pass)"
+    )
+    rr.add_argument("run", help="TASK/KEY (e.g. l1run/r0239557414) or a LAT run (r0239557414 or 239557414)")
+    rr.add_argument(
+        "--step", help="re-run only this failed step (recon, runinput, l1run); default: the whole run"
+    )
+    rr.add_argument("--who", required=True, help="who asks (recorded)")
+    rr.add_argument("--why", required=True, help="why (recorded)")
 
     c = sub.add_parser("catalog", help="list registered products")
     c.add_argument("--type", dest="data_type", help="FT1, EXTENDEDFT1, LS1, FT2, FT2SECONDS")
@@ -158,6 +168,21 @@ def _run_catalog(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_rerun(args: argparse.Namespace) -> int:
+    from fermi_l1.pipeline.rerun import RerunError, request_rerun
+
+    try:
+        req = request_rerun(_db_url(args, _home(args)), args.run, args.step, who=args.who, why=args.why,
+                            origin="cli")  # fmt: skip
+    except RerunError as exc:
+        print(f"fermi-l1 rerun: refused: {exc}")
+        return 1
+    what = f"step {req.step} of {req.run}" if req.step else f"{req.run} (whole run)"
+    print(f"fermi-l1 rerun: request {req.id} recorded: {what} by {req.requested_by}: {req.reason}; "
+          "the next 'fermi-l1 pipeline' pass acts on it")  # fmt: skip
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``fermi-l1`` with ``argv`` (default: ``sys.argv[1:]``) and return the exit code."""
     parser = build_parser()
@@ -167,6 +192,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "pipeline":
         return _run_pipeline(args)
+    if args.command == "rerun":
+        return _run_rerun(args)
     return _run_catalog(args)
 
 

@@ -23,6 +23,7 @@ from sqlalchemy import select
 from fermi_l1.db import session
 from fermi_l1.fitsdate import processing_date
 from fermi_l1.pipeline.models import PipelineAttempt, PipelineRun, PipelineTask, utcnow
+from fermi_l1.pipeline.rerun import attempt_base
 from fermi_l1.pipeline.worker import EXIT_BAD_INPUT, EXIT_OK, run_attempt
 
 TASK = "l1run"
@@ -119,7 +120,7 @@ def process(
             if run.state in FINAL:
                 return False
             number = len(run.attempts) + 1
-            if number > run.task.max_attempts:
+            if number - attempt_base(s, run.id) > run.task.max_attempts:  # a re-run restarts the budget
                 run.state = "failed"
                 return False
             log = Path(log_dir) / (

@@ -9,6 +9,9 @@ Stages, each a task of the run-state tables (:mod:`.models`), submitted to one e
    provenance);
 4. ``l1run`` of every run input (FT2, FT1, catalog, outbox).
 
+A pass starts by requeueing the runs of pending re-run requests (:mod:`.rerun`), which join
+their stage once their inputs are ready, and ends by marking finished requests done.
+
 A stage skips the work its task tables record as finished, so the chain can be started again at
 any time (after a kill too) and only does what is left.
 """
@@ -27,6 +30,7 @@ from fermi_l1.pipeline.driver import Summary, process
 from fermi_l1.pipeline.halfpipe_runs import MIN_CRUMB_EVENTS, crumb_bounds, ready_runs
 from fermi_l1.pipeline.inbox import inbox_entries
 from fermi_l1.pipeline.models import PipelineRun, PipelineTask
+from fermi_l1.pipeline.rerun import claim_pending, requeued_items, settle
 
 #: progress(stage label, done, total)
 Progress = Callable[[str, int, int], None]
@@ -79,6 +83,10 @@ def run_pipeline(
     home = Path(home).resolve()
     logs = home / "l1" / "logs"
     out = FlowSummary()
+    claim_pending(db_url)
+
+    def with_reruns(task: str, items: list[tuple[str, dict]]) -> list[tuple[str, dict]]:
+        return items + requeued_items(db_url, task, exclude={k for k, _ in items})
 
     def stage(task: str, items: list[tuple[str, dict]]) -> Summary:
         label = {"ingest": "ingest", "merge": "merge", "recon": "recon crumbs", "runinput": "run inputs",
@@ -95,6 +103,9 @@ def run_pipeline(
             item = [(entry.name, {"path": str(entry), "home": str(home)})]
             if stage("ingest", item).failed == 0:
                 stage("merge", item)
+    for task in ("ingest", "merge"):
+        if extra := with_reruns(task, []):
+            stage(task, extra)
 
     inputs_root = home / "l1" / "inputs"
     plans = [p for p in ready_runs(db_url, home) if not (inputs_root / p.key / "run.json").is_file()]
@@ -113,8 +124,8 @@ def run_pipeline(
             per_chunk.append(items)
         crumbs[plan.run] = per_chunk
     all_crumbs = [item for per_chunk in crumbs.values() for items in per_chunk for item in items]
-    if all_crumbs:
-        stage("recon", all_crumbs)
+    if recon_items := with_reruns("recon", all_crumbs):
+        stage("recon", recon_items)
     states = task_states(db_url, "recon", [k for k, _ in all_crumbs])
     runinputs = []
     for plan in plans:
@@ -129,7 +140,7 @@ def run_pipeline(
             "input_dir": str(inputs_root / plan.key),
         }  # fmt: skip
         runinputs.append((plan.key, params))
-    if runinputs:
+    if runinputs := with_reruns("runinput", runinputs):
         stage("runinput", runinputs)
 
     runs = sorted(p.parent for p in inputs_root.glob("r*/run.json"))
@@ -144,6 +155,7 @@ def run_pipeline(
         )
         for p in runs
     ]
-    if items:
+    if items := with_reruns("l1run", items):
         stage("l1run", items)
+    settle(db_url)
     return out

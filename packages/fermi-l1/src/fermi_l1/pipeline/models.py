@@ -79,3 +79,46 @@ class PipelineAttempt(Base):
     queue_wait: Mapped[float | None] = mapped_column(Float, nullable=True)
 
     run: Mapped[PipelineRun] = relationship(back_populates="attempts")
+
+
+class PipelineRerunRequest(Base):
+    """A request to re-run ("repipe") a failed step or a whole run, with who asked, why and when.
+
+    Anyone may write one (``fermi-l1 rerun``, the isoc page); only the driver acts on it: on its
+    next pass it requeues the targets (state ``queued``, one :class:`PipelineRerunTarget` row each)
+    and, once they are final, marks the request ``done`` with the attempts it created.
+    States: ``requested``, ``queued``, ``done``, ``refused`` (the run changed before the driver
+    came), ``superseded`` (recorded before the driver consumed requests; never acted on).
+    """
+
+    __tablename__ = "pipeline_rerun_request"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: the run as requested: ``TASK/KEY`` (one task run) or ``rNNNNNNNNNN`` (a LAT run's L1 chain)
+    run: Mapped[str] = mapped_column(String(160), index=True)
+    step: Mapped[str | None] = mapped_column(String(64), nullable=True)  # None: the whole run
+    requested_by: Mapped[str] = mapped_column(String(128))
+    reason: Mapped[str] = mapped_column(Text)
+    origin: Mapped[str] = mapped_column(String(16))  # "cli", "web", ...
+    state: Mapped[str] = mapped_column(String(16), default="requested", index=True)
+    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    queued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    #: JSON list of the ``pipeline_attempt`` ids the re-run created
+    attempt_ids: Mapped[str] = mapped_column(Text, default="[]")
+    outcome: Mapped[str] = mapped_column(Text, default="")
+
+
+class PipelineRerunTarget(Base):
+    """One task run requeued by a re-run request, and its attempt count when it was requeued.
+
+    Attempts numbered above ``attempt_base`` belong to the re-run (the retry budget restarts there).
+    """
+
+    __tablename__ = "pipeline_rerun_target"
+    __table_args__ = (UniqueConstraint("request_pk", "run_pk"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_pk: Mapped[int] = mapped_column(ForeignKey("pipeline_rerun_request.id"), index=True)
+    run_pk: Mapped[int] = mapped_column(ForeignKey("pipeline_run.id"), index=True)
+    attempt_base: Mapped[int] = mapped_column(Integer)
