@@ -88,15 +88,78 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(
         f"  deliveries : {len(deliveries)} ({', '.join(deliveries)}) under {home / 'latsim' / 'deliveries'}"
     )
-    print(f"  runs       : {len(summary['runs'])}")
     print(f"  events in  : {summary['events']} (truth: {home / 'latsim' / 'truth' / 'events.parquet'})")
     for label, text in status.items():
         print(f"  {label:<22}: {text}")
-    products = sorted(p for p in home.rglob("*") if p.is_file() and "latsim" not in p.relative_to(home).parts)
-    print(f"  files written by the pipeline stages: {len(products)}")
-    for p in products[:20]:
-        print(f"    {p.relative_to(home)}")
-    if len(products) > 20:
-        print(f"    ... and {len(products) - 20} more")
+    for line in _records_summary(home):
+        print(line)
     print(f"Done in {time.monotonic() - t0:.0f} s.")
     return 0
+
+
+def _fits_rows(path: Path, extname: str) -> int | None:
+    from astropy.io import fits
+
+    try:
+        with fits.open(path) as hdul:
+            return int(hdul[extname].header["NAXIS2"]) if extname in hdul else None
+    except OSError:
+        return None
+
+
+def _records_summary(home: Path) -> list[str]:
+    """What the stages recorded: runs (halfpipe), gaps and quarantine (ingest), products (catalog).
+
+    Read from their database tables, so the summary shows only what really happened.
+    """
+    if not (home / "fermi.db").exists() and "FERMI_DB_URL" not in os.environ:
+        return ["  (no database written: no stage ran)"]
+    lines: list[str] = []
+    from sqlalchemy import func, select
+
+    from fermi_ingest.db import session_scope
+    from fermi_ingest.models import Gap, QuarantinedSpan
+
+    with session_scope() as session:
+        n_gaps = session.scalar(select(func.count()).select_from(Gap)) or 0
+        n_open = session.scalar(select(func.count()).select_from(Gap).where(Gap.status == "open")) or 0
+        n_quar = session.scalar(select(func.count()).select_from(QuarantinedSpan)) or 0
+    lines.append(f"  gaps       : {n_gaps} found, {n_open} still open; quarantined spans: {n_quar}")
+    try:
+        from fermi_halfpipe.stitch import run_status
+
+        runs = run_status()
+    except Exception as exc:
+        runs = []
+        lines.append(f"  runs       : halfpipe status not available ({exc})")
+    delivered = sum(r["delivered"] for r in runs)
+    held = sum(r["held_back"] for r in runs)
+    lines.append(f"  runs       : {len(runs)}; events merged {delivered}, held back {held}")
+    for r in runs:
+        lines.append(
+            f"    run {r['run_id']}: {r['status']}, delivered {r['delivered']}, held back {r['held_back']}"
+            + (f", late {r['late']}" if r["late"] else "")
+        )
+    try:
+        from fermi_l1.catalog.api import query
+
+        with session_scope() as session:
+            products = [(d.data_type, d.run, d.file_path) for d in query(session, latest_only=True)]
+    except Exception as exc:
+        products = []
+        lines.append(f"  products   : catalog not available ({exc})")
+    events_out = 0
+    lines.append(f"  products   : {len(products)} registered in the data catalog")
+    for data_type, run, path in products:
+        ext = "SC_DATA" if data_type.startswith("FT2") else "EVENTS"
+        rows = _fits_rows(Path(path), ext)
+        if Path(path).name.startswith("gll_xp"):
+            events_out += rows or 0
+        what = f"{rows} {'rows' if ext == 'SC_DATA' else 'events'}" if rows is not None else "unreadable!"
+        lines.append(f"    {data_type:<12} run {run}: {what:<14} {path}")
+    if products:
+        lines.append(f"  events out : {events_out} in the extended FT1 files (gll_xp)")
+    outbox = home / "outbox"
+    if outbox.is_dir():
+        lines.append(f"  FSSC outbox: {outbox} ({sum(1 for _ in outbox.iterdir())} exports)")
+    return lines
