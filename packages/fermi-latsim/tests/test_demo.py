@@ -10,3 +10,19 @@ def test_demo_simulates_and_ingests(tmp_path, capsys, monkeypatch):
     assert "fermi_ingest ingest" in out and "deliveries : 3" in out
     assert (tmp_path / "latsim" / "truth" / "events.parquet").is_file()
     assert (tmp_path / "archive" / "level0").is_dir()  # written by fermi-ingest, not by the demo
+
+
+def test_demo_summary_accounts_for_every_event_and_lists_real_products(tmp_path, capsys, monkeypatch):
+    import re
+    from pathlib import Path
+
+    monkeypatch.delenv("FERMI_DB_URL", raising=False)
+    assert main(["--home", str(tmp_path), "--hours", "0.1", "--seed", "2"]) == 0
+    out = capsys.readouterr().out
+    events_in = int(re.search(r"events in  : (\d+)", out).group(1))
+    merged = int(re.search(r"events merged (\d+), held back (\d+)", out).group(1))
+    held = int(re.search(r"events merged (\d+), held back (\d+)", out).group(2))
+    assert merged + held == events_in
+    assert int(re.search(r"events out : (\d+)", out).group(1)) == merged
+    listed = re.findall(r"^\s+(?:FT1|FT2|FT2SECONDS|EXTENDEDFT1|LS1)\s+run \d+: .* (/\S+\.fit)$", out, re.M)
+    assert listed and all(Path(p).is_file() for p in listed)
