@@ -131,9 +131,16 @@ def build_recipes(root: Path, out_dir: Path, channels: list[str], python_min: st
                 + f"\n{explain_test_failure(out_dir, channels, recipe)}\nFull log: {log_file}"
             ) from exc
         files = [Path(p) for p in result.packages]
+        log = [str(line) for line in result.log or []]
+        if not any("all tests passed" in line for line in log):
+            raise CondaBuildError(f"{recipe.relative_to(root)}: rattler-build reported no passing test run")
+        passed = sum(
+            1 for line in log if line.startswith("\u2714") and "passed" in line and "all tests" not in line
+        )
         built += files
         print(
-            f"   built and tested {', '.join(f.name for f in files)} in {time.perf_counter() - start:.1f} s"
+            f"   built and tested {', '.join(f.name for f in files)} in {time.perf_counter() - start:.1f} s "
+            f"(imports + pip check: {passed} passed; all tests passed)"
         )
     return built
 
@@ -182,14 +189,14 @@ def make_release_channel(files: list[Path], channel: Path) -> None:
 
 
 def solve_and_install(channels: list[str], spec: str, prefix: Path) -> list:
-    """Solve ``spec`` against ``channels`` with py-rattler and install it into a fresh ``prefix``."""
+    """Solve ``spec`` (+ pip, for ``pip check``) against ``channels`` and install it into a fresh ``prefix``."""
     import rattler
 
     try:
         records = asyncio.run(
             rattler.solve(
                 channels,
-                [spec],
+                [spec, "pip"],
                 platforms=[bootstrap_channel.platform_subdir(), "noarch"],
                 virtual_packages=rattler.VirtualPackage.detect(),
             )
