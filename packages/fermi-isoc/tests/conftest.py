@@ -97,6 +97,33 @@ class Db:
                     )
                 )  # fmt: skip
 
+    def run_attempt(self, key: str, number: int, state: str) -> None:
+        """Add attempt ``number`` to a run and set the run's state (as the driver would)."""
+        task_name, _, run_key = key.partition("/")
+        with session_scope(self.url) as s:
+            run = s.scalars(
+                select(PipelineRun)
+                .join(PipelineTask)
+                .where(PipelineTask.name == task_name, PipelineRun.key == run_key)
+            ).one()
+            s.add(PipelineAttempt(run_pk=run.id, number=number, state=state, executor="local", driver_host="driver",
+                                  driver_pid=1, exit_code=0 if state == "done" else 2))  # fmt: skip
+            run.state = state
+
+    def attempt_ids(self, key: str, numbers: tuple[int, ...]) -> list[int]:
+        """Ids of the given attempts of a run."""
+        task_name, _, run_key = key.partition("/")
+        with session_scope(self.url) as s:
+            return list(
+                s.scalars(
+                    select(PipelineAttempt.id)
+                    .join(PipelineRun, PipelineRun.id == PipelineAttempt.run_pk)
+                    .join(PipelineTask, PipelineTask.id == PipelineRun.task_pk)
+                    .where(PipelineTask.name == task_name, PipelineRun.key == run_key,
+                           PipelineAttempt.number.in_(numbers))
+                )
+            )  # fmt: skip
+
 
 @pytest.fixture
 def db(tmp_path, monkeypatch) -> Db:

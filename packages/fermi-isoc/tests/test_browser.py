@@ -18,8 +18,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from fermi_ingest.db import get_engine
-from fermi_isoc.models import RerunRequest
 from fermi_isoc.web.app import Settings, create_app
+from fermi_l1.pipeline.models import PipelineRerunRequest
 
 from ._pageworld import TOKEN, populate
 
@@ -84,7 +84,7 @@ def _shot(page, name: str) -> None:
 
 def _requests(db):
     with Session(get_engine(db.url)) as s:
-        return s.scalars(select(RerunRequest)).all()
+        return s.scalars(select(PipelineRerunRequest)).all()
 
 
 def test_page_lists_runs_and_filter_works(server, page):
@@ -134,7 +134,13 @@ def test_failed_run_rerun_needs_the_token(server, page):
     page.wait_for_selector("#message")
     assert "requested by alice" in page.inner_text("#message")
     _shot(page, "05-rerun-accepted")
+    # the request is fermi-l1's, for its driver to act on, with who and why
     (req,) = _requests(db)
-    assert (req.run_key, req.step, req.requested_by, req.reason) == (
-        "L1Proc/r0796003600", "L1Proc", "alice", "EPU stream re-delivered",
+    assert (req.run, req.step, req.requested_by, req.reason, req.origin, req.state) == (
+        "L1Proc/r0796003600", "L1Proc", "alice", "EPU stream re-delivered", "web", "requested",
     )  # fmt: skip
+    page.click("#message ~ p a")  # back to the run
+    page.wait_for_selector("#rerun-requests")
+    assert page.locator("tr.rerun-row").get_attribute("data-state") == "requested"
+    assert "alice" in page.inner_text("tr.rerun-row")
+    _shot(page, "06-rerun-request-state")

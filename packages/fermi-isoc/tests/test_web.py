@@ -8,8 +8,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from fermi_ingest.db import get_engine
-from fermi_isoc.models import RerunRequest
 from fermi_isoc.web.app import Settings, create_app
+from fermi_l1.pipeline.models import PipelineRerunRequest
 
 from ._pageworld import TOKEN, populate
 
@@ -25,7 +25,7 @@ def client(db, tmp_path):
 
 def _requests(db):
     with Session(get_engine(db.url)) as s:
-        return s.scalars(select(RerunRequest)).all()
+        return s.scalars(select(PipelineRerunRequest)).all()
 
 
 def _csrf(html: str) -> str:
@@ -102,7 +102,7 @@ def test_rerun_with_token_is_recorded_with_who_and_why(client):
         r.status_code == 200 and "Re-run of the whole run of L1Proc/r0796003600 requested by alice" in r.text
     )
     (req,) = _requests(client.db)
-    assert (req.run_key, req.step, req.requested_by, req.reason, req.origin) == (
+    assert (req.run, req.step, req.requested_by, req.reason, req.origin) == (
         "L1Proc/r0796003600", None, "alice", "EPU stream re-delivered", "web",
     )  # fmt: skip
 
@@ -138,14 +138,68 @@ def test_rerun_refused_without_csrf_or_from_another_site(client):
     assert _requests(client.db) == []
 
 
-def test_rerun_of_a_run_or_step_that_did_not_fail_is_refused(client):
+def test_rerun_of_a_step_that_did_not_fail_or_a_busy_run_is_refused(client):
     r = _rerun(client, step="digi")
     assert r.status_code == 404 and "run L1Proc/r0796003600 has no step &#39;digi&#39;" in r.text
     page = client.get("/runs/L1Proc/r0796000000").text
-    r = client.post("/rerun", data={"run": "L1Proc/r0796000000", "operator": "a", "reason": "again", "token": TOKEN,
-                                    "csrf_token": _csrf(page)})  # fmt: skip
-    assert r.status_code == 409 and "is done: only a failed or crashed run" in r.text
+    data = {"run": "L1Proc/r0796000000", "step": "L1Proc", "operator": "a", "reason": "again", "token": TOKEN,
+            "csrf_token": _csrf(page)}  # fmt: skip
+    r = client.post("/rerun", data=data)
+    assert (
+        r.status_code == 409
+        and "step L1Proc of run L1Proc/r0796000000 is done: only a failed or crashed" in r.text
+    )
+    r = client.post("/rerun", data={**data, "run": "L1Proc/r0796007200", "step": ""})
+    assert r.status_code == 409 and "run L1Proc/r0796007200 is held" in r.text
     assert _rerun(client, reason="").status_code == 422
+    assert _requests(client.db) == []
+    # a finished run can be redone as a whole; a second request while the first is pending is refused
+    assert client.post("/rerun", data={**data, "step": ""}).status_code == 200
+    r = client.post("/rerun", data={**data, "step": ""})
+    assert r.status_code == 409 and "already requested" in r.text
+
+
+def test_run_page_shows_the_request_state_and_the_halfpipe_state(client):
+    from fermi_halfpipe.models import HalfpipeRun
+    from fermi_ingest.db import session_scope
+    from fermi_l1.pipeline import rerun
+
+    with session_scope(client.db.url) as s:
+        s.add(HalfpipeRun(run_id=796003600, status="open", n_delivered=1200, n_held=35, n_late=4))
+        s.add(HalfpipeRun(run_id=796000000, status="complete", n_delivered=900, n_held=0, n_late=0))
+    html = client.get("/runs/L1Proc/r0796003600").text
+    assert 'Halfpipe: <b class="hp-open">held back</b>, events delivered 1200, held back 35, late 4' in html
+    assert "no re-run request" in html
+    assert _rerun(client).status_code == 200
+    row = re.search(
+        r'<tr class="rerun-row" data-state="(\w+)">(.*?)</tr>',
+        client.get("/runs/L1Proc/r0796003600").text,
+        re.S,
+    )
+    assert (
+        row.group(1) == "requested" and "alice" in row.group(2) and "EPU stream re-delivered" in row.group(2)
+    )
+    # the driver's pass requeues the run; once it is final the request is done with its attempts
+    assert rerun.claim_pending(client.db.url) != []
+    assert (
+        re.search(
+            r'data-state="(\w+)"', client.get("/runs/L1Proc/r0796003600").text.split("rerun-requests")[1]
+        ).group(1)
+        == "queued"
+    )
+    client.db.run_attempt("L1Proc/r0796003600", 3, "done")
+    assert rerun.settle(client.db.url) != []
+    html = client.get("/runs/L1Proc/r0796003600").text
+    row = re.search(r'<tr class="rerun-row" data-state="done">(.*?)</tr>', html, re.S).group(1)
+    (attempt_id,) = client.db.attempt_ids("L1Proc/r0796003600", numbers=(3,))
+    assert f'<td class="rerun-attempts">{attempt_id}</td>' in row
+    runs = client.get("/fragments/runs").text
+    cells = dict(
+        re.findall(r'<a href="/runs/(L1Proc/r\d+)">.*?<td class="halfpipe" data-halfpipe="(\w*)"', runs, re.S)
+    )
+    assert cells["L1Proc/r0796003600"] == "open" and cells["L1Proc/r0796000000"] == "complete"
+    assert cells["L1Proc/r0796007200"] == ""
+    assert "held back</span>: 1200 / 35 / 4" in runs
 
 
 def test_no_configured_token_disables_writes(db, tmp_path):
@@ -178,6 +232,6 @@ def test_rerun_from_the_command_line(client, capsys):
     assert main(argv) == 0
     assert "recorded: L1Proc/r0796003600 (whole run) by bob" in capsys.readouterr().out
     assert main(["rerun", "L1Proc/r0796007200", "--reason", "held run"]) == 1
-    assert "is held: only a failed or crashed run" in capsys.readouterr().out
+    assert "run L1Proc/r0796007200 is held" in capsys.readouterr().out
     (req,) = _requests(client.db)
     assert (req.requested_by, req.origin) == ("bob", "cli")

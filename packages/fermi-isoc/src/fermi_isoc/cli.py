@@ -7,6 +7,12 @@ from collections.abc import Sequence
 
 from fermi_isoc._version import __version__
 from fermi_isoc.commands import alarms, plan, report, rerun, retention, saareport, serve
+from fermi_isoc.jobs import JOBS, JobBusy, job_run
+
+#: exit code of a scheduled job refused because another instance runs
+EXIT_BUSY = 4
+#: exit codes meaning a job could not do its work (recorded as a failure by the watchdog)
+FAILURE_CODES = {"alarms": {3}, "retention": set(), "report": {2}}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,7 +35,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
-    return int(args.handler(args))
+    if args.command not in JOBS:
+        return int(args.handler(args))
+    try:  # scheduled jobs: single instance, last success recorded for the watchdog
+        with job_run(args.command, getattr(args, "db", None)) as job:
+            code = int(args.handler(args))
+            if code in FAILURE_CODES[args.command]:
+                job.error = f"exit code {code}"
+    except JobBusy as exc:
+        print(f"fermi-isoc {args.command}: refused: {exc}")
+        return EXIT_BUSY
+    return code
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,4 +1,6 @@
-"""isoc's own tables: its only writes are re-run requests (and measurements fed to trending).
+"""isoc's own tables: alarm acknowledgements, job records, trending samples and archive copies.
+
+Re-run requests are fermi-l1's (``pipeline_rerun_request``): the driver acts on them.
 
 Declared on the shared declarative base of :mod:`fermi_ingest.db`, so ``get_engine`` creates them
 with everyone else's once this module is imported.
@@ -18,19 +20,38 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-class RerunRequest(Base):
-    """A request to re-run a failed step or a whole run, with who asked and why."""
+class AlarmAck(Base):
+    """An operator's acknowledgement of one alarm item at one severity.
 
-    __tablename__ = "isoc_rerun_request"
+    While the item stays at that severity it is shown as acknowledged and does not page (exit
+    code, Prometheus ``firing``); when the severity changes the acknowledgement lapses
+    (``lapsed_at``) and the alarm pages again.
+    """
+
+    __tablename__ = "isoc_alarm_ack"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    run_key: Mapped[str] = mapped_column(String(128), index=True)
-    step: Mapped[str | None] = mapped_column(String(128), nullable=True)  # None: the whole run
-    requested_by: Mapped[str] = mapped_column(String(128))
-    reason: Mapped[str] = mapped_column(Text)
-    origin: Mapped[str] = mapped_column(String(16))  # "web" or "cli"
-    state: Mapped[str] = mapped_column(String(16), default="requested")  # requested | queued | refused
-    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    alarm: Mapped[str] = mapped_column(String(128), index=True)
+    key: Mapped[str] = mapped_column(String(255))
+    severity: Mapped[int] = mapped_column(Integer)  # 1 warning, 2 error
+    acknowledged_by: Mapped[str] = mapped_column(String(128))
+    note: Mapped[str] = mapped_column(Text, default="")
+    acknowledged_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    lapsed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class JobRecord(Base):
+    """A scheduled isoc job (alarms, retention, report): who runs it now and its last success."""
+
+    __tablename__ = "isoc_job"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    period_s: Mapped[float] = mapped_column(Float)
+    owner: Mapped[str] = mapped_column(String(255), default="")  # "host:pid" while running, else ""
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_success: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_failure: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_error: Mapped[str] = mapped_column(Text, default="")
 
 
 class MetricSample(Base):

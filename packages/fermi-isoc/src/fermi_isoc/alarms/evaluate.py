@@ -39,7 +39,8 @@ class AlarmResult:
     """The outcome of one alarm for one item.
 
     ``firing`` is True for a raised alarm and for the always-firing watchdog; ``excused`` holds
-    the reason when a known exception silenced it.
+    the reason when a known exception silenced it; ``acknowledged`` who acknowledged it (it then
+    does not page).
     """
 
     alarm: str
@@ -50,6 +51,12 @@ class AlarmResult:
     firing: bool
     message: str
     excused: str = ""
+    acknowledged: str = ""
+
+    @property
+    def paging(self) -> bool:
+        """True when the alarm should page: a warning or error nobody acknowledged."""
+        return self.firing and self.severity > Severity.OK and not self.acknowledged
 
 
 def _classify(spec: AlarmSpec, value: float) -> Severity:
@@ -143,10 +150,15 @@ def evaluate_one(spec: AlarmSpec, ctx: Context) -> list[AlarmResult]:
 
 
 def evaluate(specs: list[AlarmSpec], ctx: Context) -> list[AlarmResult]:
-    """Evaluate every alarm, in the order of the definitions."""
-    return [r for spec in specs for r in evaluate_one(spec, ctx)]
+    """Evaluate every alarm, in the order of the definitions, with acknowledgements applied.
+
+    Acknowledgements whose item changed severity lapse in ``ctx.session`` (the caller commits).
+    """
+    from fermi_isoc.alarms.acks import apply_acks
+
+    return apply_acks(ctx.session, [r for spec in specs for r in evaluate_one(spec, ctx)], ctx.now)
 
 
 def worst(results: list[AlarmResult]) -> Severity:
-    """The highest severity among results (OK when none)."""
-    return max((r.severity for r in results), default=Severity.OK)
+    """The highest severity among results that page (acknowledged ones do not; OK when none)."""
+    return max((r.severity for r in results if not r.acknowledged), default=Severity.OK)

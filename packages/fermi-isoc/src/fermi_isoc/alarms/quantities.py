@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from astropy.time import Time
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 
 from fermi_isoc import queries
 from fermi_isoc.models import MetricSample
@@ -114,6 +114,42 @@ def disk_used_fraction(ctx: Context, spec: AlarmSpec) -> list[Item]:
     return out
 
 
+def job_overdue_periods(ctx: Context, spec: AlarmSpec) -> list[Item]:
+    """Each isoc job that ever started: time since its last success in units of its period.
+
+    A job that never succeeded is infinitely overdue unless its first run is under way; a run past
+    the job's timeout (runaway, or killed without cleanup) is named in the detail.
+    """
+    from fermi_isoc.jobs import JOBS, job_records
+
+    if "isoc_job" not in set(inspect(ctx.session.get_bind()).get_table_names()):
+        return []
+    out = []
+    for job in job_records(ctx.session):
+        period_h = job.period_s / 3600.0
+        if job.last_success is not None:
+            value, detail = (
+                _hours(ctx.now - job.last_success) / period_h,
+                f"last success {job.last_success:%Y-%m-%d %H:%M} UTC",
+            )
+        elif job.owner and job.started_at is not None:
+            value, detail = _hours(ctx.now - job.started_at) / period_h, "first run under way"
+        else:
+            value, detail = float("inf"), "never succeeded"
+        detail += f", period {period_h:g} h"
+        if job.owner and job.started_at is not None:
+            detail += f"; running on {job.owner} since {job.started_at:%Y-%m-%d %H:%M} UTC"
+            spec_ = JOBS.get(job.name)
+            if spec_ is not None and ctx.now - job.started_at > spec_.timeout:
+                detail += f" (past its timeout of {spec_.timeout})"
+        if job.last_error and (
+            job.last_success is None or (job.last_failure or job.last_success) > job.last_success
+        ):
+            detail += f"; last error: {job.last_error}"
+        out.append(Item(job.name, value, detail))
+    return out
+
+
 def watchdog(ctx: Context, spec: AlarmSpec) -> list[Item]:
     """Always one item: the chain is alive."""
     return [Item("watchdog", 1.0, "always firing")]
@@ -128,5 +164,6 @@ QUANTITIES: dict[str, Callable[[Context, AlarmSpec], list[Item]]] = {
     "livetime_fraction": _samples("livetime_fraction"),
     "downlink_rate_bps": _samples("downlink_rate_bps"),
     "disk_used_fraction": disk_used_fraction,
+    "job_overdue_periods": job_overdue_periods,
     "watchdog": watchdog,
 }

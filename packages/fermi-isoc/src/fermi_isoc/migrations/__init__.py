@@ -1,5 +1,5 @@
-"""Schema migrations of fermi-isoc: re-run requests, trending samples, archive copies (Alembic;
-tooling in :mod:`fermi_ingest.migrations.runner`)."""
+"""Schema migrations of fermi-isoc: alarm acknowledgements, job records, trending samples, archive
+copies (Alembic; tooling in :mod:`fermi_ingest.migrations.runner`)."""
 
 from fermi_ingest.migrations.runner import MigrationSpec
 
@@ -9,5 +9,5 @@ SPEC = MigrationSpec(
     migrations="fermi_isoc.migrations",
     models=("fermi_isoc.models",),
     table_prefixes=("isoc_",),
-    depends=("ingest",),
+    depends=("ingest", "l1"),
 )

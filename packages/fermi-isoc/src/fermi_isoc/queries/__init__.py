@@ -45,3 +45,10 @@ __all__ = [
     "runs",
     "runs_of_delivery",
 ]
+
+
+def table_names(session) -> set[str]:
+    """Names of the tables of the session's database."""
+    from sqlalchemy import inspect
+
+    return set(inspect(session.get_bind()).get_table_names())

@@ -10,6 +10,7 @@ says so, so the page still shows the deliveries.
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -208,3 +209,53 @@ def state_counts(run_list: list[RunInfo]) -> dict[str, int]:
 def now_utc() -> datetime:
     """The current time, timezone-aware UTC."""
     return datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True)
+class RerunInfo:
+    """A re-run request of fermi-l1 as the page shows it."""
+
+    id: int
+    run: str
+    step: str | None
+    requested_by: str
+    reason: str
+    origin: str
+    state: str
+    requested_at: datetime | None
+    done_at: datetime | None
+    attempt_ids: list[int]
+    outcome: str
+
+
+def rerun_requests(session: Session, key: str) -> list[RerunInfo]:
+    """Re-run requests naming the run ``<task>/<key>`` (or its LAT run) or covering it, newest first."""
+    from fermi_l1.pipeline.models import PipelineRerunRequest
+    from fermi_l1.pipeline.rerun import requests_for
+
+    if PipelineRerunRequest.__tablename__ not in set(inspect(session.get_bind()).get_table_names()):
+        return []
+    row = _by_key(session, key)
+    if row is None:
+        return []
+    run, _task = row
+    found = {r.id: r for r in requests_for(session, run=key, run_pk=run.id)}
+    lat = run.key.partition(".")[0]
+    if _LAT_RUN.match(lat):
+        found.update({r.id: r for r in requests_for(session, run=lat)})
+    return [
+        RerunInfo(
+            r.id,
+            r.run,
+            r.step,
+            r.requested_by,
+            r.reason,
+            r.origin,
+            r.state,
+            _utc(r.requested_at),
+            _utc(r.done_at),
+            json.loads(r.attempt_ids or "[]"),
+            r.outcome,
+        )
+        for r in sorted(found.values(), key=lambda r: -r.id)
+    ]

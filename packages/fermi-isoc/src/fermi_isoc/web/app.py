@@ -19,11 +19,14 @@ from fermi_ingest.db import get_engine
 from fermi_isoc import queries
 from fermi_isoc._version import __version__
 from fermi_isoc.alarms import Context, evaluate, load_alarms, worst
+from fermi_isoc.alarms.acks import AckError, acknowledge
 from fermi_isoc.alarms.prometheus import CONTENT_TYPE, render
+from fermi_isoc.jobs import job_records
+from fermi_isoc.queries.halfpipe import halfpipe_states
 from fermi_isoc.queries.ingest import delivery_by_id
-from fermi_isoc.queries.pipeline import STATES, run_by_key, state_counts
-from fermi_isoc.rerun import RerunError, request_rerun
+from fermi_isoc.queries.pipeline import STATES, rerun_requests, run_by_key, state_counts
 from fermi_isoc.web.security import CSRF_FIELD, csrf_problem, csrf_token_for, set_csrf_cookie, token_problem
+from fermi_l1.pipeline.rerun import RerunError, request_rerun
 from fermi_sciencetools_shim.time import met_to_utc_iso
 
 HERE = Path(__file__).parent
@@ -86,21 +89,31 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise HTTPException(400, f"unknown state {state!r}: one of {', '.join(STATES)}")
         return queries.runs(s, state=state or None)
 
+    def _evaluate(s: Session):
+        ctx = Context(s)
+        results = evaluate(specs, ctx)
+        s.commit()  # acknowledgements that lapsed
+        return results, ctx
+
     @app.get("/", response_class=HTMLResponse)
     def index(request: Request, state: str | None = None) -> HTMLResponse:
         with session() as s:
             all_runs = queries.runs(s)
+            run_list = _runs(s, state)
             return page(
                 request, "index.html",
-                deliveries=queries.deliveries(s), runs=_runs(s, state), counts=state_counts(all_runs),
+                deliveries=queries.deliveries(s), runs=run_list, counts=state_counts(all_runs),
                 state=state or "", pipeline=queries.pipeline_available(s),
-                alarms=[r for r in evaluate(specs, Context(s)) if r.firing],
+                alarms=[r for r in _evaluate(s)[0] if r.firing],
+                halfpipe=halfpipe_states(s, [r.run_id for r in run_list]),
             )  # fmt: skip
 
     @app.get("/fragments/runs", response_class=HTMLResponse)
     def runs_fragment(request: Request, state: str | None = None) -> HTMLResponse:
         with session() as s:
-            return page(request, "_runs.html", runs=_runs(s, state), state=state or "")
+            run_list = _runs(s, state)
+            return page(request, "_runs.html", runs=run_list, state=state or "",
+                        halfpipe=halfpipe_states(s, [r.run_id for r in run_list]))  # fmt: skip
 
     @app.get("/fragments/deliveries", response_class=HTMLResponse)
     def deliveries_fragment(request: Request) -> HTMLResponse:
@@ -144,6 +157,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return page(
                 request, "run.html", run=run, attempts=queries.attempts_of(s, key), message=message,
                 writable=settings.operator_token is not None, products=queries.products_of(s, run.run_id),
+                requests=rerun_requests(s, key), hp=halfpipe_states(s, [run.run_id]).get(run.run_id),
             )  # fmt: skip
 
     @app.post("/rerun", response_class=HTMLResponse)
@@ -164,7 +178,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return page(request, "message.html", status_code=403, title="Refused", message=problem)
         with session() as s:
             try:
-                req = request_rerun(s, run, step or None, operator, reason, origin="web")
+                req = request_rerun(s, run, step or None, who=operator, why=reason, origin="web")
                 s.commit()
             except RerunError as exc:
                 return page(
@@ -173,21 +187,53 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         what = f"step {req.step}" if req.step else "the whole run"
         return page(
             request, "message.html", title="Re-run requested",
-            message=f"Re-run of {what} of {run} requested by {req.requested_by} (request {req.id}): {req.reason}",
+            message=f"Re-run of {what} of {run} requested by {req.requested_by} (request {req.id}): {req.reason}; "
+                    f"state {req.state} until the next pipeline pass",
             run_key=run,
         )  # fmt: skip
 
     @app.get("/alarms", response_class=HTMLResponse)
     def alarms_page(request: Request) -> HTMLResponse:
         with session() as s:
-            results = evaluate(specs, Context(s))
-        return page(request, "alarms.html", results=results, worst=worst(results))
+            results, _ = _evaluate(s)
+            jobs = job_records(s) if "isoc_job" in queries.table_names(s) else []
+        return page(request, "alarms.html", results=results, worst=worst(results), jobs=jobs,
+                    writable=settings.operator_token is not None)  # fmt: skip
+
+    @app.post("/alarms/ack", response_class=HTMLResponse)
+    def alarm_ack(
+        request: Request,
+        alarm: str = Form(...),
+        key: str = Form(""),
+        operator: str = Form(""),
+        note: str = Form(""),
+        token: str = Form(""),
+        csrf_token: str = Form("", alias=CSRF_FIELD),
+    ) -> HTMLResponse:
+        problem = csrf_problem(request, csrf_token) or token_problem(settings.operator_token, token)
+        if problem:
+            status = 400 if csrf_problem(request, csrf_token) else 403
+            return page(request, "message.html", status_code=status, title="Refused", message=problem)
+        with session() as s:
+            results, ctx = _evaluate(s)
+            try:
+                ack = acknowledge(s, results, alarm, key, operator, note, ctx.now)
+                s.commit()
+            except AckError as exc:
+                return page(
+                    request, "message.html", status_code=exc.status, title="Refused", message=str(exc)
+                )
+        level = {1: "warning", 2: "error"}[ack.severity]
+        return page(
+            request, "message.html", title="Alarm acknowledged",
+            message=f"Alarm {alarm} ({key}) acknowledged at {level} by {ack.acknowledged_by}: it stops paging "
+                    "until its severity changes",
+        )  # fmt: skip
 
     @app.get("/metrics")
     def metrics() -> Response:
         with session() as s:
-            ctx = Context(s)
-            results = evaluate(specs, ctx)
+            results, ctx = _evaluate(s)
         return Response(render(results, ctx.now), media_type=CONTENT_TYPE)
 
     @app.get("/healthz", response_class=PlainTextResponse)
