@@ -125,7 +125,8 @@ def test_a_process_killed_holding_the_run_lock_releases_it(pg_url, tmp_path, wor
     # a merger of the same run waits for the lock (and would give up after FERMI_DB_LOCK_TIMEOUT)
     merger = _spawn("merge", "230401001", "a", home=home, url=pg_url, FERMI_DB_LOCK_TIMEOUT="60")
     deadline = time.monotonic() + TIMEOUT
-    while sorted(g for _, g in _advisory_locks(pg_url)) != [False, True]:
+    # (the merger holds the lock of its delivery and waits for the run's)
+    while sorted(g for _, g in _advisory_locks(pg_url)) != [False, True, True]:
         assert time.monotonic() < deadline and merger.poll() is None, "the merger never waited for the lock"
         time.sleep(0.2)
     os.killpg(holder.pid, signal.SIGKILL)  # dies holding the lock, no clean-up of its own

@@ -71,6 +71,19 @@ class HalfpipeError(Exception):
     """An error a user can act on (names the delivery, run or file at fault)."""
 
 
+class MergeSummary(dict):
+    """The delivery summary (a ``dict``, equal to the one on disk) returned by :func:`merge_packets`.
+
+    Attributes
+    ----------
+    already_merged
+        True when the delivery had been merged before (by this or another process) and nothing
+        was done but checking its outputs.
+    """
+
+    already_merged: bool = False
+
+
 @dataclass
 class HalfpipeOptions:
     """Tunable parameters of the halfpipe.
@@ -173,9 +186,26 @@ def _abs(rel: str) -> Path:
 # ------------------------------------------------------------------------------------------------
 
 
+#: First key of the PostgreSQL advisory locks on a delivery id (second key: ``hashtext(delivery id)``).
+_DELIVERY_LOCK_KEY = 5115006
+
+
 def _lock_database(session: Session, owner: str) -> None:
-    """Take the merge lock before any read (SQLite: the first write serialises writers)."""
-    if session.get_bind().dialect.name == "sqlite":
+    """Take the merge lock of ``owner`` (a delivery id, or a force-complete label) before any read.
+
+    PostgreSQL: a transaction-scoped advisory lock keyed on the delivery id, so a second process
+    merging the same delivery waits until the first commits, then finds it merged (instead of
+    merging it again and failing on the unique delivery id). Different deliveries do not wait for
+    each other here (two ids may share a hash: they then merely wait). SQLite: the first write
+    serialises every merger.
+    """
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(:key, hashtext(:delivery_id))"),
+            {"key": _DELIVERY_LOCK_KEY, "delivery_id": owner},
+        )
+    elif dialect == "sqlite":
         # A write as the first statement makes SQLite take its RESERVED lock now, so a second
         # merger waits here (busy timeout) instead of failing later on a stale snapshot.
         res = session.execute(
@@ -215,11 +245,13 @@ def merge_packets(
     packets: DeliveryPackets,
     options: HalfpipeOptions | None = None,
     url: str | None = None,
-) -> dict:
+) -> MergeSummary:
     """Merge the packets of delivery ``delivery_id``; return the delivery summary (also on disk).
 
     Re-running a delivery that was merged already changes nothing and returns its summary (after
-    checking every output file against its recorded SHA-256).
+    checking every output file against its recorded SHA-256), with ``already_merged`` set. Two
+    processes merging the same delivery at once are serialised by :func:`_lock_database`: the
+    second waits, then finds it merged.
     """
     options = options or HalfpipeOptions()
     import fermi_halfpipe.models  # noqa: F401  (registers the tables)
@@ -230,8 +262,10 @@ def merge_packets(
             select(M.HalfpipeDelivery).where(M.HalfpipeDelivery.delivery_id == delivery_id)
         )
         if known is not None and known.state == "done":
-            return _verify_done(session, known)
-        summary = _merge(session, delivery_id, packets, options)
+            done = MergeSummary(_verify_done(session, known))
+            done.already_merged = True
+            return done
+        summary = MergeSummary(_merge(session, delivery_id, packets, options))
         path = halfpipe_dir() / "deliveries" / f"{delivery_id}.json"
         data = (json.dumps(summary, indent=1, sort_keys=True) + "\n").encode()
         write_atomic(path, data)
