@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import BigInteger, DateTime, Float, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import BigInteger, DateTime, Float, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from fermi_ingest.db import Base
@@ -64,6 +64,8 @@ class ApidSpan(Base):
     """The packets of one APID in one file: counts, sequence and time range."""
 
     __tablename__ = "ingest_apid_span"
+    # the gap finder's question: the spans of an APID just before/after a time (ingest_0002)
+    __table_args__ = (Index("ix_ingest_apid_span_apid_met_stop", "apid", "met_stop"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     delivery_pk: Mapped[int] = mapped_column(ForeignKey("ingest_delivery.id"), index=True)
@@ -82,6 +84,8 @@ class Gap(Base):
     """A discontinuity of one APID's packet stream (sequence count or time)."""
 
     __tablename__ = "ingest_gap"
+    # the gap finder's question: the open gaps of an APID (ingest_0002)
+    __table_args__ = (Index("ix_ingest_gap_apid_status", "apid", "status", "kind"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     apid: Mapped[int] = mapped_column(Integer, index=True)

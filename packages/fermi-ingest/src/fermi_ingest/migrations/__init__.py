@@ -6,6 +6,6 @@ SPEC = MigrationSpec(
     name="ingest",
     distribution="fermi-ingest",
     migrations="fermi_ingest.migrations",
-    models=("fermi_ingest.models", "fermi_ingest.migrations.indexes"),
+    models=("fermi_ingest.models",),
     table_prefixes=("ingest_",),
 )
