@@ -9,8 +9,9 @@ leaves either nothing registered or everything):
 3. copy the files into ``$FERMI_HOME/archive/level0/<delivery>/`` atomically (verified copy);
 4. decode every archived file; malformed spans, duplicates and out-of-order packets are written
    byte-exact under ``$FERMI_HOME/quarantine/<delivery>/`` and registered;
-5. per APID, sequence and time gaps within the delivery and against the earlier deliveries
-   (a delivery landing inside an open gap marks it filled);
+5. per APID, sequence and time gaps within the delivery and against the deliveries ingested
+   before it, on both sides in time (so any arrival order finds every gap); a delivery landing
+   inside an open gap marks it filled, and the holes it leaves are recorded as new gaps;
 6. chunks (at most 20) with a JSON and an XML manifest each under ``$FERMI_HOME/chunks/``;
 7. one database transaction registers the delivery, files, per-APID spans, gaps, chunks and
    quarantined spans. Every input byte is accounted for: archived in a chunk or quarantined.
@@ -374,7 +375,7 @@ def _stream_status(
     live = np.flatnonzero(status == gaps.ACCEPTED)
     if live.size == 0:
         return status
-    t_first = float(t[live[0]])
+    t_first, t_last = float(t[live[0]]), float(t[live[-1]])
     previous = following = None
     before_pk = after_pk = delivery.id
     filling = session.scalars(
@@ -391,6 +392,8 @@ def _stream_status(
         filling.filled_by_pk = delivery.id
         result.filled_gaps += 1
     else:
+        # Deliveries arrive in any order: compare with the neighbours on both sides, the span
+        # ingested before that ends last before this stream and the one that starts first after it.
         last = session.execute(
             select(ApidSpan.last_seq, ApidSpan.met_stop, ApidSpan.delivery_pk)
             .where(ApidSpan.apid == apid, ApidSpan.delivery_pk != delivery.id, ApidSpan.met_stop <= t_first)
@@ -400,6 +403,15 @@ def _stream_status(
         if last is not None:
             previous = (last.last_seq, last.met_stop)
             before_pk = last.delivery_pk
+        nxt = session.execute(
+            select(ApidSpan.first_seq, ApidSpan.met_start, ApidSpan.delivery_pk)
+            .where(ApidSpan.apid == apid, ApidSpan.delivery_pk != delivery.id, ApidSpan.met_start >= t_last)
+            .order_by(ApidSpan.met_start, ApidSpan.id)
+            .limit(1)
+        ).first()
+        if nxt is not None:
+            following = (nxt.first_seq, nxt.met_start)
+            after_pk = nxt.delivery_pk
     report = gaps.analyse_stream(seq[live], t[live], previous, following, options.max_time_step)
     status[live] = report.status
     n = live.size
