@@ -68,7 +68,7 @@ def test_a_database_filled_at_an_older_revision_upgrades_with_every_row_kept(
     with pytest.raises(SchemaVersionError, match=f"fermi-ingest is at revision {OLD}, older .*db upgrade"):
         get_engine()
     assert ingest_main(["db", "upgrade"]) == 0
-    assert f"{OLD:<14} -> ingest_0002" in capsys.readouterr().out
+    assert f"{OLD:<14} -> ingest_0003" in capsys.readouterr().out
     assert _snapshot(engine) == before  # every row still there, unchanged
     assert "ix_ingest_gap_apid_status" in {ix["name"] for ix in inspect(engine).get_indexes("ingest_gap")}
     assert ingest_main(["db", "check"]) == 0
@@ -97,5 +97,5 @@ def test_tables_made_before_migrations_existed_are_recorded_then_upgraded(db_url
     with pytest.raises(SchemaVersionError, match="tables of fermi-ingest exist but carry no schema revision"):
         get_engine()
     assert ingest_main(["db", "upgrade"]) == 0
-    assert "(stamped: tables predate migrations) -> ingest_0002" in capsys.readouterr().out
+    assert "(stamped: tables predate migrations) -> ingest_0003" in capsys.readouterr().out
     assert ingest_main(["db", "check"]) == 0

@@ -1,4 +1,4 @@
-"""The gap finder's indexes are part of the fermi-ingest models themselves, as made by ingest_0002."""
+"""The gap finder's indexes are part of the fermi-ingest models themselves, as made by the migrations."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ import sys
 
 from sqlalchemy import create_engine, inspect
 
-#: the indexes of revision ingest_0002: name -> (table, columns)
+#: the indexes of revisions ingest_0002 and ingest_0003: name -> (table, columns)
 GAP_FINDER_INDEXES = {
     "ix_ingest_gap_apid_status": ("ingest_gap", ["apid", "status", "kind"]),
     "ix_ingest_apid_span_apid_met_stop": ("ingest_apid_span", ["apid", "met_stop"]),
+    "ix_ingest_apid_span_apid_met_start": ("ingest_apid_span", ["apid", "met_start"]),
 }
 
 #: a fresh interpreter that imports nothing but the models and makes the tables from them

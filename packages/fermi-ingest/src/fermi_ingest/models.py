@@ -64,8 +64,12 @@ class ApidSpan(Base):
     """The packets of one APID in one file: counts, sequence and time range."""
 
     __tablename__ = "ingest_apid_span"
-    # the gap finder's question: the spans of an APID just before/after a time (ingest_0002)
-    __table_args__ = (Index("ix_ingest_apid_span_apid_met_stop", "apid", "met_stop"),)
+    # the gap finder's questions: the span of an APID just before a time (ingest_0002), and the
+    # one just after (ingest_0003)
+    __table_args__ = (
+        Index("ix_ingest_apid_span_apid_met_stop", "apid", "met_stop"),
+        Index("ix_ingest_apid_span_apid_met_start", "apid", "met_start"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     delivery_pk: Mapped[int] = mapped_column(ForeignKey("ingest_delivery.id"), index=True)
