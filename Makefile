@@ -28,6 +28,8 @@ test: venv
 
 lint: venv
 	PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/pre-commit run --all-files --show-diff-on-failure
+	$(PY) ci/check_workflows.py
+	$(PY) ci/check_recipes.py
 
 conda: venv
 	$(PY) ci/conda_build.py
@@ -36,4 +38,4 @@ bench: venv
 	$(PY) packages/fermi-sciencetools-shim/bench/bench_tools.py
 
 clean:
-	rm -rf $(VENV) ci/.cache ci/out demo-output
+	rm -rf $(VENV) demo-output

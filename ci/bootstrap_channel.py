@@ -37,12 +37,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import monorepo
 from packaging.markers import default_environment
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
-
-import packages as monorepo
 
 # Bump when the layout of the channel changes, so that cached channels are rebuilt.
 FORMAT = 3

@@ -2,7 +2,7 @@
 
 A cheap consistency check (no solve: conda-forge cannot be reached from the CI machines).
 It reports, naming the file, a run dependency of a package (read from its pyproject, with
-the PyPI -> conda name mapping of ``ci/packages.py``) absent from the environment, a python
+the PyPI -> conda name mapping of ``ci/monorepo.py``) absent from the environment, a python
 floor different from the packages' ``requires-python``, a channel list that does not start
 with conda-forge, and one of our own packages listed as a conda dependency (they are
 installed from the checkout or as ``fermi-ground``).
@@ -17,10 +17,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import monorepo
 import yaml
 from packaging.utils import canonicalize_name
-
-import packages as monorepo
 
 
 def _spec_parts(spec: str) -> tuple[str, str]:

@@ -22,11 +22,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import monorepo
 from packaging.markers import Marker
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
-
-import packages as monorepo
 
 METAPACKAGE = "fermi-ground"
 # A dependency whose marker only tests the Python version (``tomli; python_version < "3.11"``)
@@ -154,7 +153,7 @@ def check_package_recipe(
         if monorepo.unknown_extras(req):
             bad(
                 f"dependency {str(req)!r} asks for extras {monorepo.unknown_extras(req)}, which conda packages "
-                "do not have (add the conda package providing them to KNOWN_EXTRAS in ci/packages.py)"
+                "do not have (add the conda package providing them to KNOWN_EXTRAS in ci/monorepo.py)"
             )
         expected[parse_match_spec(monorepo.conda_spec(req))[0]] = _norm_spec(str(req.specifier))
     run = rendered.get("requirements", {}).get("run", [])

@@ -42,8 +42,7 @@ import bootstrap_channel
 import check_environment
 import check_recipes
 import check_workflows
-
-import packages as monorepo
+import monorepo
 
 _INDEX_NOISE = re.compile(
     r"^(Adding \d+ packages|Successfully added|Writing repodata|Could not find \w+/repodata)"
@@ -323,11 +322,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--root", type=Path, default=monorepo.ROOT, help="monorepo root (default: %(default)s)"
     )
-    parser.add_argument("--cache", type=Path, help="work directory (default: <root>/ci/.cache)")
+    parser.add_argument(
+        "--cache",
+        type=Path,
+        help="work directory (default: $FERMI_CI_CACHE, else ~/.cache/fermi-ground-ci: outside the "
+        "checkout, so fresh clones on one machine reuse the bootstrap channel)",
+    )
     parser.add_argument("--force-bootstrap", action="store_true", help="rebuild the bootstrap channel")
     args = parser.parse_args(argv)
     root = args.root.resolve()
-    cache = (args.cache or root / "ci" / ".cache").resolve()
+    default_cache = os.environ.get("FERMI_CI_CACHE") or Path.home() / ".cache" / "fermi-ground-ci"
+    cache = Path(args.cache or default_cache).resolve()
     timer = Timer()
     try:
         run(root, cache, args.force_bootstrap, timer)

@@ -5,9 +5,9 @@ and its ``CHANGELOG.md``, never by importing the package) is shared by the other
 
 Usage::
 
-    python ci/packages.py            # table, in dependency order
-    python ci/packages.py --json     # the same as JSON
-    python ci/packages.py --dependencies-of fermi-l1   # its internal dependencies, in build order
+    python ci/monorepo.py            # table, in dependency order
+    python ci/monorepo.py --json     # the same as JSON
+    python ci/monorepo.py --dependencies-of fermi-l1   # its internal dependencies, in build order
 """
 
 from __future__ import annotations
@@ -248,7 +248,7 @@ def internal_closure(packages: list[PackageInfo], name: str) -> list[PackageInfo
 
 def main(argv: Sequence[str] | None = None) -> int:
     """List the packages (``--json`` for machine-readable output); return the exit code."""
-    parser = argparse.ArgumentParser(prog="ci/packages.py", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="ci/monorepo.py", description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, default=ROOT, help="monorepo root (default: %(default)s)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument(

@@ -1,4 +1,4 @@
-"""Tests of ci/packages.py: the package model shared by the CI scripts."""
+"""Tests of ci/monorepo.py: the package model shared by the CI scripts."""
 
 from __future__ import annotations
 
@@ -6,10 +6,9 @@ import json
 import re
 from pathlib import Path
 
+import monorepo
 import pytest
 from packaging.requirements import Requirement
-
-import packages as monorepo
 
 from .conftest import ROOT
 
