@@ -10,7 +10,8 @@
    TRANSIENT015S) -> the LS1 extended event file ``gll_ev_...``.
 
 Every tool used is the shim's; intermediate files live in a work folder and the products are
-renamed into place only when complete.
+renamed into place only when complete and stamped (the work folder of a killed attempt is removed
+by the next one: :func:`fermi_l1.fitsdate.product_work_dir`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from __future__ import annotations
 import math
 import os
 import shutil
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from fermi_l1._version import __version__
-from fermi_l1.fitsdate import stamp_date
+from fermi_l1.fitsdate import product_work_dir, stamp_date
 from fermi_l1.ft1.merit_input import MeritError, read_merit
 from fermi_l1.naming import product_name
 from fermi_sciencetools_shim.gti import Gti, union
@@ -148,8 +148,7 @@ def make_run_ft1(
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
     names = {kind: out / product_name(kind, run, version, proc_ver) for kind in ("extendedft1", "ft1", "ls1")}
-    with tempfile.TemporaryDirectory(prefix=f".ft1-{run}-", dir=out) as work_dir:
-        work = Path(work_dir)
+    with product_work_dir(out, f".ft1-{run:010d}-v{version:03d}-") as work:
         chunks = []
         for i, merit in enumerate(merit_chunks):
             span = chunk_spans[i] if chunk_spans is not None else (None, None)

@@ -11,6 +11,7 @@ latest sample at or before START. ``LIVETIME`` comes from the GEM livetime count
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from fermi_l1._version import __version__
-from fermi_l1.fitsdate import stamp_date
+from fermi_l1.fitsdate import product_work_dir, stamp_date
 from fermi_l1.ft2.attitude import hermite, radec, rotate, slerp
 from fermi_l1.ft2.geomag import dipole_quantities
 from fermi_l1.ft2.geometry import earth_fixed, sun_radec
@@ -222,14 +223,15 @@ def write_ft2_products(
     None keeps the wall-clock date of the writer.
     """
     out = Path(outdir)
-    out.mkdir(parents=True, exist_ok=True)
     keywords = {"CREATOR": CREATOR, "VERSION": str(int(version)), "PROC_VER": int(proc_ver)}
     seconds = out / product_name("ft2seconds", run, version, proc_ver)
-    write_ft2(seconds, rows, keywords, layout="30")
-    merged_rows = merge_ft2(rows, dt)
     merged = out / product_name("ft2", run, version, proc_ver)
-    write_ft2(merged, merged_rows, keywords, layout="30")
-    if date is not None:
-        stamp_date(seconds, date)
-        stamp_date(merged, date)
+    # written and stamped in a work folder, then renamed: a file under a product's name is finished
+    with product_work_dir(out, f".ft2-{run:010d}-v{version:03d}-") as work:
+        write_ft2(work / seconds.name, rows, keywords, layout="30")
+        write_ft2(work / merged.name, merge_ft2(rows, dt), keywords, layout="30")
+        for final in (seconds, merged):
+            if date is not None:
+                stamp_date(work / final.name, date)
+            shutil.move(work / final.name, final)  # same file system: an atomic rename
     return Ft2Products(seconds, merged)
