@@ -40,6 +40,12 @@ def test_catalog_tables_dropped_then_rebuilt_from_the_products_are_the_same(db_u
     original = _catalog()
     assert len(original) == 5 * len(RUNS)
 
+    # a killed attempt's work folder (fitsdate.product_work_dir) holds a finished-looking copy
+    product_dir = home / "l1" / "products" / f"r{RUNS[0]:010d}"
+    leftover = product_dir / f".ft1-r{RUNS[0]:010d}-v001-dead" / f"gll_xp_p305_r{RUNS[0]:010d}_v001.fit"
+    leftover.parent.mkdir()
+    leftover.write_bytes((product_dir / leftover.name).read_bytes())
+
     with get_engine().begin() as conn:  # the catalog is lost
         conn.execute(text("DROP TABLE l1_catalog_dataset"))
     capsys.readouterr()
@@ -52,6 +58,7 @@ def test_catalog_tables_dropped_then_rebuilt_from_the_products_are_the_same(db_u
     # a second rebuild changes nothing; a product whose bytes changed is reported, never re-registered
     assert l1_main([*base, "catalog", "rebuild"]) == 0
     assert "0 added, 10 already catalogued" in capsys.readouterr().out
+    leftover.unlink()
     victim = home / "l1" / "products" / f"r{RUNS[0]:010d}" / f"gll_ph_p305_r{RUNS[0]:010d}_v001.fit"
     victim.write_bytes(victim.read_bytes()[:-2880] + b"\0" * 2880)
     (home / "l1" / "products" / "notes.fit").write_text("not a product")

@@ -61,6 +61,10 @@ def _scan(roots: Iterable[str | os.PathLike[str]], report: RebuildReport) -> lis
         if not root.is_dir():
             raise FileNotFoundError(f"{root}: no such product directory")
         for path in sorted(root.rglob("*.fit")):
+            if any(part.startswith(".") for part in path.relative_to(root).parts[:-1]):
+                # work folder of a killed attempt (fitsdate.product_work_dir): never a product, and
+                # the run's next attempt removes it
+                continue
             try:
                 name = ProductName.parse(path.name)
             except ValueError as exc:
