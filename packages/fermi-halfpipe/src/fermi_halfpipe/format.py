@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from fermi_ingest.datagram_header import DATAGRAM_HEADER_DTYPE as _L0_DATAGRAM_HEADER_DTYPE
+from fermi_ingest.datagram_header import DATAGRAM_IDENTITY as _L0_DATAGRAM_IDENTITY
+
 FORMAT_VERSION = 1
 
-DATAGRAM_IDENTITY = 0x201F1010
+DATAGRAM_IDENTITY = _L0_DATAGRAM_IDENTITY
 EVENT_IDENTITY = 0x104F0010
 DATAGRAM_HEADER = 32
 EVENT_HEADER = 96
@@ -45,24 +48,7 @@ TONE_MISSING_LAT_PPS = 4
 DEFAULT_EPU_APIDS: dict[int, int] = {956: 0, 957: 1}
 SPACECRAFT_APID = 1020
 
-DATAGRAM_HEADER_DTYPE = np.dtype(
-    [
-        ("identity", ">u4"),
-        ("length", ">u4"),
-        ("run", ">u4"),
-        ("ground_id", ">u4"),
-        ("mcd", ">u4"),
-        ("open_action", "u1"),
-        ("open_reason", "u1"),
-        ("close_action", "u1"),
-        ("close_reason", "u1"),
-        ("crate", "i1"),
-        ("platform", "u1"),
-        ("origin", "u1"),
-        ("version", "u1"),
-        ("n_events", ">u4"),
-    ]
-)
+DATAGRAM_HEADER_DTYPE = _L0_DATAGRAM_HEADER_DTYPE
 assert DATAGRAM_HEADER_DTYPE.itemsize == DATAGRAM_HEADER
 
 EVENT_HEADER_DTYPE = np.dtype(
@@ -104,6 +90,11 @@ EVENT_FIELDS: dict[str, tuple[int, int, str]] = {
     for name in EVENT_HEADER_DTYPE.names
     if name not in ("identity", "length", "reserved0", "reserved1")
 }
+
+#: bits of the spacecraft record ``flags`` (§5)
+FLAG_IN_SAA = 1
+FLAG_ATTITUDE_INVALID = 2
+FLAG_ORBIT_INVALID = 4
 
 SPACECRAFT_RECORD_DTYPE = np.dtype(
     [

@@ -15,6 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
+from fermi_halfpipe import format as F
 from fermi_halfpipe.format import SPACECRAFT_RECORD_DTYPE
 from fermi_ingest.archive import write_atomic
 
@@ -117,9 +118,9 @@ def decode_records(
         "sec": rec["sec"].astype(np.uint32),
         "usec": rec["usec"].astype(np.uint32),
         "flags": flags,
-        "in_saa": (flags & 1) != 0,
-        "attitude_invalid": (flags & 2) != 0,
-        "orbit_invalid": (flags & 4) != 0,
+        "in_saa": (flags & F.FLAG_IN_SAA) != 0,
+        "attitude_invalid": (flags & F.FLAG_ATTITUDE_INVALID) != 0,
+        "orbit_invalid": (flags & F.FLAG_ORBIT_INVALID) != 0,
         "quaternion": rec["quaternion"].astype(np.float64),
         "position": rec["position"].astype(np.float64),
         "velocity": rec["velocity"].astype(np.float64),

@@ -34,6 +34,7 @@ from fermi_ingest import chunker, config, gaps
 from fermi_ingest.archive import copy_verified, exclusive_lock, remove_tree, write_atomic
 from fermi_ingest.ccsds.constants import DEFAULT_APIDS, DEFAULT_EVENT_APIDS, MAX_PACKET_LENGTH, SCID_FERMI
 from fermi_ingest.ccsds.decode import PacketTable, decode_file
+from fermi_ingest.datagram_header import MCD_OFFSET, RUN_OFFSET
 from fermi_ingest.db import session_scope
 from fermi_ingest.errors import DeliveryConflict, IngestError
 from fermi_ingest.manifest import Manifest, verify_delivery
@@ -240,9 +241,9 @@ def _ingest_new(
         seq_flags=cat["seq_flags"][keep],
         seq_count=cat["seq_count"][keep],
         time=time[keep],
-        run_word=_payload_u4(tables, fidx[keep], cat["offset"][keep], cat["length"][keep], at=8),
+        run_word=_payload_u4(tables, fidx[keep], cat["offset"][keep], cat["length"][keep], at=RUN_OFFSET),
     )
-    mcd = _payload_u4(tables, fidx[keep], cat["offset"][keep], cat["length"][keep], at=16)
+    mcd = _payload_u4(tables, fidx[keep], cat["offset"][keep], cat["length"][keep], at=MCD_OFFSET)
     for g in _datagram_gaps(pk, mcd, options.event_apids):
         session.add(
             Gap(

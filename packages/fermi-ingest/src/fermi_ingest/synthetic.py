@@ -14,27 +14,10 @@ import numpy as np
 
 from fermi_ingest.ccsds.constants import SCID_FERMI
 from fermi_ingest.ccsds.encode import PacketColumns, concatenate, encode_packets, segment_datagrams
+from fermi_ingest.datagram_header import DATAGRAM_HEADER_DTYPE, DATAGRAM_IDENTITY
 from fermi_ingest.manifest import Manifest, write_manifest
 
-DATAGRAM_IDENTITY = 0x201F1010
-_HEADER = np.dtype(
-    [
-        ("identity", ">u4"),
-        ("length", ">u4"),
-        ("run", ">u4"),
-        ("ground_id", ">u4"),
-        ("mcd", ">u4"),
-        ("open_action", "u1"),
-        ("open_reason", "u1"),
-        ("close_action", "u1"),
-        ("close_reason", "u1"),
-        ("crate", "i1"),
-        ("platform", "u1"),
-        ("origin", "u1"),
-        ("version", "u1"),
-        ("n_events", ">u4"),
-    ]
-)
+_HEADER = DATAGRAM_HEADER_DTYPE
 
 
 def datagram(

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from fermi_halfpipe.format import FLAG_IN_SAA, FLAG_ORBIT_INVALID, SPACECRAFT_RECORD_DTYPE
 from fermi_ingest.ccsds import PacketColumns, segment_datagrams
 from fermi_ingest.ccsds.constants import APID_SPACECRAFT
 from fermi_latsim.attitude import Attitude, survey_attitude
@@ -20,32 +21,11 @@ from fermi_latsim.saa import LAT_SAA_2008198, SAAPolygon
 
 RECORD_TYPE_ATT_ORB = 1
 RECORD_FORMAT_VERSION = 1
-FLAG_IN_SAA = 1
-FLAG_ATTITUDE_INVALID = 2
-FLAG_ORBIT_INVALID = 4
 #: FT2 ``LAT_MODE`` written while taking data and while in the SAA **[ours]**.
 LAT_MODE_SCIENCE = 5
 LAT_MODE_SAA = 4
 
-RECORD_DTYPE = np.dtype(
-    [
-        ("record_type", "u1"),
-        ("version", "u1"),
-        ("reserved0", ">u2"),
-        ("sec", ">u4"),
-        ("usec", ">u4"),
-        ("flags", ">u4"),
-        ("quaternion", ">f8", (4,)),
-        ("position", ">f8", (3,)),
-        ("velocity", ">f8", (3,)),
-        ("sc_mode", "u1"),
-        ("lat_mode", "u1"),
-        ("lat_config", "u1"),
-        ("data_qual", "u1"),
-        ("reserved1", ">u4"),
-    ]
-)
-assert RECORD_DTYPE.itemsize == 104
+RECORD_DTYPE = SPACECRAFT_RECORD_DTYPE
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from fermi_halfpipe.format import FLAG_ATTITUDE_INVALID, FLAG_ORBIT_INVALID
 from fermi_l1._version import __version__
 from fermi_l1.fitsdate import product_work_dir, stamp_date
 from fermi_l1.ft2.attitude import hermite, radec, rotate, slerp
@@ -29,8 +30,6 @@ from fermi_sciencetools_shim.io.ft2 import write_ft2
 from fermi_sciencetools_shim.io.ft2_merge import merge_ft2
 
 CREATOR = f"fermi-l1 {__version__} makeFT2"
-#: bits of the spacecraft record ``flags`` (telemetry format section 5)
-FLAG_IN_SAA, FLAG_ATTITUDE_INVALID, FLAG_ORBIT_INVALID = 1, 2, 4
 
 
 class SpacecraftDataError(ValueError):

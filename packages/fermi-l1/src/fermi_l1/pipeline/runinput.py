@@ -20,9 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
+from fermi_halfpipe.format import FLAG_ATTITUDE_INVALID, FLAG_ORBIT_INVALID
 from fermi_l1.digi import decode_events
 from fermi_l1.ft1.merit_input import MeritError
-from fermi_l1.ft2.make import FLAG_ATTITUDE_INVALID, FLAG_ORBIT_INVALID, SpacecraftDataError, invalid_mask
+from fermi_l1.ft2.make import SpacecraftDataError, invalid_mask
 from fermi_l1.merit import build_merit, read_merit, write_merit
 from fermi_l1.pipeline.inputs import write_run_inputs
 from fermi_l1.recon import interpolate_attitude, reconstruct
