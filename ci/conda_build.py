@@ -242,10 +242,30 @@ def smoke_test(prefix: Path, pkgs: list[monorepo.PackageInfo]) -> int:
         checks += 1
     if "usage: fermi-shim" not in _run([str(prefix / "bin" / "fermi-shim"), "--help"]):
         raise CondaBuildError("fermi-shim --help printed no usage line")
+    for tool in ("gtselect", "gtmktime", "gtbin", "gtltcube"):
+        if f"usage: {tool}" not in _run([str(prefix / "bin" / tool), "--help"]):
+            raise CondaBuildError(f"{tool} --help printed no usage line")
+    checks += 4
+    checks += _demo_in_prefix(prefix)
     out = _run([str(prefix / "bin" / "python"), "-m", "pip", "check"])
     if "No broken requirements found" not in out:
         raise CondaBuildError(f"pip check in {prefix}: {out}")
     return checks + 2
+
+
+def _demo_in_prefix(prefix: Path) -> int:
+    """Run the end-to-end demo (a few minutes of data) with the installed packages only."""
+    import re
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="fermi-conda-demo-") as home:
+        out = _run([str(prefix / "bin" / "fermi-latsim"), "demo", "--home", home, "--hours", "0.05"])
+    events_in = re.search(r"events in  : (\d+)", out)
+    events_out = re.search(r"events out : (\d+)", out)
+    if not (events_in and events_out) or events_in.group(1) != events_out.group(1):
+        raise CondaBuildError(f"fermi-latsim demo in {prefix} did not account for every event:\n{out}")
+    print(f"   fermi-latsim demo: {events_out.group(1)} events simulated, merged and written to FT1")
+    return 1
 
 
 def run(root: Path, cache: Path, force_bootstrap: bool, timer: Timer) -> None:

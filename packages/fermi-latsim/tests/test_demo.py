@@ -26,3 +26,12 @@ def test_demo_summary_accounts_for_every_event_and_lists_real_products(tmp_path,
     assert int(re.search(r"events out : (\d+)", out).group(1)) == merged
     listed = re.findall(r"^\s+(?:FT1|FT2|FT2SECONDS|EXTENDEDFT1|LS1)\s+run \d+: .* (/\S+\.fit)$", out, re.M)
     assert listed and all(Path(p).is_file() for p in listed)
+
+
+def test_demo_command_of_fermi_latsim(tmp_path, capsys, monkeypatch):
+    from fermi_latsim.cli import main as cli_main
+
+    monkeypatch.delenv("FERMI_DB_URL", raising=False)
+    assert cli_main(["demo", "--home", str(tmp_path), "--hours", "0.05", "--seed", "4"]) == 0
+    out = capsys.readouterr().out
+    assert "events out :" in out and "products   :" in out

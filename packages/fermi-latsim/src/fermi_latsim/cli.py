@@ -41,6 +41,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     span.add_argument("--whole-intervals", action="store_true", help="replay the whole FT2 good intervals")
     rep.add_argument("--background", action="store_true", help="add the simulated sky and cosmic rays")
+    demo = sub.add_parser(
+        "demo", help="simulate deliveries and run ingest, halfpipe and L1 on them (what `make demo` runs)"
+    )
+    demo.add_argument("--home", default=None, help="FERMI_HOME of the demo (default ./demo-output)")
+    demo.add_argument("--hours", type=float, default=1.0, help="hours of data (default 1)")
+    demo.add_argument("--seed", type=int, default=1, help="random seed")
     return parser
 
 
@@ -102,6 +108,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _simulate(args)
     if args.command == "replay":
         return _replay(args)
+    if args.command == "demo":
+        from fermi_latsim.demo import main as demo_main
+
+        home = ["--home", args.home] if args.home else []
+        return demo_main([*home, "--hours", str(args.hours), "--seed", str(args.seed)])
     return 2  # pragma: no cover - argparse rejects unknown commands
 
 
