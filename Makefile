@@ -19,7 +19,7 @@ $(STAMP): requirements-dev.txt $(foreach p,$(PACKAGES),packages/$(p)/pyproject.t
 	touch $(STAMP)
 
 demo: venv
-	$(PY) scripts/demo.py
+	$(VENV)/bin/fermi-latsim demo $(DEMO_ARGS)
 
 # pytest exits 5 when it collected no test: that is a failure here, said so plainly.
 test: venv
