@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from fermi_l1.db import session as l1_session
@@ -224,38 +224,65 @@ def _move_aside(path: Path, request_id: int) -> None:
     os.replace(path, dest)
 
 
+def _requested_ids(db_url: str | None) -> list[int]:
+    """Ids of the requests waiting for a driver, oldest first."""
+    with l1_session(db_url) as s:
+        return list(
+            s.scalars(
+                select(PipelineRerunRequest.id)
+                .where(PipelineRerunRequest.state == "requested")
+                .order_by(PipelineRerunRequest.id)
+            )
+        )
+
+
+def _claim_one(db_url: str | None, request_id: int) -> bool:
+    """Claim request ``request_id`` and requeue its targets in one transaction; False if another driver had it.
+
+    The claim is a conditional update (``state`` from ``requested`` to ``queued``), the first
+    statement of the transaction: on PostgreSQL a second driver claiming the same request waits
+    on the row lock and, once the first commits, updates no row; on SQLite the update takes the
+    database's write lock, so the two claims are serialised the same way. Only the driver whose
+    update changed the row moves outputs aside and writes the targets.
+    """
+    with l1_session(db_url) as s:
+        now = utcnow()
+        claimed = s.execute(
+            update(PipelineRerunRequest)
+            .where(PipelineRerunRequest.id == request_id, PipelineRerunRequest.state == "requested")
+            .values(state="queued", queued_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if claimed.rowcount != 1:
+            return False
+        req = s.get(PipelineRerunRequest, request_id)
+        try:
+            targets = _targets(s, req.run, req.step)
+        except RerunError as exc:
+            req.state, req.queued_at, req.done_at, req.outcome = "refused", None, now, str(exc)
+            return False
+        for run in targets:
+            params = json.loads(run.params or "{}")
+            task = run.task.name
+            if task == "recon" and params.get("out"):
+                _move_aside(Path(params["out"]), req.id)
+            elif task == "runinput" and params.get("input_dir"):
+                _move_aside(Path(params["input_dir"]), req.id)
+            base = s.scalar(select(func.count()).where(PipelineAttempt.run_pk == run.id)) or 0
+            s.add(PipelineRerunTarget(request_pk=req.id, run_pk=run.id, attempt_base=base))
+            run.state, run.updated_at = "queued", now
+    return True
+
+
 def claim_pending(db_url: str | None) -> list[int]:
     """Requeue the targets of every ``requested`` request (the driver's hook); return the request ids.
 
-    A request whose run changed since it was made (now in flight, or its step no longer failed)
-    is marked ``refused`` with the reason.
+    Each request is claimed atomically (:func:`_claim_one`): when two drivers run at once, exactly
+    one acts on a request and the other skips it without error. A request whose run changed
+    since it was made (now in flight, or its step no longer failed) is marked ``refused`` with
+    the reason.
     """
-    claimed = []
-    with l1_session(db_url) as s:
-        requests = s.scalars(
-            select(PipelineRerunRequest)
-            .where(PipelineRerunRequest.state == "requested")
-            .order_by(PipelineRerunRequest.id)
-        ).all()
-        for req in requests:
-            try:
-                targets = _targets(s, req.run, req.step)
-            except RerunError as exc:
-                req.state, req.done_at, req.outcome = "refused", utcnow(), str(exc)
-                continue
-            for run in targets:
-                params = json.loads(run.params or "{}")
-                task = run.task.name
-                if task == "recon" and params.get("out"):
-                    _move_aside(Path(params["out"]), req.id)
-                elif task == "runinput" and params.get("input_dir"):
-                    _move_aside(Path(params["input_dir"]), req.id)
-                base = s.scalar(select(func.count()).where(PipelineAttempt.run_pk == run.id)) or 0
-                s.add(PipelineRerunTarget(request_pk=req.id, run_pk=run.id, attempt_base=base))
-                run.state, run.updated_at = "queued", utcnow()
-            req.state, req.queued_at = "queued", utcnow()
-            claimed.append(req.id)
-    return claimed
+    return [rid for rid in _requested_ids(db_url) if _claim_one(db_url, rid)]
 
 
 def attempt_base(s: Session, run_pk: int) -> int:

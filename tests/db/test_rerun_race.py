@@ -1,0 +1,172 @@
+"""Two pipeline drivers claiming the same re-run requests at once: each request is acted on once.
+
+``fermi_l1.pipeline.rerun.claim_pending`` claims a request with a conditional update. Before, two
+drivers that both saw a request ``requested`` both wrote its targets and the second failed on
+the unique constraint of ``pipeline_rerun_target`` (PostgreSQL); now the second skips it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from sqlalchemy import func, select, text
+
+from fermi_ingest.db import get_engine
+from fermi_l1.db import session
+from fermi_l1.pipeline import rerun
+from fermi_l1.pipeline.models import (
+    PipelineAttempt,
+    PipelineRerunRequest,
+    PipelineRerunTarget,
+    PipelineRun,
+    PipelineTask,
+)
+
+TIMEOUT = 120  # seconds for the worker processes
+
+#: one driver's claim of the pending requests; prints the ids it claimed
+DRIVER = """
+import json
+from fermi_l1.pipeline.rerun import claim_pending
+print(json.dumps(claim_pending(None)))
+"""
+
+#: holds the row lock of request argv[1] (as a driver in the middle of its claim would) until killed
+HOLDER = """
+import sys, time
+from sqlalchemy import text
+from fermi_ingest.db import session_scope
+with session_scope() as s:
+    s.execute(text("SELECT id FROM pipeline_rerun_request WHERE id = :id FOR UPDATE"), {"id": int(sys.argv[1])})
+    print("locked", flush=True)
+    time.sleep(600)
+"""
+
+
+def _lat_runs(url: str, tmp_path: Path, runs: list[int]) -> dict[int, Path]:
+    """For each LAT run: a failed recon crumb, a finished run input (a folder) and a failed L1 run."""
+    inputs = {}
+    with session(url) as s:
+        tasks = {}
+        for name in rerun.CHAIN:
+            tasks[name] = PipelineTask(name=name, max_attempts=2)
+            s.add(tasks[name])
+        s.flush()
+        for lat in runs:
+            key = f"r{lat:010d}"
+            crumb = tmp_path / "work" / key / "c0000-k000.parquet"
+            crumb.parent.mkdir(parents=True)
+            crumb.write_bytes(b"crumb")
+            inputs[lat] = tmp_path / "inputs" / key
+            inputs[lat].mkdir(parents=True)
+            (inputs[lat] / "run.json").write_text("{}")
+            for task, run_key, state, params in (
+                ("recon", f"{key}.c0000.k000", "failed", {"out": str(crumb)}),
+                ("runinput", key, "done", {"input_dir": str(inputs[lat])}),
+                ("l1run", key, "failed", {"input_dir": str(inputs[lat])}),
+            ):
+                run = PipelineRun(task_pk=tasks[task].id, key=run_key, state=state, params=json.dumps(params),
+                                  processing_date="2024-05-01T12:00:00")  # fmt: skip
+                s.add(run)
+                s.flush()
+                s.add(PipelineAttempt(run_pk=run.id, number=1, state=state, executor="local",
+                                      driver_host="h", driver_pid=1))  # fmt: skip
+    return inputs
+
+
+def _request_all(url: str, runs: list[int]) -> list[int]:
+    return [
+        rerun.request_rerun(url, f"r{lat:010d}", who="ops", why="new calibration", origin="cli").id
+        for lat in runs
+    ]
+
+
+def _spawn(code: str, url: str, home: Path, *args: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-c", code, *args],
+        env={**os.environ, "FERMI_DB_URL": url, "FERMI_HOME": str(home)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def _claimed(proc: subprocess.Popen) -> list[int]:
+    stdout, stderr = proc.communicate(timeout=TIMEOUT)
+    assert proc.returncode == 0, f"driver failed:\n{stderr[-3000:]}"
+    return json.loads(stdout.strip().splitlines()[-1])
+
+
+def _check_acted_on_once(url: str, rids: list[int], inputs: dict[int, Path]) -> None:
+    with session(url) as s:
+        targets = s.execute(select(PipelineRerunTarget.request_pk, func.count()).group_by(
+            PipelineRerunTarget.request_pk)).all()  # fmt: skip
+        assert sorted(targets) == [(rid, 3) for rid in rids]  # the 3 tasks of each LAT run, once
+        assert set(s.scalars(select(PipelineRerunRequest.state))) == {"queued"}
+        assert set(s.scalars(select(PipelineRun.state))) == {"queued"}
+    for rid, folder in zip(rids, inputs.values(), strict=True):
+        assert not folder.exists()
+        assert (folder.parent / f".rerun-{rid}" / folder.name / "run.json").is_file()
+
+
+def test_a_request_claimed_by_another_driver_meanwhile_is_skipped(db_url, tmp_path):
+    """Driver A lists the request, driver B claims it first: A skips it, with no error and no new target."""
+    get_engine(db_url)
+    inputs = _lat_runs(db_url, tmp_path, [239557414])
+    (rid,) = _request_all(db_url, [239557414])
+    seen_by_a = rerun._requested_ids(db_url)
+    assert seen_by_a == [rid]
+    assert rerun.claim_pending(db_url) == [rid]  # driver B
+    assert [r for r in seen_by_a if rerun._claim_one(db_url, r)] == []  # driver A carries on
+    assert rerun.claim_pending(db_url) == []
+    _check_acted_on_once(db_url, [rid], inputs)
+
+
+def test_two_driver_processes_share_many_requests_without_overlap(db_url, tmp_path):
+    get_engine(db_url)
+    lat_runs = [239557414 + 10_000 * i for i in range(6)]
+    inputs = _lat_runs(db_url, tmp_path, lat_runs)
+    rids = _request_all(db_url, lat_runs)
+    drivers = [_spawn(DRIVER, db_url, tmp_path / "home") for _ in range(2)]
+    a, b = (_claimed(d) for d in drivers)
+    assert not set(a) & set(b)
+    assert sorted(a + b) == rids
+    _check_acted_on_once(db_url, rids, inputs)
+
+
+def _waiting_locks(url: str) -> int:
+    with get_engine(url).connect() as conn:
+        return conn.execute(text("SELECT count(*) FROM pg_locks WHERE NOT granted")).scalar()
+
+
+def test_two_drivers_waiting_on_the_same_request_act_on_it_once(pg_url, tmp_path):
+    """The race forced on PostgreSQL: both drivers have listed the request and wait for its row lock."""
+    get_engine(pg_url)
+    inputs = _lat_runs(pg_url, tmp_path, [239557414])
+    (rid,) = _request_all(pg_url, [239557414])
+    home = tmp_path / "home"
+    holder = _spawn(HOLDER, pg_url, home, str(rid))
+    line: list[str] = []
+    reader = threading.Thread(target=lambda: line.append(holder.stdout.readline()))
+    reader.start()
+    reader.join(TIMEOUT)
+    assert line == ["locked\n"], holder.stderr.read() if holder.poll() is not None else "holder silent"
+    drivers = [_spawn(DRIVER, pg_url, home) for _ in range(2)]
+    deadline = time.monotonic() + TIMEOUT
+    while _waiting_locks(pg_url) < 2:
+        assert time.monotonic() < deadline, "the drivers never both waited for the request"
+        assert all(d.poll() is None for d in drivers), [d.communicate()[1][-3000:] for d in drivers]
+        time.sleep(0.1)
+    os.killpg(holder.pid, signal.SIGKILL)
+    holder.wait()
+    claimed = [_claimed(d) for d in drivers]
+    assert sorted(claimed) == [[], [rid]]
+    _check_acted_on_once(pg_url, [rid], inputs)
