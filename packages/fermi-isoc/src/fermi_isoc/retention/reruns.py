@@ -1,0 +1,172 @@
+"""Intermediate outputs moved aside by re-runs (``.rerun-<request id>/`` folders): report and clean.
+
+When the pipeline driver acts on a re-run request it moves the recon crumbs and run inputs of the
+requeued runs next to themselves under ``.rerun-<id>/`` (``fermi_l1.pipeline.rerun``), so that
+they are recomputed and the old ones stay for comparison. Nothing removes them: they accumulate.
+
+:func:`rerun_folders` finds them under the L1 data tree with their size, age (since the folder
+was last changed, i.e. when the outputs were moved there) and the state of their request;
+:func:`clean_reruns` removes those whose request is ``done`` and that are older than N days. A
+folder whose request is pending (``requested``, ``queued``), in any other state, or unknown to
+the database is never removed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from sqlalchemy import inspect, select
+from sqlalchemy.orm import Session
+
+from fermi_l1.pipeline.models import PipelineRerunRequest
+
+_FOLDER = re.compile(r"^\.rerun-(\d+)$")
+#: the only request state whose moved-aside outputs may be removed
+REMOVABLE_STATE = "done"
+
+
+@dataclass(frozen=True)
+class RerunFolder:
+    """One ``.rerun-<id>/`` folder: where, how big, how old, and the state of its request."""
+
+    path: Path
+    request_id: int
+    request_state: str | None  # None: no such request in the database
+    n_files: int
+    n_bytes: int
+    age_days: float
+
+    def removable(self, older_than_days: float) -> bool:
+        """True when the request is done and the folder is older than ``older_than_days``."""
+        return self.request_state == REMOVABLE_STATE and self.age_days > older_than_days
+
+    def why_kept(self, older_than_days: float) -> str:
+        """Why :func:`clean_reruns` keeps the folder (empty when it is removable)."""
+        if self.request_state is None:
+            return f"request {self.request_id} is not in the database"
+        if self.request_state != REMOVABLE_STATE:
+            pending = " (pending)" if self.request_state in ("requested", "queued") else ""
+            return f"request {self.request_id} is {self.request_state}{pending}"
+        if self.age_days <= older_than_days:
+            return f"{self.age_days:.1f} days old, not older than {older_than_days:g}"
+        return ""
+
+
+@dataclass
+class CleanResult:
+    """What :func:`clean_reruns` removed, kept (with the reason) and could not remove."""
+
+    removed: list[RerunFolder] = field(default_factory=list)
+    kept: list[tuple[RerunFolder, str]] = field(default_factory=list)
+    errors: list[tuple[RerunFolder, str]] = field(default_factory=list)
+
+
+def _size(folder: Path) -> tuple[int, int]:
+    n_files = n_bytes = 0
+    for root, _dirs, files in os.walk(folder):
+        for name in files:
+            try:
+                st = os.lstat(os.path.join(root, name))
+            except FileNotFoundError:
+                continue
+            n_files += 1
+            n_bytes += st.st_size
+    return n_files, n_bytes
+
+
+def _states(session: Session, ids: set[int]) -> dict[int, str]:
+    if not ids or PipelineRerunRequest.__tablename__ not in inspect(session.get_bind()).get_table_names():
+        return {}
+    rows = session.execute(
+        select(PipelineRerunRequest.id, PipelineRerunRequest.state).where(PipelineRerunRequest.id.in_(ids))
+    )
+    return {int(i): st for i, st in rows}
+
+
+def rerun_folders(session: Session, root: str | Path, now: datetime | None = None) -> list[RerunFolder]:
+    """Every ``.rerun-<id>/`` folder under ``root`` (e.g. ``$FERMI_HOME/l1``), sorted by path.
+
+    Parameters
+    ----------
+    session : Session
+        Database session (reads fermi-l1's ``pipeline_rerun_request``).
+    root : str or Path
+        Folder searched recursively (a missing folder has none).
+    now : datetime, optional
+        Reference time for the ages (default: now, UTC).
+    """
+    now_s = (now or datetime.now(timezone.utc)).timestamp()
+    found: list[tuple[Path, int]] = []
+    for here, dirs, _files in os.walk(root):
+        for name in list(dirs):
+            m = _FOLDER.match(name)
+            if m:
+                found.append((Path(here) / name, int(m.group(1))))
+                dirs.remove(name)  # its content is reported as one folder
+    states = _states(session, {rid for _, rid in found})
+    out = []
+    for path, rid in sorted(found):
+        n_files, n_bytes = _size(path)
+        age = (now_s - path.stat().st_mtime) / 86400.0
+        out.append(RerunFolder(path, rid, states.get(rid), n_files, n_bytes, age))
+    return out
+
+
+def clean_reruns(
+    session: Session,
+    root: str | Path,
+    older_than_days: float,
+    now: datetime | None = None,
+    dry_run: bool = False,
+) -> CleanResult:
+    """Remove the ``.rerun-<id>/`` folders under ``root`` whose request is done and older than N days.
+
+    Parameters
+    ----------
+    session : Session
+        Database session (reads the requests' states).
+    root : str or Path
+        Folder searched recursively.
+    older_than_days : float
+        Minimum age in days (positive) of a folder to remove.
+    now : datetime, optional
+        Reference time (default: now, UTC).
+    dry_run : bool
+        Report what would be removed, remove nothing.
+
+    Raises
+    ------
+    ValueError
+        ``older_than_days`` is not positive.
+    """
+    if not older_than_days > 0:
+        raise ValueError(f"older_than_days must be positive, got {older_than_days!r}")
+    result = CleanResult()
+    for folder in rerun_folders(session, root, now):
+        reason = folder.why_kept(older_than_days)
+        if reason:
+            result.kept.append((folder, reason))
+            continue
+        if not dry_run:
+            try:
+                shutil.rmtree(folder.path)
+            except OSError as exc:
+                result.errors.append((folder, f"{exc.filename or folder.path}: {exc.strerror or exc}"))
+                continue
+        result.removed.append(folder)
+    return result
+
+
+def human_bytes(n: int) -> str:
+    """``n`` bytes as a short text (``12.3 MB``)."""
+    size = float(n)
+    for unit in ("B", "kB", "MB", "GB"):
+        if size < 1000:
+            return f"{n} B" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{size:.1f} TB"
