@@ -35,7 +35,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
-    if args.command not in JOBS:
+    if args.command not in JOBS or not getattr(args, "job", True):
         return int(args.handler(args))
     try:  # scheduled jobs: single instance, last success recorded for the watchdog
         with job_run(args.command, getattr(args, "db", None)) as job:

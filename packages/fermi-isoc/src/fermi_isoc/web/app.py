@@ -25,12 +25,18 @@ from fermi_isoc.jobs import job_records
 from fermi_isoc.queries.halfpipe import halfpipe_states
 from fermi_isoc.queries.ingest import delivery_by_id
 from fermi_isoc.queries.pipeline import STATES, rerun_requests, run_by_key, state_counts
-from fermi_isoc.web.security import CSRF_FIELD, csrf_problem, csrf_token_for, set_csrf_cookie, token_problem
+from fermi_isoc.web.security import (
+    CSRF_FIELD,
+    TOKEN_ENV,
+    csrf_problem,
+    csrf_token_for,
+    set_csrf_cookie,
+    token_problem,
+)
 from fermi_l1.pipeline.rerun import RerunError, request_rerun
 from fermi_sciencetools_shim.time import met_to_utc_iso
 
 HERE = Path(__file__).parent
-TOKEN_ENV = "FERMI_ISOC_OPERATOR_TOKEN"
 
 
 @dataclass

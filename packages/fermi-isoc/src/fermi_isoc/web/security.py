@@ -14,6 +14,8 @@ from urllib.parse import urlsplit
 
 from fastapi import Request, Response
 
+#: environment variable holding the operator token (no default: without it, writes are refused)
+TOKEN_ENV = "FERMI_ISOC_OPERATOR_TOKEN"
 CSRF_COOKIE = "isoc_csrf"
 CSRF_FIELD = "csrf_token"
 
