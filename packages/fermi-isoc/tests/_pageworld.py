@@ -32,3 +32,29 @@ def populate(db, tmp_path: Path) -> None:
 
     with session_scope(db.url) as s:
         s.execute(update(PipelineAttempt).where(PipelineAttempt.number == 2).values(log_path=str(log)))
+
+
+#: halfpipe states added by :func:`add_halfpipe`: (LAT run, status, delivered, held, late, reason)
+HALFPIPE = [
+    (796003600, "incomplete", 1200, 0, 4, "timed out waiting for EPU 1"),  # L1 failed
+    (796007200, "open", 300, 35, 0, ""),  # L1 held
+    (796099999, "rejected", 0, 0, 0, "bad run header"),  # no L1 run
+]
+
+
+def add_halfpipe(db) -> None:
+    """Give delivery 260324002 two more chunks (runs 796007200, 796099999) and the halfpipe states."""
+    from sqlalchemy import select
+
+    from fermi_halfpipe.models import HalfpipeRun
+    from fermi_ingest.db import session_scope
+    from fermi_ingest.models import Delivery
+
+    with session_scope(db.url) as s:
+        d2 = s.scalar(select(Delivery.id).where(Delivery.delivery_id == "260324002"))
+    db.chunk(d2, 1, 796007200)
+    db.chunk(d2, 2, 796099999)
+    with session_scope(db.url) as s:
+        for run_id, status, n_delivered, n_held, n_late, reason in HALFPIPE:
+            s.add(HalfpipeRun(run_id=run_id, status=status, n_delivered=n_delivered, n_held=n_held,
+                              n_late=n_late, reason=reason))  # fmt: skip

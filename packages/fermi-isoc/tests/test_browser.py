@@ -21,7 +21,7 @@ from fermi_ingest.db import get_engine
 from fermi_isoc.web.app import Settings, create_app
 from fermi_l1.pipeline.models import PipelineRerunRequest
 
-from ._pageworld import TOKEN, populate
+from ._pageworld import TOKEN, add_halfpipe, populate
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = [
@@ -144,3 +144,30 @@ def test_failed_run_rerun_needs_the_token(server, page):
     assert page.locator("tr.rerun-row").get_attribute("data-state") == "requested"
     assert "alice" in page.inner_text("tr.rerun-row")
     _shot(page, "06-rerun-request-state")
+
+
+def test_delivery_lineage_shows_halfpipe_and_l1_states(server, page):
+    url, db = server
+    add_halfpipe(db)
+    page.goto(url + "/")
+    page.click("#deliveries a[href='/deliveries/260324002']")
+    page.wait_for_selector("#lineage-runs")
+    rows = page.locator("#lineage-runs tr.lineage-row")
+    assert rows.count() == 3
+    seen = []
+    for i in range(3):
+        row = rows.nth(i)
+        cells = row.locator("td")
+        seen.append((row.get_attribute("data-run"), cells.nth(2).inner_text(), cells.nth(3).inner_text()))
+    assert seen == [
+        ("796003600", "force-completed: 1200 / 0 / 4 (timed out waiting for EPU 1)", "failed"),
+        ("796007200", "held back: 300 / 35 / 0", "held"),
+        ("796099999", "rejected: 0 / 0 / 0 (bad run header)", "not started"),
+    ]
+    # the held-back state is the one an operator must notice: it stands out
+    held = page.locator("#lineage-runs tr[data-run='796007200'] .hp-open")
+    assert held.evaluate("e => getComputedStyle(e).fontWeight") == "700"
+    _shot(page, "07-delivery-lineage-halfpipe")
+    page.click("#lineage-runs a[href='/runs/L1Proc/r0796007200']")  # drill down to the held run
+    page.wait_for_selector("#halfpipe-state")
+    assert "held back" in page.inner_text("#halfpipe-state")

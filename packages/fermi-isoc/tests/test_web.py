@@ -11,7 +11,7 @@ from fermi_ingest.db import get_engine
 from fermi_isoc.web.app import Settings, create_app
 from fermi_l1.pipeline.models import PipelineRerunRequest
 
-from ._pageworld import TOKEN, populate
+from ._pageworld import TOKEN, add_halfpipe, populate
 
 
 @pytest.fixture
@@ -87,6 +87,27 @@ def test_delivery_shows_gaps_quarantine_and_lineage(client):
     assert "L1Proc/r0796003600" in lineage and "L1Proc/r0796000000" not in lineage
     assert "796003600" in re.search(r'id="chunks-table".*?</table>', html, re.S).group(0)
     assert client.get("/deliveries/nope").status_code == 404
+
+
+def test_delivery_lineage_shows_the_halfpipe_state_of_each_run_next_to_the_l1_state(client):
+    add_halfpipe(client.db)
+    html = client.get("/deliveries/260324002").text
+    lineage = re.search(r'id="lineage-runs".*?</table>', html, re.S).group(0)
+    rows = re.findall(
+        r'<tr class="lineage-row" data-run="(\d+)" data-state="(\w*)">.*?data-halfpipe="(\w*)">(.*?)</td>',
+        lineage,
+        re.S,
+    )
+    assert [(run, l1, hp) for run, l1, hp, _ in rows] == [
+        ("796003600", "failed", "incomplete"), ("796007200", "held", "open"), ("796099999", "", "rejected"),
+    ]  # fmt: skip
+    text = {run: re.sub(r"<[^>]+>", "", cell) for run, _, _, cell in rows}
+    assert text == {
+        "796003600": "force-completed: 1200 / 0 / 4 (timed out waiting for EPU 1)",
+        "796007200": "held back: 300 / 35 / 0",
+        "796099999": "rejected: 0 / 0 / 0 (bad run header)",
+    }
+    assert "not started" in lineage.split('data-run="796099999"')[1]
 
 
 def _rerun(client, token=TOKEN, csrf=None, **fields):

@@ -136,9 +136,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             lat_runs = sorted({c.run_id for c in chunks if c.run_id is not None})
             run_list = queries.runs_of_delivery(s, d.delivery_id, lat_runs)
             products = {r.key: queries.products_of(s, r.run_id) for r in run_list}
+            # LAT runs of the chunks the pipeline has not started (e.g. held back by the halfpipe)
+            not_started = [rid for rid in lat_runs if rid not in {r.run_id for r in run_list}]
             return page(
                 request, "delivery.html", d=d, gaps=queries.gaps_of(s, d.pk), quarantine=queries.quarantine_of(s, d.pk),
-                chunks=chunks, runs=run_list, products=products,
+                chunks=chunks, runs=run_list, products=products, not_started=not_started,
+                halfpipe=halfpipe_states(s, lat_runs),
             )  # fmt: skip
 
     @app.get("/runs/{key:path}/log/{step}/{attempt}", response_class=PlainTextResponse)
