@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from fermi_halfpipe._version import __version__
+from fermi_halfpipe.losses import describe_hole, describe_total
 
 EXIT_OK = 0
 EXIT_REFUSED = 1
@@ -46,7 +47,10 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--json", action="store_true", help="print the delivery summary as JSON")
 
     s = sub.add_parser(
-        "status", help="show runs: status, reason, delivered/held events, datagrams seen, files"
+        "status",
+        help="show runs: status, reason, delivered/held events, datagrams seen, files, missing datagrams "
+        "and the events they held (from the GEM sequence: exact, 'about' with an on-board filter, "
+        "'at least' when the run end is missing)",
     )
     s.add_argument("run", metavar="RUN", nargs="?", type=int, help="only this run id (MET of its start)")
     s.add_argument("--json", action="store_true", help="print as JSON")
@@ -70,10 +74,19 @@ def _options(args: argparse.Namespace):
 
 def _print_run_line(r: dict) -> None:
     reason = f" — {r['reason']}" if r.get("reason") else ""
+    lost = f", in missing datagrams {describe_total(r)}" if r.get("holes") else ""
+    malformed = (
+        f", unreadable in malformed datagrams {r['lost_in_malformed']}" if r.get("lost_in_malformed") else ""
+    )
     print(
         f"run {r['run_id']}: {r['status']}{reason}; delivered {r.get('delivered', 0)}, "
-        f"held back {r.get('held_back', 0)}, late {r.get('late', 0)}"
+        f"held back {r.get('held_back', 0)}, late {r.get('late', 0)}{lost}{malformed}"
     )
+
+
+def _print_holes(r: dict) -> None:
+    for h in r.get("holes", []):
+        print(f"  lost: {describe_hole(h, r.get('lost_exact', True))}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -93,8 +106,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.json:
                 print(json.dumps(summary, indent=1, sort_keys=True))
                 return EXIT_OK
+            again = " (already merged: nothing done, outputs checked)" if summary.already_merged else ""
             print(
-                f"delivery {args.delivery_id}: {len(summary['runs'])} runs, {len(summary['problems'])} problems"
+                f"delivery {args.delivery_id}: {len(summary['runs'])} runs, "
+                f"{len(summary['problems'])} problems{again}"
             )
             for r in summary["runs"]:
                 _print_run_line(r)
@@ -104,6 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     )
                 for miss in r["missing"]:
                     print(f"  missing: {miss}")
+                _print_holes(r)
             for p in summary["problems"]:
                 print(f"  problem: {p}")
             return EXIT_OK
@@ -131,6 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     )
                 for miss in r["missing"]:
                     print(f"  missing: {miss}")
+                _print_holes(r)
             return EXIT_OK
         if args.command == "force-complete":
             from fermi_halfpipe.stitch import force_complete

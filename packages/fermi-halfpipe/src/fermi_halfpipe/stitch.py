@@ -23,6 +23,10 @@ names before the commit and are byte-identical when the merge is re-run):
 7. A run is retired when, for every expected EPU, its datagrams form one contiguous segment from
    datagram 0 (open action start) to a close action stop, abort or pause — or when an operator
    force-completes it with a reason (:func:`force_complete`).
+
+The delivery summary and :func:`run_status` report per run, besides the counters, the events
+held by the datagrams still missing, counted from the GEM sequence (:mod:`fermi_halfpipe.losses`:
+exact, an estimate with an on-board filter, or a lower bound when a run end is missing).
 """
 
 from __future__ import annotations
@@ -55,6 +59,7 @@ from fermi_halfpipe.format import (
     RUN_END_ACTIONS,
     SPACECRAFT_APID,
 )
+from fermi_halfpipe.losses import LossEstimate, estimate_losses
 from fermi_halfpipe.merge import merge_streams, nearest_unroll, unroll_counter
 from fermi_halfpipe.outputs import encode_merged, merged_file_name, write_merged
 from fermi_halfpipe.spacecraft import decode_records, write_samples
@@ -440,6 +445,8 @@ def _run_rows(session: Session, run_id: int) -> dict[str, np.ndarray]:
             M.HalfpipeDatagram.met,
             M.HalfpipeDatagram.sha256,
             M.HalfpipeDatagram.done,
+            M.HalfpipeDatagram.n_events,
+            M.HalfpipeDatagram.n_decoded,
         )
         .where(M.HalfpipeDatagram.run_id == run_id)
         .order_by(M.HalfpipeDatagram.apid, M.HalfpipeDatagram.seq)
@@ -455,6 +462,8 @@ def _run_rows(session: Session, run_id: int) -> dict[str, np.ndarray]:
         "met",
         "sha256",
         "done",
+        "n_events",
+        "n_decoded",
     )
     if not rows:
         return {n: np.empty(0, dtype=object if n == "sha256" else np.int64) for n in names}
@@ -463,6 +472,36 @@ def _run_rows(session: Session, run_id: int) -> dict[str, np.ndarray]:
         n: np.array(c, dtype=object if n == "sha256" else (np.float64 if n == "met" else np.int64))
         for n, c in zip(names, cols, strict=True)
     }
+
+
+def _stored_gem_values(session: Session, row_id: int) -> np.ndarray:
+    """GEM numbers of the events of one stored datagram (decoded from the store)."""
+    r = session.get(M.HalfpipeDatagram, row_id)
+    p = _abs(r.store_path)
+    if not p.is_file():
+        raise HalfpipeError(
+            f"run {r.run_id}: stored datagrams {p} are missing (datagram {r.seq} of APID {r.apid})"
+        )
+    with p.open("rb") as fh:
+        fh.seek(r.store_offset)
+        data = np.frombuffer(fh.read(r.length), np.uint8)
+    dec = decode_datagrams(data, np.zeros(1, np.int64), np.array([r.length], np.int64), np.array([r.apid]))
+    return dec.events["gem_seq"].astype(np.int64)
+
+
+def loss_estimate(
+    session: Session, run_id: int, options: HalfpipeOptions, rows: dict[str, np.ndarray] | None = None
+) -> LossEstimate:
+    """Events in the run's missing datagrams, as far as the GEM sequence tells (:mod:`fermi_halfpipe.losses`)."""
+    rows = _run_rows(session, run_id) if rows is None else rows
+    cache: dict[int, np.ndarray] = {}
+
+    def gem_values(row_id: int) -> np.ndarray:
+        if row_id not in cache:
+            cache[row_id] = _stored_gem_values(session, row_id)
+        return cache[row_id]
+
+    return estimate_losses(rows, list(options.epu_apids), gem_values)
 
 
 def segments(seq: np.ndarray) -> list[tuple[int, int]]:
@@ -793,7 +832,9 @@ def _deliver_run(
     if run.status == M.OPEN and not missing:
         run.status, run.retired_by, retired_now = M.COMPLETE, label, True
     gaps = [[hi + 1, lo - 1] for (_, hi), (lo, _) in itertools.pairwise(all_spans) if lo > hi + 1]
+    losses = loss_estimate(session, run_id, options, rows)
     return {
+        **losses.as_dict(),
         "status": run.status,
         "reason": run.reason,
         "delivered": n_delivered,
@@ -915,6 +956,7 @@ def run_status(
             ).all()
             out.append(
                 {
+                    **loss_estimate(session, run.run_id, options, rows).as_dict(),
                     "run_id": run.run_id,
                     "status": run.status,
                     "reason": run.reason,
