@@ -1,15 +1,26 @@
 """Real-data round trip: the week-323 PSR J0030+0451 FT1 + FT2 replayed into raw telemetry and
-processed by the pipeline through its public commands give back the real pointing and photons."""
+processed by the pipeline through its public commands give back the real pointing and photons.
+
+"Within the PSF" is measured, not assumed: the containment radii of *our* instrument (fermi-latsim
+detector + fermi-l1 reconstruction, every event with a track) vs. true energy, true inclination
+and conversion type, from simulated beams (:func:`fermi_latsim.validation.containment_table`).
+Each replayed photon is thrown again through the detector (new conversion point and type), so its
+reconstructed direction is a draw from that PSF. Every photon must lie within the **99 %**
+radius for its energy, inclination and conversion type: with 27 photons a 95 % radius would leave
+1.35 photons outside on average even for a perfect replay; at 99 % the expectation is 0.27.
+"""
 
 from __future__ import annotations
 
 import numpy as np
+import pyarrow.parquet as pq
 import pytest
 
 from fermi_halfpipe.cli import main as halfpipe
 from fermi_ingest.cli import main as ingest
 from fermi_l1.cli import main as l1
 from fermi_l1.recon.reconstruct import interpolate_attitude
+from fermi_latsim import validation
 from fermi_latsim.cli import main as latsim
 from fermi_sciencetools_shim.io.ft1 import read_events
 from fermi_sciencetools_shim.io.ft2 import read_ft2
@@ -20,6 +31,28 @@ FT1 = "pint/J0030+0451_w323_ft1weights.fits"
 FT2 = "pint/lat_spacecraft_weekly_w323_p202_v001.fits"
 
 
+#: table energies (MeV, quarter decades) spanning the photons of the FT1 (116 MeV - 3.1 GeV)
+PSF_ENERGIES = (100.0, 177.8, 316.2, 562.3, 1000.0, 1778.3, 3162.3)
+#: photons per beam: ~500 BACK events even in the 60-75 deg bin, so its 99 % radius is measured
+PSF_PHOTONS = 40_000
+
+
+#: FT1 rows whose replayed event is a failed reconstruction, investigated: they must be flagged by
+#: our event classification (EVENT_CLASS 0) and are left out of the 99 % check
+KNOWN_RECON_FAILURES = {
+    14: "1.70 GeV at theta 66.9 deg (replay truth 66.88, real FT1 THETA 66.9: the attitude is right), "
+    "thrown FRONT at plane 0 near the LAT edge: the pair leaves through the side, no CAL energy "
+    "(ENERGY 0); the track fit starts at plane 2 with chi2 3.7e4 / 1.8e4 and comes back 5.2 deg off, "
+    "at our 99th percentile for that cell (1 % of our events there are beyond 5.24 deg)",
+}
+
+
+@pytest.fixture(scope="module")
+def psf_table():
+    """Our instrument's containment radii (computed once; ~20 s)."""
+    return validation.containment_table(PSF_ENERGIES, n=PSF_PHOTONS, seed=323)
+
+
 def _sep_deg(ra1, dec1, ra2, dec2):
     r1, d1, r2, d2 = (np.radians(x) for x in (ra1, dec1, ra2, dec2))
     c = np.sin(d1) * np.sin(d2) + np.cos(d1) * np.cos(d2) * np.cos(r1 - r2)
@@ -27,7 +60,9 @@ def _sep_deg(ra1, dec1, ra2, dec2):
 
 
 @pytest.mark.requires_data
-def test_replayed_week_323_gives_back_the_real_pointing_and_photons(shared_data, tmp_path, monkeypatch):
+def test_replayed_week_323_gives_back_the_real_pointing_and_photons(
+    shared_data, psf_table, tmp_path, monkeypatch
+):
     monkeypatch.setenv("FERMI_HOME", str(tmp_path))
     monkeypatch.delenv("FERMI_DB_URL", raising=False)
     out = tmp_path / "replay"
@@ -65,23 +100,36 @@ def test_replayed_week_323_gives_back_the_real_pointing_and_photons(shared_data,
     sep = _sep_deg(ra, dec, ours["RA_SCZ"], ours["DEC_SCZ"])
     assert ours["START"].size >= 24 and sep.max() * 60 < 5.0, sep.max() * 60  # arcmin
 
-    # FT1: every real photon recovered, its time exact, its direction within the PSF
+    # FT1: every real photon recovered, its time exact, its direction within our PSF for its true
+    # energy (the FT1 energy it was replayed at), true inclination and conversion type
     ft1, _ = read_events(shared_data / FT1, ["TIME", "RA", "DEC", "ENERGY"])
-    got = {"TIME": [], "RA": [], "DEC": []}
+    cols = ["TIME", "RA", "DEC", "CONVERSION_TYPE", "ENERGY", "EVENT_CLASS"]
+    got = {k: [] for k in cols}
     for p in products:
-        ev, _ = read_events(p, list(got))
+        ev, _ = read_events(p, cols)
         for k in got:
             got[k].append(ev[k])
-    t = np.concatenate(got["TIME"])
-    ra, dec = np.concatenate(got["RA"]), np.concatenate(got["DEC"])
-    sep, psf68 = [], []
-    for i in range(ft1["TIME"].size):
-        k = np.flatnonzero(np.abs(t - ft1["TIME"][i]) < 1e-6)
+    got = {k: np.concatenate(v) for k, v in got.items()}
+    truth = pq.read_table(out / "truth" / "events.parquet", columns=["ft1_row", "theta"]).to_pydict()
+    theta_of = dict(zip(truth["ft1_row"], truth["theta"], strict=True))
+    n = ft1["TIME"].size
+    sep, k_of = np.empty(n), np.empty(n, np.int64)
+    for i in range(n):
+        k = np.flatnonzero(np.abs(got["TIME"] - ft1["TIME"][i]) < 1e-6)
         assert k.size == 1, f"FT1 row {i}: {k.size} events at TIME {ft1['TIME'][i]}"
-        sep.append(_sep_deg(ra[k[0]], dec[k[0]], ft1["RA"][i], ft1["DEC"][i]))
-        # LAT 68 % containment ~ 0.8 deg (E / 1 GeV)^-0.8, floor 0.1 deg (P8R2 SOURCE, FRONT+BACK)
-        psf68.append(max(0.8 * (ft1["ENERGY"][i] / 1000.0) ** -0.8, 0.1))
-    ratio = np.asarray(sep) / np.asarray(psf68)
-    # a PSF has tails: about 68 % within PSF68 and ~95 % within 3 x PSF68 (27 photons: allow 3 out)
-    assert np.median(ratio) < 1.2, ratio
-    assert (ratio < 3).sum() >= ratio.size - 3, ratio
+        k_of[i] = k[0]
+        sep[i] = _sep_deg(got["RA"][k[0]], got["DEC"][k[0]], ft1["RA"][i], ft1["DEC"][i])
+    theta = np.array([theta_of[i] for i in range(n)])
+    ctype = got["CONVERSION_TYPE"][k_of]
+    r68 = psf_table.radius(0.68, ft1["ENERGY"], theta, ctype)
+    r99 = psf_table.radius(0.99, ft1["ENERGY"], theta, ctype)
+    report = "\n".join(
+        f"FT1 row {i}: E {ft1['ENERGY'][i]:.0f} MeV, theta {theta[i]:.1f} deg, {'FRONT BACK'.split()[ctype[i]]}: "
+        f"{sep[i]:.2f} deg off (R68 {r68[i]:.2f}, R99 {r99[i]:.2f}); reconstructed E "
+        f"{got['ENERGY'][k_of[i]]:.0f} MeV, EVENT_CLASS {got['EVENT_CLASS'][k_of[i]]}"
+        for i in np.argsort(sep / r99)[::-1]
+    )
+    assert np.median(sep / r68) < 1.0, report  # half the photons well inside the 68 % radius
+    known = np.isin(np.arange(n), list(KNOWN_RECON_FAILURES))
+    assert (sep[~known] < r99[~known]).all(), report
+    assert (got["EVENT_CLASS"][k_of[known]] == 0).all(), report  # a failed reconstruction is flagged

@@ -94,3 +94,46 @@ def test_beam_rejects_bad_parameters():
         photon_beam(-1.0, 10)
     with pytest.raises(ValueError, match="theta_max_deg"):
         photon_beam(1000.0, 10, theta_max_deg=120.0)
+
+
+@pytest.fixture(scope="module")
+def table():
+    return validation.containment_table((300.0, 3000.0), n=3000, seed=4, theta_edges_deg=(0.0, 40.0, 70.0))
+
+
+def test_containment_radii_grow_with_fraction_and_shrink_with_energy(table):
+    r = table.radius_deg
+    assert table.n_events.min() > 200 and len(table.rows()) == 1 + 2 * 2 * 2
+    assert (r[0] < r[1]).all() and (r[1] < r[2]).all()  # R68 < R95 < R99 in every cell
+    assert (r[:, :, :, 1] < r[:, :, :, 0] / 3).all()  # a decade in energy: PSF ~ E^-0.8
+    assert (r[0, 0] < r[0, 1]).all()  # FRONT better than BACK at 68 %
+    assert (r[0, :, 0] < r[0, :, 1]).all()  # and near the boresight better than at high inclination
+
+
+def test_containment_radius_interpolates_in_log_energy_and_picks_the_inclination_bin(table):
+    at_grid = table.radius(0.68, [300.0, 3000.0, 3000.0], [10.0, 10.0, 55.0], [1, 1, 0])
+    assert at_grid.tolist() == pytest.approx([table.radius_deg[0, 1, 0, 0], table.radius_deg[0, 1, 0, 1],
+                                              table.radius_deg[0, 0, 1, 1]])  # fmt: skip
+    mid = table.radius(0.95, [np.sqrt(300.0 * 3000.0)], [39.9], [0])[0]
+    assert mid == pytest.approx(np.sqrt(table.radius_deg[1, 0, 0, 0] * table.radius_deg[1, 0, 0, 1]))
+
+
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [
+        ((0.5, [1000.0], [10.0], [0]), "'fraction': 0.5 not in the table"),
+        ((0.68, [100.0], [10.0], [0]), "'energy_mev': 100.0 MeV outside"),
+        ((0.68, [1000.0], [75.0], [0]), "'theta_deg': 75.0 deg outside"),
+        ((0.68, [1000.0], [10.0], [2]), "'conversion_type': 2"),
+    ],
+)
+def test_containment_radius_refuses_what_the_table_does_not_cover(table, args, match):
+    with pytest.raises(ValueError, match=match):
+        table.radius(*args)
+
+
+def test_a_quantile_measured_on_too_few_events_is_refused():
+    small = validation.containment_table((300.0, 3000.0), n=300, seed=4, theta_edges_deg=(0.0, 70.0))
+    with pytest.raises(ValueError, match=r"0.99 cannot be measured at .* MeV, theta bin 0.0-70.0 deg"):
+        small.radius(0.99, [1000.0], [10.0], [0])
+    assert small.radius(0.68, [1000.0], [10.0], [0])[0] > 0
