@@ -113,6 +113,55 @@ ACD_DTYPE = np.dtype(
 )
 
 
+#: z of the top of the tracker volume through which particles enter (1 cm above the top foil)
+TRACKER_TOP_Z_MM = float(lat.FOIL_Z_MM[0] + 10.0)
+#: z of the bottom of that volume: the lowest converter foil (a photon entering the side below
+#: it cannot convert in the tracker, a charged particle cannot make a three-plane trigger)
+TRACKER_BOTTOM_Z_MM = float(lat.FOIL_Z_MM[np.flatnonzero(lat.FOIL_X0 > 0)[-1]])
+
+
+def projected_area_mm2(direction: np.ndarray) -> np.ndarray:
+    """Area (mm^2) of the tracker volume seen by particles travelling along unit ``direction``.
+
+    The tracker is a box: its top (``2h x 2h``) seen at ``|u_z|`` plus the two side walls
+    (``2h x height``) facing the particle, seen at ``|u_x|`` and ``|u_y|``. At 60 deg the walls
+    are more than half of it: photons entering there convert low in the tracker and shower in
+    the calorimeter.
+    """
+    u = np.atleast_2d(np.asarray(direction, dtype=np.float64))
+    w = 2.0 * lat.ARRAY_HALF_WIDTH_MM
+    height = TRACKER_TOP_Z_MM - TRACKER_BOTTOM_Z_MM
+    return w * w * np.abs(u[:, 2]) + w * height * (np.abs(u[:, 0]) + np.abs(u[:, 1]))
+
+
+def entry_points(rng: np.random.Generator, direction: np.ndarray) -> np.ndarray:
+    """(m, 3) points where particles travelling along ``direction`` (downwards) enter the tracker.
+
+    Uniform over the tracker volume's projected area (:func:`projected_area_mm2`): the face
+    (top, or the side wall facing the particle in x or y) is drawn with probability
+    proportional to its projected area, then a point uniformly on it.
+    """
+    u = np.atleast_2d(np.asarray(direction, dtype=np.float64))
+    m = u.shape[0]
+    h = lat.ARRAY_HALF_WIDTH_MM
+    w = 2.0 * h
+    height = TRACKER_TOP_Z_MM - TRACKER_BOTTOM_Z_MM
+    areas = np.column_stack(
+        [w * w * np.abs(u[:, 2]), w * height * np.abs(u[:, 0]), w * height * np.abs(u[:, 1])]
+    )
+    cum = np.cumsum(areas, axis=1)
+    pick = rng.random(m) * cum[:, -1]
+    face = (pick[:, None] >= cum[:, :-1]).sum(axis=1)  # 0 top, 1 x wall, 2 y wall
+    a, b = rng.uniform(-h, h, m), rng.uniform(-h, h, m)
+    z = rng.uniform(TRACKER_BOTTOM_Z_MM, TRACKER_TOP_Z_MM, m)
+    wall_x = -np.sign(u[:, 0]) * h  # the wall facing a particle moving along +x is at x = -h
+    wall_y = -np.sign(u[:, 1]) * h
+    x = np.select([face == 0, face == 1], [a, wall_x], a)
+    y = np.select([face == 0, face == 1], [b, b], wall_y)
+    zz = np.where(face == 0, TRACKER_TOP_Z_MM, z)
+    return np.column_stack([x, y, zz])
+
+
 def _highland(energy_mev: np.ndarray, x_x0: np.ndarray) -> np.ndarray:
     x = np.maximum(x_x0, 1e-6)
     return 13.6 / np.maximum(energy_mev, 1.0) * np.sqrt(x) * (1.0 + 0.038 * np.log(x))
@@ -261,6 +310,7 @@ def simulate_response(
     energy_mev: np.ndarray,
     charged: np.ndarray,
     dead: np.ndarray | None = None,
+    entry: str = "top",
 ) -> Response:
     """Response of the LAT to particles arriving at times ``met`` from body directions ``body``.
 
@@ -271,27 +321,40 @@ def simulate_response(
         (``body[:, 2] > 0``), energy and whether it is charged (cosmic ray) or a photon.
     dead
         Global numbers of dead strips (:func:`dead_strips` by default).
+    entry
+        Where particles enter: ``"top"``, uniformly over the tracker top (the rate
+        ``flux x top area x cos(theta)`` of :mod:`fermi_latsim.sky` assumes this), or
+        ``"volume"``, uniformly over the tracker's projected area (:func:`entry_points`, rate
+        ``flux x`` :func:`projected_area_mm2`), which adds the photons entering through the side
+        walls: at 60 deg they are more than half, and, converting low in the tracker, they are
+        the ones that shower in the calorimeter.
     """
+    if entry not in ("top", "volume"):
+        raise ValueError(f"parameter 'entry': 'top' or 'volume', got {entry!r}")
     n = met.size
     dead = dead_strips() if dead is None else dead
     h = lat.ARRAY_HALF_WIDTH_MM
     u = -np.asarray(body, dtype=np.float64)  # direction of travel
-    z_top = lat.FOIL_Z_MM[0] + 10.0
-    entry = np.column_stack([rng.uniform(-h, h, n), rng.uniform(-h, h, n), np.full(n, z_top)])
+    if entry == "volume":
+        start = entry_points(rng, u)
+    else:
+        start = np.column_stack([rng.uniform(-h, h, n), rng.uniform(-h, h, n), np.full(n, TRACKER_TOP_Z_MM)])
     cos = np.maximum(-u[:, 2], 1e-3)
 
-    # --- photons: conversion plane ---
+    # --- photons: conversion plane (only foils the photon crosses inside the tracker) ---
     conv = np.full(n, -1, np.int16)
     undecided = ~np.asarray(charged, bool)
     for plane in range(lat.N_TKR_PLANES):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            at = start + ((lat.FOIL_Z_MM[plane] - start[:, 2]) / u[:, 2])[:, None] * u
+        crosses = (lat.FOIL_Z_MM[plane] <= start[:, 2]) & (np.abs(at[:, 0]) < h) & (np.abs(at[:, 1]) < h)
         x0 = lat.FOIL_X0[plane] / cos
-        hit = undecided & (rng.random(n) < 1.0 - np.exp(-7.0 / 9.0 * x0))
+        hit = undecided & crosses & (rng.random(n) < 1.0 - np.exp(-7.0 / 9.0 * x0))
         conv[hit] = plane
         undecided &= ~hit
-    step = (lat.FOIL_Z_MM[np.maximum(conv, 0)] - z_top) / u[:, 2]
-    vertex = entry + step[:, None] * u
-    inside = (np.abs(vertex[:, 0]) < h) & (np.abs(vertex[:, 1]) < h)
-    conv = np.where(inside, conv, -1).astype(np.int16)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        step = (lat.FOIL_Z_MM[np.maximum(conv, 0)] - start[:, 2]) / u[:, 2]
+    vertex = start + np.where(conv >= 0, step, 0.0)[:, None] * u
     photon = conv >= 0
     is_cr = np.asarray(charged, bool)
 
@@ -304,7 +367,7 @@ def simulate_response(
         d0 = _scatter(rng, u[ip], 0.511 / np.maximum(e_lep, 1.0))  # pair opening ~ m_e / E
         pieces += _track_hits(rng, ip, vertex[ip], d0, conv[ip].astype(np.int64), e_lep)
     ic = np.flatnonzero(is_cr)
-    pieces += _track_hits(rng, ic, entry[ic], u[ic], np.zeros(ic.size, np.int64), None)
+    pieces += _track_hits(rng, ic, start[ic], u[ic], np.zeros(ic.size, np.int64), None)
     n_noise = rng.poisson(NOISE_STRIPS_PER_EVENT * n)
     noise = np.zeros(n_noise, STRIP_DTYPE)
     noise["event"] = rng.integers(0, max(n, 1), n_noise)
@@ -324,13 +387,13 @@ def simulate_response(
     logs = np.concatenate(
         [
             _cal_deposits(rng, ip, vertex[ip], u[ip], energy_mev[ip, None] * frac_ph, SHOWER_SPREAD),
-            _cal_deposits(rng, ic, entry[ic], u[ic], mip, 0.0),
+            _cal_deposits(rng, ic, start[ic], u[ic], mip, 0.0),
         ]
     )
     logs = logs[np.argsort(logs["event"], kind="stable")]
 
     # --- ACD ---
-    tile, _ = lat.acd_ray_intersection(entry[ic], -u[ic])
+    tile, _ = lat.acd_ray_intersection(start[ic], -u[ic])
     e_acd = rng.gamma(4.0, lat.ACD_MIP_MEV / 4.0, ic.size) / np.maximum(cos[ic], 0.2)
     backsplash = ip[rng.random(ip.size) < np.minimum(0.3, 0.03 * np.sqrt(energy_mev[ip] / 1e4))]
     bs_tile = rng.choice(lat.ACD_TILE_IDS, backsplash.size)
