@@ -75,3 +75,24 @@ def test_unknown_entry_mode_is_refused():
         detector.simulate_response(
             rng, np.zeros(1), np.array([[0.0, 0.0, 1.0]]), np.ones(1), np.zeros(1, bool), entry="side"
         )
+
+
+def test_an_inclined_shower_deposits_where_it_crosses_a_layer_not_only_at_its_middle():
+    # a shower axis at 66 deg heading out through the +x side of the calorimeter: it enters layer
+    # 0 inside the array and crosses the middle of the layer 12 mm outside it
+    t = np.radians(66.0)
+    axis = np.array([[np.sin(t), 0.0, -np.cos(t)]])
+    z_mid = lat.CAL_LAYER_Z_MM[0]
+    x_mid = lat.ARRAY_HALF_WIDTH_MM + 12.0
+    vertex = np.array([[x_mid - 100.0 * np.tan(t), 0.0, z_mid + 100.0]])
+    energy = np.zeros((1, lat.N_CAL_LAYERS))
+    energy[0, 0] = 300.0
+    logs = detector._cal_deposits(np.random.default_rng(0), np.zeros(1, np.int64), vertex, axis, energy, 0.1)
+    assert logs.size > 0 and (logs["layer"] == 0).all()
+    assert set(logs["tower"].tolist()) <= {3, 7, 11, 15}  # the +x edge towers
+    dep, _ = lat.cal_log_energy(
+        lat.cal_adc_to_energy(logs["range_pos"], logs["adc_pos"]),
+        lat.cal_adc_to_energy(logs["range_neg"], logs["adc_neg"]),
+    )
+    # the upper third of the layer's path is inside: about a third of the deposit stays
+    assert 0.2 * 300.0 < dep.sum() < 0.5 * 300.0

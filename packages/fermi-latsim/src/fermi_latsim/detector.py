@@ -14,6 +14,7 @@ arriving within the readout dead time of the previous one is discarded (counted,
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,6 +48,10 @@ LOG_NOISE = 0.05
 #: correction none, so the full GFLASH value would give a resolution worse than the LAT's.
 SHOWER_DEPTH_SPREAD = 0.1
 _GFLASH_1GEV = 0.86 * np.log(1000.0 / lat.CSI_CRITICAL_ENERGY_MEV) - 0.58
+#: depths (fractions of the log height from its middle) at which a layer's deposit is placed along
+#: the shower axis: an inclined shower crosses a layer diagonally, through several logs, and may
+#: leave the array through the side of the calorimeter within a layer
+CAL_DEPTH_STEPS = (-1.0 / 3.0, 0.0, 1.0 / 3.0)
 STRIPS_PER_TOWER = lat.N_TKR_PLANES * lat.N_VIEWS * lat.N_STRIPS
 
 
@@ -238,13 +243,14 @@ def _cal_deposits(
     threshold are not read out.
     """
     ev_l, tw_l, ly_l, co_l, e_l, off_l = [], [], [], [], [], []
-    for layer in range(lat.N_CAL_LAYERS):
-        z = lat.CAL_LAYER_Z_MM[layer]
+    for layer, dz in itertools.product(range(lat.N_CAL_LAYERS), CAL_DEPTH_STEPS):
+        z = lat.CAL_LAYER_Z_MM[layer] + dz * lat.CAL_LOG_HEIGHT_MM
         with np.errstate(divide="ignore", invalid="ignore"):
             step = (z - vertex[:, 2]) / axis[:, 2]
         p = vertex + step[:, None] * axis
         along_x = layer % 2 == 0  # even layers: logs along X, the column measures y
         for shift, share in ((0.0, 1.0 - 2 * spread), (-1.0, spread), (1.0, spread)):
+            share /= len(CAL_DEPTH_STEPS)
             if share <= 0:
                 continue
             d = shift * lat.CAL_COLUMN_PITCH_MM
