@@ -39,13 +39,7 @@ PSF_PHOTONS = 40_000
 
 #: FT1 rows whose replayed event is a failed reconstruction, investigated: they must be flagged by
 #: our event classification (EVENT_CLASS 0) and are left out of the 99 % check
-KNOWN_RECON_FAILURES = {
-    14: "1.70 GeV at theta 66.9 deg (replay truth 66.88, real FT1 THETA 66.9: the attitude is right), "
-    "thrown FRONT at plane 0 near the LAT edge: the pair leaves through the side, no CAL energy "
-    "(ENERGY 0); the track fit starts at plane 2 with chi2 3.7e4 / 1.8e4 and comes back 5.24 deg off "
-    "in the instrument frame (all of the sky error), at our 99th percentile for that cell (1 % of "
-    "our events there are beyond 5.24 deg)",
-}
+KNOWN_RECON_FAILURES: dict[int, str] = {}
 
 
 @pytest.fixture(scope="module")

@@ -237,7 +237,7 @@ def detect_photons(
     attempts = np.zeros(met.size, np.int64)
     while todo.size:
         resp = detector.simulate_response(
-            rng, met[todo], body[todo], energy_mev[todo], np.zeros(todo.size, bool), dead
+            rng, met[todo], body[todo], energy_mev[todo], np.zeros(todo.size, bool), dead, entry="volume"
         )
         # one photon at a time in the LAT: an event is its own photon's (no dead-time loss)
         hit = todo[resp.source]
