@@ -63,30 +63,31 @@ _TSTARTSTOP: Template = [
     ("TSTOP", 0.0, "mission time of the end of the observation"),
 ]
 
-#: Primary HDU of CMAP/CCUBE after the WCS keywords (``LatCountMapTemplate``).
-COUNT_MAP_PRIMARY: Template = [
+_PRIMARY_HEAD: Template = [
     ("DATE", "", "file creation date (YYYY-MM-DDThh:mm:ss UT)"),
     ("FILENAME", "", ""),
     *_MISSION,
     *_TIME_KEYS,
+]
+_PRIMARY_TAIL: Template = [
     ("NDSKEYS", 0, None),
     ("EQUINOX", 2000.0, "Equinox of RA & DEC specifications"),
     ("OBSERVER", "Peter Michelson", "GLAST/LAT PI"),
     ("CREATOR", "gtbin", "Software and version creating file"),
 ]
 
+#: Primary HDU of CMAP/CCUBE after the WCS keywords (``LatCountMapTemplate``).
+COUNT_MAP_PRIMARY: Template = [
+    *_PRIMARY_HEAD,
+    *_PRIMARY_TAIL,
+]
+
 #: Primary HDU of LC and PHA1 (no image).
 TABLE_PRIMARY: Template = [
-    ("DATE", "", "file creation date (YYYY-MM-DDThh:mm:ss UT)"),
-    ("FILENAME", "", ""),
-    *_MISSION,
-    *_TIME_KEYS,
+    *_PRIMARY_HEAD,
     *_TSTARTSTOP,
     *_MJDREF,
-    ("NDSKEYS", 0, None),
-    ("EQUINOX", 2000.0, "Equinox of RA & DEC specifications"),
-    ("OBSERVER", "Peter Michelson", "GLAST/LAT PI"),
-    ("CREATOR", "gtbin", "Software and version creating file"),
+    *_PRIMARY_TAIL,
 ]
 
 EBOUNDS: Template = [
