@@ -7,6 +7,7 @@ from fermi_halfpipe.datagram import datagrams_to_packets, decode_datagrams, reas
 from fermi_ingest.ccsds import concatenate, decode_buffer, encode_packets
 from fermi_l1 import instrument as lat
 from fermi_latsim import detector, events, sky, spacecraft
+from fermi_latsim.attitude import quaternion_to_matrix
 from fermi_latsim.orbit import Orbit
 
 
@@ -17,7 +18,9 @@ def sim():
     tl = spacecraft.timeline(orbit, t0, t0 + 120.0)
     rng = np.random.default_rng(7)
     arr = sky.sample_arrivals(rng, tl.met, tl.attitude.quaternion, tl.position, t0 + 1, t0 + 120.0)
-    resp = detector.simulate_response(rng, arr.met, arr.body, arr.energy_mev, arr.particle == sky.PROTON)
+    resp = detector.simulate_response(
+        rng, arr.met, arr.body, arr.energy_mev, arr.particle == sky.PROTON, entry="volume"
+    )
     enc = events.encode_run(
         resp, int(t0), rng, t0 + 120.0, events.DatagramPolicy(max_events=4, max_open_s=1.0)
     )
@@ -30,6 +33,40 @@ def test_arrivals_come_from_in_front_of_the_lat_and_include_every_component(sim)
     assert np.all(np.diff(arr.met) >= 0)
     assert {sky.ISOTROPIC, sky.GALACTIC, sky.LIMB, sky.COSMIC_RAY} <= set(arr.component.tolist())
     assert arr.energy_mev.min() >= sky.E_MIN_MEV
+
+
+def test_a_source_arrives_at_flux_times_the_area_the_tracker_presents_to_it():
+    orbit = Orbit()
+    t0 = float(np.floor(orbit.epoch_met))
+    tl = spacecraft.timeline(orbit, t0, t0 + 120.0)
+    # a source 60 deg off the boresight at t0, facing one side wall
+    body0 = np.array([np.sin(np.radians(60.0)), 0.0, np.cos(np.radians(60.0))])
+    gcrs = quaternion_to_matrix(tl.attitude.quaternion[:1])[0] @ body0
+    ra = np.degrees(np.arctan2(gcrs[1], gcrs[0])) % 360.0
+    dec = np.degrees(np.arcsin(gcrs[2]))
+    flux = 0.01
+    model = sky.SkyModel(
+        sources=(sky.PointSource("test", ra, dec, flux, 2.0),),
+        isotropic_flux_sr=0.0,
+        galactic_flux=0.0,
+        limb_flux=0.0,
+        cosmic_ray_rate_hz=0.0,
+    )
+    arr = sky.sample_arrivals(
+        np.random.default_rng(3), tl.met, tl.attitude.quaternion, tl.position, t0 + 1, t0 + 120.0, model
+    )
+    # expected: flux x A(body direction) integrated over the interval (visible part only)
+    t = np.linspace(t0 + 1, t0 + 120.0, 20_000, endpoint=False)
+    idx = np.clip(np.searchsorted(tl.met, t, side="right") - 1, 0, tl.met.size - 1)
+    body = np.einsum("nji,j->ni", quaternion_to_matrix(tl.attitude.quaternion[idx]), gcrs)
+    zenith = tl.position[idx] / np.linalg.norm(tl.position[idx], axis=1)[:, None]
+    visible = (np.degrees(np.arccos(zenith @ gcrs)) < sky.EARTH_OCCULTATION_DEG) & (body[:, 2] > 0)
+    area_cm2 = np.where(visible, detector.projected_area_mm2(body) / 100.0, 0.0)
+    expected = flux * area_cm2.mean() * 119.0
+    top_only = flux * np.where(visible, sky.AREA_CM2 * body[:, 2], 0.0).mean() * 119.0
+    assert expected > 1.3 * top_only > 1000  # the wall adds ~40 % at this inclination
+    assert len(arr) == pytest.approx(expected, abs=5 * np.sqrt(expected))
+    assert (arr.component == sky.SOURCE_BASE).all()
 
 
 def test_power_law_index_is_recovered():

@@ -98,7 +98,7 @@ def test_beam_rejects_bad_parameters():
 
 @pytest.fixture(scope="module")
 def table():
-    return validation.containment_table((300.0, 3000.0), n=3000, seed=4, theta_edges_deg=(0.0, 40.0, 70.0))
+    return validation.containment_table((300.0, 3000.0), n=3500, seed=4, theta_edges_deg=(0.0, 40.0, 70.0))
 
 
 def test_containment_radii_grow_with_fraction_and_shrink_with_energy(table):

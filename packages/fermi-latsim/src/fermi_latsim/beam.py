@@ -71,7 +71,9 @@ def photon_beam(
     energy_mev
         True energy of every photon (MeV).
     n
-        Number of photons thrown at the LAT (uniform over the tracker top).
+        Number of photons thrown at the LAT, each entering the tracker uniformly over the area
+        it presents to the photon's direction, top and side walls (``entry="volume"`` of
+        :func:`fermi_latsim.detector.simulate_response`).
     seed
         Random seed.
     theta_max_deg
@@ -86,7 +88,9 @@ def photon_beam(
     rng = np.random.default_rng(seed)
     body = isotropic_directions(rng, n, theta_max_deg)
     met = BEAM_RUN + 1.0 + np.arange(n) / rate_hz
-    resp = detector.simulate_response(rng, met, body, np.full(n, float(energy_mev)), np.zeros(n, bool))
+    resp = detector.simulate_response(
+        rng, met, body, np.full(n, float(energy_mev)), np.zeros(n, bool), entry="volume"
+    )
     enc = events.encode_run(resp, BEAM_RUN, rng, float(met[-1]) + 1.0)
     digi, gem = decode_encoded_run(enc)
     recon = reconstruct(digi)

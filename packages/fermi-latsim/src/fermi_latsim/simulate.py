@@ -132,7 +132,7 @@ def simulate(out: str | Path, config: SimulationConfig | None = None, progress: 
             rng, tl.met, tl.attitude.quaternion, tl.position, t0 + 1e-3, t1 - 1e-3, cfg.model
         )
         resp = detector.simulate_response(
-            rng, arr.met, arr.body, arr.energy_mev, arr.particle == sky.PROTON, dead
+            rng, arr.met, arr.body, arr.energy_mev, arr.particle == sky.PROTON, dead, entry="volume"
         )
         epus = (0,) if ("one-epu-run" in cfg.faults and r == 1) else (0, 1)
         n_arrivals += len(arr)

@@ -1,11 +1,16 @@
 """Sky and background: point sources, isotropic and Galactic diffuse gamma rays, the Earth limb,
 and charged cosmic rays, as particles arriving at the LAT.
 
-Every component produces particles crossing the plane of the tracker top with a rate of
-``flux x A x cos(theta)``, where ``A`` is the geometric area of the tower array and ``theta`` the
-angle from the boresight; directions more than ``EARTH_OCCULTATION_DEG`` from the zenith are
-blocked by the Earth (except for the limb itself, which *is* the Earth's atmosphere). Energies
-follow power laws (with an optional exponential cut-off) between ``E_MIN_MEV`` and ``E_MAX_MEV``.
+Every component produces particles hitting the tracker volume with a rate of
+``flux x A(direction)``, where ``A`` is the area the tracker box presents to the particle
+(:func:`fermi_latsim.detector.projected_area_mm2`: its top seen at ``cos(theta)`` plus the side
+walls facing the particle), so the arrivals are meant for
+``detector.simulate_response(..., entry="volume")``. At 60 deg the walls are more than half of
+``A``; at the boresight ``A`` is the top alone (``AREA_CM2``), as before. Only directions in front
+of the LAT (``theta < 90 deg``) arrive. Directions more than ``EARTH_OCCULTATION_DEG`` from the
+zenith are blocked by the Earth (except for the limb itself, which *is* the Earth's atmosphere).
+Energies follow power laws (with an optional exponential cut-off) between ``E_MIN_MEV`` and
+``E_MAX_MEV``.
 
 Fluxes are integral fluxes above 100 MeV from the 4FGL-DR3 catalogue (rounded) for the point
 sources and typical published values for the diffuse components; the charged-particle rate is
@@ -22,6 +27,7 @@ from astropy.coordinates import SkyCoord
 
 from fermi_l1.instrument import ARRAY_HALF_WIDTH_MM
 from fermi_latsim.attitude import quaternion_to_matrix
+from fermi_latsim.detector import TRACKER_BOTTOM_Z_MM, TRACKER_TOP_Z_MM, projected_area_mm2
 
 E_MIN_MEV = 100.0
 E_MAX_MEV = 300_000.0
@@ -29,6 +35,13 @@ E_MAX_MEV = 300_000.0
 EARTH_OCCULTATION_DEG = 113.0
 #: geometric area of the tracker top (4 x 4 towers), cm^2
 AREA_CM2 = (2.0 * ARRAY_HALF_WIDTH_MM / 10.0) ** 2
+#: largest area (cm^2) the tracker box presents to any direction, ``|(w h, w h, w^2)|`` for a box
+#: of width ``w`` and height ``h``: candidates are drawn at this area and thinned to the true one
+MAX_AREA_CM2 = (
+    2.0
+    * ARRAY_HALF_WIDTH_MM
+    * np.hypot(2.0 * ARRAY_HALF_WIDTH_MM, np.sqrt(2.0) * (TRACKER_TOP_Z_MM - TRACKER_BOTTOM_Z_MM))
+) / 100.0
 
 #: particle codes of the truth (PDG numbers)
 PHOTON = 22
@@ -79,7 +92,8 @@ class SkyModel:
     #: whole-ring integral of the Earth limb (thin ring at zenith angle ~112 deg)
     limb_flux: float = 1.0e-3
     limb_index: float = 2.8
-    #: charged cosmic rays crossing the tracker top, per second (before the cos(theta) factor)
+    #: charged cosmic rays crossing the tracker top, per second; the side walls add to it (from
+    #: each direction, ``A(direction) / (AREA_CM2 cos(theta))`` times more hit the tracker volume)
     cosmic_ray_rate_hz: float = 5.0
     cosmic_ray_index: float = 2.7
     cosmic_ray_emin_mev: float = 1000.0
@@ -186,8 +200,11 @@ def sample_arrivals(
 
     ``met_grid`` (sorted), ``quaternion`` (body -> GCRS) and ``position`` (GCRS, any unit)
     describe the spacecraft; each candidate takes the attitude of the nearest earlier sample.
-    Candidates are drawn at the all-sky rate of each component and kept with probability
-    ``cos(theta)`` (zero behind the LAT), which gives the ``flux x A x cos(theta)`` rate.
+    Candidates are drawn at the all-sky rate of each component through ``MAX_AREA_CM2`` and kept
+    with probability ``A(direction) / MAX_AREA_CM2`` (zero behind the LAT), which gives the
+    ``flux x A(direction)`` rate of the tracker volume
+    (:func:`fermi_latsim.detector.projected_area_mm2`); simulate their response with
+    ``entry="volume"``.
     """
     model = model or SkyModel()
     duration = stop - start
@@ -197,12 +214,12 @@ def sample_arrivals(
         return np.sort(rng.uniform(start, stop, rng.poisson(rate * duration)))
 
     for k, src in enumerate(model.sources):
-        t = times(src.flux * AREA_CM2)
+        t = times(src.flux * MAX_AREA_CM2)
         d = np.repeat(_radec_to_vec(np.array([src.ra_deg]), np.array([src.dec_deg])), t.size, axis=0)
         parts.append(
             (t, d, _cutoff_power_law(rng, t.size, src.index, src.cutoff_mev), SOURCE_BASE + k, PHOTON)
         )
-    t = times(model.isotropic_flux_sr * 4.0 * np.pi * AREA_CM2)
+    t = times(model.isotropic_flux_sr * 4.0 * np.pi * MAX_AREA_CM2)
     parts.append(
         (
             t,
@@ -212,7 +229,7 @@ def sample_arrivals(
             PHOTON,
         )
     )
-    t = times(model.galactic_flux * AREA_CM2)
+    t = times(model.galactic_flux * MAX_AREA_CM2)
     parts.append(
         (
             t,
@@ -222,12 +239,13 @@ def sample_arrivals(
             PHOTON,
         )
     )
-    t = times(model.limb_flux * AREA_CM2)
+    t = times(model.limb_flux * MAX_AREA_CM2)
     zen = position[np.clip(np.searchsorted(met_grid, t, side="right") - 1, 0, met_grid.size - 1)]
     zen = zen / np.linalg.norm(zen, axis=1)[:, None] if t.size else np.empty((0, 3))
     parts.append((t, _limb_dirs(rng, zen), power_law(rng, t.size, model.limb_index, E_MIN_MEV), LIMB, PHOTON))
-    # charged particles come from the whole sky above the horizon at a rate given per LAT face-on
-    t = times(model.cosmic_ray_rate_hz * 4.0)
+    # charged particles are isotropic; their rate is given through the top (pi sr x AREA_CM2 of
+    # the isotropic intensity), hence 4 pi sr x MAX_AREA_CM2 of candidates
+    t = times(model.cosmic_ray_rate_hz * 4.0 * MAX_AREA_CM2 / AREA_CM2)
     parts.append(
         (
             t,
@@ -249,7 +267,8 @@ def sample_arrivals(
     zenith = position[idx] / np.linalg.norm(position[idx], axis=1)[:, None] if met.size else np.empty((0, 3))
     zen_angle = np.degrees(np.arccos(np.clip(np.sum(zenith * direction, axis=1), -1.0, 1.0)))
     visible = (zen_angle < EARTH_OCCULTATION_DEG) | (component == LIMB)
-    keep = visible & (rng.random(met.size) < np.clip(body[:, 2], 0.0, 1.0))
+    area_cm2 = projected_area_mm2(body) / 100.0 if met.size else np.empty(0)
+    keep = visible & (body[:, 2] > 0.0) & (rng.random(met.size) * MAX_AREA_CM2 < area_cm2)
     order = np.argsort(met[keep], kind="stable")
     sel = np.flatnonzero(keep)[order]
     return Arrivals(met[sel], direction[sel], body[sel], energy[sel], component[sel], particle[sel])
