@@ -303,7 +303,7 @@ def replay(
         if cfg.background:
             bg = sky.sample_arrivals(rng, met, quat, pos, t0 + 1e-3, t1 - 1e-3, cfg.model)
             resp_bg = detector.simulate_response(
-                rng, bg.met, bg.body, bg.energy_mev, bg.particle == sky.PROTON, dead
+                rng, bg.met, bg.body, bg.energy_mev, bg.particle == sky.PROTON, dead, entry="volume"
             )
             near = np.abs(resp_bg.met[:, None] - t_ph[None, :]).min(axis=1) < detector.DEAD_TIME_S
             n_bg_dropped += int(near.sum())
