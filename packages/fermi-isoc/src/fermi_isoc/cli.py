@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Sequence
 
 from fermi_isoc._version import __version__
-from fermi_isoc.commands import alarms, plan, report, rerun, retention, saareport, serve
+from fermi_isoc.commands import alarms, plan, report, rerun, retention, saareport, serve, trend
 from fermi_isoc.jobs import JOBS, JobBusy, job_run
 
 #: exit code of a scheduled job refused because another instance runs
@@ -23,7 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (serve, alarms, rerun, retention, plan, saareport, report):
+    for module in (serve, alarms, rerun, retention, plan, saareport, report, trend):
         module.add_parser(subparsers)
     return parser
 
