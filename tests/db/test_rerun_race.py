@@ -170,3 +170,31 @@ def test_two_drivers_waiting_on_the_same_request_act_on_it_once(pg_url, tmp_path
     claimed = [_claimed(d) for d in drivers]
     assert sorted(claimed) == [[], [rid]]
     _check_acted_on_once(pg_url, [rid], inputs)
+
+
+#: one operator's request for run argv[1]; prints "ok <id>" or "refused <reason>"
+OPERATOR = """
+import sys
+from fermi_l1.pipeline.rerun import RerunError, request_rerun
+try:
+    req = request_rerun(None, sys.argv[1], who=sys.argv[2], why="new calibration", origin="cli")
+    print("ok", req.id)
+except RerunError as exc:
+    print("refused", exc)
+"""
+
+
+def test_operators_asking_at_once_record_one_request(db_url, tmp_path):
+    """Four operators ask for the same run at the same moment: one request, three refusals."""
+    get_engine(db_url)
+    _lat_runs(db_url, tmp_path, [239557414])
+    procs = [_spawn(OPERATOR, db_url, tmp_path / "home", "r0239557414", f"op{i}") for i in range(4)]
+    outs = []
+    for proc in procs:
+        stdout, stderr = proc.communicate(timeout=TIMEOUT)
+        assert proc.returncode == 0, stderr[-3000:]
+        outs.append(stdout.strip().splitlines()[-1])
+    assert sum(o.startswith("ok ") for o in outs) == 1, outs
+    assert all("already requested" in o for o in outs if o.startswith("refused")), outs
+    with session(db_url) as s:
+        assert s.scalar(select(func.count()).select_from(PipelineRerunRequest)) == 1

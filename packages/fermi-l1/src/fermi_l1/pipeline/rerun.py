@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from fermi_l1.db import session as l1_session
@@ -155,6 +155,24 @@ def _session_of(session_or_url: Session | str | None) -> Iterator[Session]:
             yield s
 
 
+#: advisory-lock key of re-run requests (PostgreSQL; other keys: ingest 5115001, halfpipe 5115005/6)
+_REQUEST_LOCK = 5115010
+
+
+def _serialize_requests(s: Session, owned: bool) -> None:
+    """Make the check "no request pending for these runs" and the insert one atomic step.
+
+    Two operators asking at the same moment would otherwise both see nothing pending and both
+    record a request. PostgreSQL: a transaction-scoped advisory lock. SQLite: the write lock,
+    taken when the transaction begins (only when this module opened the session).
+    """
+    dialect = s.get_bind().dialect.name
+    if dialect == "postgresql":
+        s.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _REQUEST_LOCK})
+    elif dialect == "sqlite" and owned:
+        s.connection().exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def request_rerun(
     session_or_url: Session | str | None,
     run: str,
@@ -198,6 +216,7 @@ def request_rerun(
     if "/" not in run and _lat_key(run) is not None:
         run = _lat_key(run)
     with _session_of(session_or_url) as s:
+        _serialize_requests(s, owned=not isinstance(session_or_url, Session))
         targets = _targets(s, run, step)
         pending = _pending_for(s, targets)
         if pending is not None:
