@@ -61,7 +61,10 @@ K_X0_BELOW = 83  # 18 values
 K_FOIL_X0 = 101  # 18 values
 K_FOIL_Z = 119  # 18 values
 K_SIDE_Z = 137  # 8 values, [2 * row + (0 low, 1 high)]
-K_SIZE = 145
+K_TKR_E_SCALE = 145
+K_TKR_E_MIN_KINKS = 146
+K_TKR_E_MAX = 147
+K_SIZE = 148
 
 
 def config() -> np.ndarray:
@@ -109,6 +112,9 @@ def config() -> np.ndarray:
     c[K_FOIL_X0 : K_FOIL_X0 + 18] = inst.FOIL_X0
     c[K_FOIL_Z : K_FOIL_Z + 18] = inst.FOIL_Z_MM
     c[K_SIDE_Z : K_SIDE_Z + 8] = inst.ACD_SIDE_ROW_Z_MM.ravel()
+    c[K_TKR_E_SCALE] = P.TKR_ENERGY_SCALE
+    c[K_TKR_E_MIN_KINKS] = P.TKR_ENERGY_MIN_KINKS
+    c[K_TKR_E_MAX] = P.TKR_ENERGY_MAX_MEV
     return c
 
 
@@ -610,6 +616,74 @@ def calorimeter_energy(
         corr[i] = e
         frac[i] = f if s > 0.0 else 0.0
     return raw, corr, frac
+
+
+@njit(nogil=True)
+def tracker_energy(
+    hits: np.ndarray,
+    nhits: np.ndarray,
+    clu_plane: np.ndarray,
+    clu_pos: np.ndarray,
+    clu_z: np.ndarray,
+    slope: np.ndarray,
+    cos_theta: np.ndarray,
+    cfg: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Estimate the photon energy from the multiple scattering of its tracks.
+
+    Every three consecutive hits ``a, b, c`` of a track give a kink, the change of slope
+    ``d = (u_c - u_b) / (z_c - z_b) - (u_b - u_a) / (z_b - z_a)``. Its variance is the
+    measurement part ``sigma^2 (1/dz_1^2 + (1/dz_1 + 1/dz_2)^2 + 1/dz_2^2)`` plus the scattering
+    part ``A / p^2``, ``A = (13.6 MeV sqrt(x) (1 + 0.038 ln x))^2 (1 + s^2) (1 + s_x^2 + s_y^2)``
+    for the projected slope ``s`` of the view and the foils and trays ``x`` (X0, path length
+    ``1 / cos_theta``) between ``b`` and ``c``. Pooling the kinks of both views,
+    ``1 / p^2 = sum(d^2 - measurement) / sum(A)``; the photon energy is ``TKR_ENERGY_SCALE * p``,
+    capped at ``TKR_ENERGY_MAX_MEV`` (also when the kinks are no larger than the measurement
+    errors). Events with fewer than ``TKR_ENERGY_MIN_KINKS`` kinks, or no direction, get 0.
+
+    Returns energy float64 (n, MeV) and the number of kinks used int16 (n).
+    """
+    n = nhits.shape[0]
+    energy = np.zeros(n, dtype=np.float64)
+    kinks = np.zeros(n, dtype=np.int16)
+    s2 = cfg[K_SIGMA_HIT] * cfg[K_SIGMA_HIT]
+    for i in range(n):
+        cz = cos_theta[i]
+        if not cz == cz:
+            continue
+        cz = max(cz, cfg[K_MIN_COS])
+        s_tot = slope[i, 0] * slope[i, 0] + slope[i, 1] * slope[i, 1]
+        num = 0.0
+        den = 0.0
+        nk = 0
+        for v in range(2):
+            sv = slope[i, v]
+            geo = (1.0 + sv * sv) * (1.0 + s_tot)
+            for j in range(1, nhits[i, v] - 1):
+                a = hits[i, v, j - 1]
+                b = hits[i, v, j]
+                c = hits[i, v, j + 1]
+                dz1 = clu_z[b] - clu_z[a]
+                dz2 = clu_z[c] - clu_z[b]
+                d = (clu_pos[c] - clu_pos[b]) / dz2 - (clu_pos[b] - clu_pos[a]) / dz1
+                meas = s2 * (1.0 / (dz1 * dz1) + (1.0 / dz1 + 1.0 / dz2) ** 2 + 1.0 / (dz2 * dz2))
+                x0 = 0.0
+                for q in range(clu_plane[b] + 1, clu_plane[c] + 1):
+                    x0 += cfg[K_FOIL_X0 + q] + cfg[K_TRAY_X0]
+                x0 /= cz
+                th = cfg[K_HIGHLAND] * math.sqrt(x0) * (1.0 + 0.038 * math.log(x0))
+                num += d * d - meas
+                den += th * th * geo
+                nk += 1
+        kinks[i] = nk
+        if nk < cfg[K_TKR_E_MIN_KINKS]:
+            continue
+        e_max = cfg[K_TKR_E_MAX]
+        if num <= 0.0:
+            energy[i] = e_max
+        else:
+            energy[i] = min(cfg[K_TKR_E_SCALE] * math.sqrt(den / num), e_max)
+    return energy, kinks
 
 
 # ---------------------------------------------------------------------------------------------

@@ -64,3 +64,13 @@ PSF_EDGES_DEG = (0.05, 0.12, 0.3)
 EDISP_EDGES = (0.8, 0.65, 0.5)
 #: multiple scattering constant (MeV) of the Highland formula
 HIGHLAND_MEV = 13.6
+
+# tracker (multiple-scattering) energy estimate [ours], for events without calorimeter energy
+#: the tracker estimate replaces ENERGY when the raw calorimeter sum is below this (MeV)
+TKR_ENERGY_BELOW_CAL_MEV = MIN_CAL_ENERGY_MEV
+#: photon energy / lepton momentum measured from the kinks (calibrated on simulated 1 GeV photons)
+TKR_ENERGY_SCALE = 1.65
+#: kinks (hit triplets, both views) needed for an estimate
+TKR_ENERGY_MIN_KINKS = 2
+#: estimates are capped here (MeV): kinks at the single-hit resolution do not bound the energy
+TKR_ENERGY_MAX_MEV = 10000.0

@@ -241,6 +241,50 @@ def calorimeter_energy(
     return raw, e, np.where(pos, f, 0.0)
 
 
+def tracker_energy(
+    hits: np.ndarray,
+    nhits: np.ndarray,
+    clu_plane: np.ndarray,
+    clu_pos: np.ndarray,
+    clu_z: np.ndarray,
+    slope: np.ndarray,
+    cos_theta: np.ndarray,
+    cfg: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Twin of :func:`._kernels.tracker_energy` (kinks of each track as arrays)."""
+    n = nhits.shape[0]
+    energy = np.zeros(n, dtype=np.float64)
+    kinks = np.zeros(n, dtype=np.int16)
+    cum_x0 = np.concatenate([[0.0], np.cumsum(inst.FOIL_X0 + inst.TKR_TRAY_X0)])
+    s2 = P.SIGMA_HIT_MM**2
+    for i in np.flatnonzero(np.isfinite(cos_theta)):
+        cz = max(cos_theta[i], P.MIN_COS_THETA)
+        geo_tot = 1.0 + slope[i, 0] ** 2 + slope[i, 1] ** 2
+        num = den = 0.0
+        nk = 0
+        for v in range(2):
+            m = int(nhits[i, v])
+            if m < 3:
+                continue
+            c = hits[i, v, :m]
+            z, u, pl = clu_z[c], clu_pos[c], clu_plane[c].astype(np.int64)
+            dz = np.diff(z)
+            sl = np.diff(u) / dz
+            d = np.diff(sl)
+            meas = s2 * (1.0 / dz[:-1] ** 2 + (1.0 / dz[:-1] + 1.0 / dz[1:]) ** 2 + 1.0 / dz[1:] ** 2)
+            x0 = (cum_x0[pl[2:] + 1] - cum_x0[pl[1:-1] + 1]) / cz
+            th = P.HIGHLAND_MEV * np.sqrt(x0) * (1.0 + 0.038 * np.log(x0))
+            num += float(np.sum(d**2 - meas))
+            den += float(np.sum(th**2)) * (1.0 + slope[i, v] ** 2) * geo_tot
+            nk += m - 2
+        kinks[i] = nk
+        if nk < P.TKR_ENERGY_MIN_KINKS:
+            continue
+        e = P.TKR_ENERGY_SCALE * np.sqrt(den / num) if num > 0.0 else np.inf
+        energy[i] = min(e, P.TKR_ENERGY_MAX_MEV)
+    return energy, kinks
+
+
 def quaternion_matrices(quat: np.ndarray) -> np.ndarray:
     """Return (n, 3, 3) rotation matrices (instrument -> J2000) of scalar-last quaternions."""
     x, y, z, w = (quat[:, k] for k in range(4))

@@ -2,7 +2,8 @@
 
 Chain (each step a numba kernel in ``_kernels`` with a numpy twin in ``_reference``):
 strip clustering -> track finding and straight-line fit in x-z and y-z -> direction, first hit
-plane (FRONT/BACK) and vertex -> calorimeter energy with leakage correction -> sky directions
+plane (FRONT/BACK) and vertex -> calorimeter energy with leakage correction (the tracks'
+multiple-scattering estimate for events without it) -> sky directions
 from the attitude quaternion and position -> ACD veto and EVENT_CLASS / EVENT_TYPE bits.
 """
 
@@ -57,7 +58,12 @@ RECON_COLUMNS: dict[str, str] = {
     "ACD_TOTAL_ENERGY": "f8",  # MeV, all ACD hits
     "EVENT_CLASS": "u4",
     "EVENT_TYPE": "u4",
+    "TKR_ENERGY": "f8",  # MeV, multiple-scattering estimate of the tracks (0 = none)
+    "ENERGY_METHOD": "i2",  # what ENERGY comes from: 0 none, 1 calorimeter, 2 tracker
 }
+
+#: values of the ENERGY_METHOD column
+ENERGY_NONE, ENERGY_CAL, ENERGY_TKR = 0, 1, 2
 
 
 def _engine(name: str) -> ModuleType:
@@ -153,6 +159,14 @@ def reconstruct(
         digi.acd_energy,
         cfg,
     )
+    # events whose shower missed the calorimeter (e.g. leaving through the tracker's side) take
+    # the tracker estimate; classification still requires calorimeter energy
+    tkr_energy, _kinks = k.tracker_energy(
+        hits, nhits, clu_plane, clu_pos, clu_z, slope, direction[:, 2].copy(), cfg
+    )
+    use_tkr = (raw < P.TKR_ENERGY_BELOW_CAL_MEV) & (tkr_energy > 0.0)
+    method = np.where(use_tkr, ENERGY_TKR, np.where(energy > 0.0, ENERGY_CAL, ENERGY_NONE))
+    energy = np.where(use_tkr, tkr_energy, energy)
     if quaternion is not None:
         sky = sky_directions(direction, quaternion, sc_position, galrot=galrot, engine=engine)
     else:
@@ -194,6 +208,8 @@ def reconstruct(
         "ACD_TOTAL_ENERGY": acd_tot,
         "EVENT_CLASS": ev_class,
         "EVENT_TYPE": ev_type,
+        "TKR_ENERGY": tkr_energy,
+        "ENERGY_METHOD": method,
     }
     return {name: np.ascontiguousarray(cols[name], dtype=dt) for name, dt in RECON_COLUMNS.items()}
 
