@@ -91,6 +91,16 @@ def weekly_report(
                 (f"{Path(p).name}: gaps > 5 min / with an SAA passage",
                  f"{len(rep.long_gaps)} / {len(rep.long_gaps) - len(rep.unmatched_long_gaps)}"),
             ]  # fmt: skip
+    elif session is not None and (stored := samples(session, "livetime_fraction", start, stop)):
+        # no FT2 file given: the samples recorded by ``trend ingest`` (keys FT2 and GEM)
+        sec.source = "isoc_metric_sample quantity livetime_fraction (keys: " + ", ".join(sorted(stored)) + ")"
+        for key, s in sorted(stored.items()):
+            sec.rows += [(f"{key}: samples", f"{s.value.size}"), (f"{key}: mean livetime fraction",
+                          f"{s.value.mean():.4f}"), (f"{key}: min / max", f"{s.value.min():.4f} / {s.value.max():.4f}")]  # fmt: skip
+        sec.plots.append(
+            plots.time_plot(list(stored.values()), out / f"livetime{fmt}", f"Livetime fraction, week {week}",
+                            "livetime fraction", band=(0.75, 1.0)).name
+        )  # fmt: skip
     else:
         sec.empty = "no FT2 row in this week"
     sections.append(sec)
@@ -144,6 +154,41 @@ def weekly_report(
         sec.plots.append(
             plots.tower_grid_plot(latest, out / f"tkr_grid{fmt}", "Bad strips per tower", "strips").name
         )
+    else:
+        sec.empty = "no data for this week"
+    sections.append(sec)
+
+    sec = Section("Tracker occupancy", "isoc_metric_sample quantity tkr_occupancy (key 'tower N')")
+    occ = samples(session, "tkr_occupancy", start, stop) if session is not None else {}
+    if occ:
+        mean = np.zeros(N_TOWERS)
+        for key, s in occ.items():
+            t = _tower_sort(key)
+            if t < N_TOWERS:
+                mean[t] = s.value.mean()
+        sec.rows += [("strip hits per event (week mean, all towers)", f"{mean.sum():.2f}"),
+                     ("busiest / quietest tower", f"T{int(mean.argmax())} ({mean.max():.2f}) / "
+                      f"T{int(mean.argmin())} ({mean.min():.2f})")]  # fmt: skip
+        sec.plots.append(
+            plots.tower_grid_plot(mean, out / f"tkr_occupancy_grid{fmt}", "Strip hits per event", "hits").name
+        )
+    else:
+        sec.empty = "no data for this week"
+    sections.append(sec)
+
+    sec = Section(
+        "Calorimeter mean log energy", "isoc_metric_sample quantity cal_mean_log_energy_mev (key 'tower N')"
+    )
+    cle = samples(session, "cal_mean_log_energy_mev", start, stop) if session is not None else {}
+    if cle:
+        ordered = [cle[k] for k in sorted(cle, key=_tower_sort)]
+        sec.plots.append(
+            plots.time_plot(
+                ordered, out / f"cal_mean_log_energy{fmt}", "Mean energy of a hit log", "MeV"
+            ).name
+        )
+        allv = np.concatenate([s.value for s in ordered])
+        sec.rows += [("samples", f"{allv.size}"), ("mean", f"{allv.mean():.3g} MeV")]
     else:
         sec.empty = "no data for this week"
     sections.append(sec)
