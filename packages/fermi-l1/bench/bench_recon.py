@@ -75,6 +75,7 @@ def _stage_args(digi, cfg):  # type: ignore[no-untyped-def]
     a["calorimeter_energy"] = (digi.cal_ptr, log_e, fp, cz, P.ENERGY_ITERATIONS, cfg)
     raw, energy, frac = _kernels.calorimeter_energy(*a["calorimeter_energy"])
     a["refit_tracks"] = (hits, nhits, clu_plane, clu_pos, clu_z, slope, icpt, chi2, var, energy, cz, cfg)
+    a["tracker_energy"] = (hits, nhits, clu_plane, clu_pos, clu_z, slope, cz, cfg)
     rng = np.random.default_rng(1)
     q = rng.normal(size=(n, 4))
     q /= np.linalg.norm(q, axis=1, keepdims=True)
