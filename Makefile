@@ -4,7 +4,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-PACKAGES := fermi-sciencetools-shim fermi-ingest fermi-halfpipe fermi-l1 fermi-latsim fermi-isoc
+PACKAGES := fermi-sciencetools-shim fermi-core fermi-ingest fermi-halfpipe fermi-l1 fermi-latsim fermi-isoc
 STAMP := $(VENV)/.installed
 
 .PHONY: venv demo test lint conda bench clean

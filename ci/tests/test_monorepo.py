@@ -46,7 +46,8 @@ def test_json_output_lists_every_package(capsys):
     assert monorepo.main(["--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     by_name = {d["name"]: d for d in data}
-    assert by_name["fermi-ingest"]["internal_dependencies"] == ["fermi-sciencetools-shim"]
+    assert by_name["fermi-ingest"]["internal_dependencies"] == ["fermi-core"]
+    assert by_name["fermi-core"]["internal_dependencies"] == ["fermi-sciencetools-shim"]
     assert by_name["fermi-ingest"]["path"] == "packages/fermi-ingest"
     assert re.fullmatch(r"\d+\.\d+\.\d+.*", by_name["fermi-l1"]["version"])
 
@@ -83,7 +84,7 @@ def test_conda_spec_maps_names_and_sorts_specifiers():
 def test_dependencies_of_prints_the_build_order(capsys):
     assert monorepo.main(["--dependencies-of", "fermi-halfpipe"]) == 0
     out = capsys.readouterr().out.split()
-    assert out[:2] == ["fermi-sciencetools-shim", "fermi-ingest"]
+    assert out[:3] == ["fermi-sciencetools-shim", "fermi-core", "fermi-ingest"]
     assert "fermi-halfpipe" not in out
     assert monorepo.main(["--dependencies-of", "fermi-ground"]) == 0
     assert len(capsys.readouterr().out.split()) == len(monorepo.discover(ROOT))

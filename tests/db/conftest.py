@@ -17,7 +17,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
-from fermi_ingest import db as fdb
+from fermi_core import db as fdb
 
 PG_ENV = "FERMI_TEST_PG_URL"
 HERE = Path(__file__).resolve().parent

@@ -8,13 +8,14 @@ import numpy as np
 import pytest
 from sqlalchemy import func, select, text
 
+from fermi_core import db as fdb
+from fermi_core.db import SchemaVersionError, get_engine, retrying_transaction, session_scope
+from fermi_core.migrations import runner
+from fermi_core.site import Site
 from fermi_halfpipe import models as H
 from fermi_halfpipe.stitch import run_status
 from fermi_halfpipe.testing import merged_outputs
-from fermi_ingest import db as fdb
 from fermi_ingest.cli import main as ingest_main
-from fermi_ingest.db import SchemaVersionError, get_engine, retrying_transaction, session_scope
-from fermi_ingest.migrations import runner
 from fermi_ingest.models import ApidSpan, Chunk, Delivery, DeliveryFile, Gap
 from fermi_l1.catalog.api import CatalogError, query, register
 from fermi_l1.db import session as l1_session
@@ -50,7 +51,7 @@ def test_halfpipe_merge_of_two_deliveries_retires_the_run_with_every_event(db_ur
     assert s1["retired_runs"] == []
     s2 = workers.merge("230401002", "b")
     assert s2["retired_runs"] == [{"run_id": run.run, "status": "complete"}]
-    seq, recs = merged_outputs(fdb.config.fermi_home(), [s1, s2])
+    seq, recs = merged_outputs(Site.from_env().home, [s1, s2])
     assert np.array_equal(seq, run.gem_seq) and recs == run.records
     (status,) = run_status()
     assert status["status"] == "complete" and status["held"] == []

@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
+from fermi_core.db import Base, get_engine
+from fermi_core.migrations import runner
 from fermi_halfpipe.stitch import run_status
-from fermi_ingest.db import Base, get_engine
-from fermi_ingest.migrations import runner
 
 from .conftest import _drop_pg_database, _fresh_pg_database, pg_server_url
 

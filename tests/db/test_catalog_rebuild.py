@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select, text
 
-from fermi_ingest.db import get_engine
+from fermi_core.db import get_engine
 from fermi_l1 import synthetic
 from fermi_l1.catalog.models import Dataset
 from fermi_l1.cli import main as l1_main

@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import func, select, text
 
+from fermi_core.db import get_engine, session_scope
+from fermi_core.migrations import runner
 from fermi_halfpipe import models as H
 from fermi_halfpipe.stitch import run_status
 from fermi_halfpipe.testing import merged_outputs
-from fermi_ingest.db import get_engine, session_scope
-from fermi_ingest.migrations import runner
 from fermi_ingest.models import ApidSpan, Chunk, Delivery, DeliveryFile, Gap
 
 WORKERS = Path(__file__).resolve().parent / "workers.py"
@@ -151,7 +151,7 @@ def test_a_process_killed_holding_the_run_lock_releases_it(pg_url, tmp_path, wor
 
 
 def test_processes_starting_together_on_an_empty_database_make_the_schema_once(db_url, tmp_path):
-    code = "from fermi_ingest.db import get_engine; get_engine(); print('{}')"
+    code = "from fermi_core.db import get_engine; get_engine(); print('{}')"
     environment = {**os.environ, "FERMI_HOME": str(tmp_path / "home"), "FERMI_DB_URL": db_url}
     procs = [
         subprocess.Popen([sys.executable, "-c", code], env=environment, stdout=subprocess.PIPE,

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
+from fermi_core.db import session_scope
 from fermi_ingest.ccsds.decode import decode_file
-from fermi_ingest.db import session_scope
 from fermi_ingest.models import Delivery, Gap
 
 ORDERS = list(itertools.permutations(range(3)))

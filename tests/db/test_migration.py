@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 from sqlalchemy import inspect, select, text
 
+from fermi_core import db as fdb
+from fermi_core.db import Base, SchemaVersionError, get_engine, session_scope
+from fermi_core.migrations import runner
+from fermi_core.site import Site
 from fermi_halfpipe.stitch import run_status
 from fermi_halfpipe.testing import merged_outputs
-from fermi_ingest import config
-from fermi_ingest import db as fdb
 from fermi_ingest.cli import main as ingest_main
-from fermi_ingest.db import Base, SchemaVersionError, get_engine, session_scope
-from fermi_ingest.migrations import runner
 from fermi_ingest.models import Gap
 from fermi_l1.catalog.api import query, register
 from fermi_l1.db import session as l1_session
@@ -46,7 +46,7 @@ def _as_old_software(monkeypatch) -> None:
 def test_a_database_filled_at_an_older_revision_upgrades_with_every_row_kept(
     db_url, tmp_path, workers, monkeypatch, capsys
 ):
-    engine = fdb._engine_for(fdb.normalize_url(db_url))
+    engine = fdb.engine_for(fdb.normalize_url(db_url))
     runner.upgrade(engine, {"ingest": OLD}, echo=None)  # the schema as the old software made it
     assert "ix_ingest_gap_apid_status" not in {ix["name"] for ix in inspect(engine).get_indexes("ingest_gap")}
     with monkeypatch.context() as m:
@@ -75,7 +75,7 @@ def test_a_database_filled_at_an_older_revision_upgrades_with_every_row_kept(
 
     # ... and read and extended by the current code
     run = workers.halfpipe_run()
-    seq, recs = merged_outputs(config.fermi_home(), [s1, s2])
+    seq, recs = merged_outputs(Site.from_env().home, [s1, s2])
     assert np.array_equal(seq, run.gem_seq) and recs == run.records
     assert run_status()[0]["status"] == "complete"
     with l1_session() as s:
@@ -89,7 +89,7 @@ def test_a_database_filled_at_an_older_revision_upgrades_with_every_row_kept(
 
 
 def test_tables_made_before_migrations_existed_are_recorded_then_upgraded(db_url, capsys):
-    engine = fdb._engine_for(fdb.normalize_url(db_url))
+    engine = fdb.engine_for(fdb.normalize_url(db_url))
     runner.upgrade(engine, {"ingest": OLD}, echo=None)
     with engine.begin() as conn:  # what create_all made before this issue: no version table
         conn.execute(text("DROP TABLE alembic_version_ingest"))

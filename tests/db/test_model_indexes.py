@@ -19,7 +19,7 @@ GAP_FINDER_INDEXES = {
 CREATE_FROM_MODELS = """
 import sys
 from sqlalchemy import create_engine
-from fermi_ingest.db import Base
+from fermi_core.db import Base
 import fermi_ingest.models
 assert "fermi_ingest.migrations" not in sys.modules, "the models imported the migrations"
 engine = create_engine(sys.argv[1])

@@ -1,6 +1,6 @@
 """Two pipeline drivers claiming the same re-run requests at once: each request is acted on once.
 
-``fermi_l1.pipeline.rerun.claim_pending`` claims a request with a conditional update. Before, two
+``fermi_core.engine.rerun.claim_pending`` claims a request with a conditional update. Before, two
 drivers that both saw a request ``requested`` both wrote its targets and the second failed on
 the unique constraint of ``pipeline_rerun_target`` (PostgreSQL); now the second skips it.
 """
@@ -18,23 +18,48 @@ from pathlib import Path
 
 from sqlalchemy import func, select, text
 
-from fermi_ingest.db import get_engine
-from fermi_l1.db import session
-from fermi_l1.pipeline import rerun
-from fermi_l1.pipeline.models import (
-    PipelineAttempt,
-    PipelineRerunRequest,
-    PipelineRerunTarget,
-    PipelineRun,
-    PipelineTask,
+from fermi_core.db import get_engine
+from fermi_core.engine import rerun
+from fermi_core.engine.models import (
+    RerunRequest,
+    RerunTarget,
+    Task,
+    TaskAttempt,
+    TaskRun,
 )
+from fermi_core.engine.registry import get_task
+from fermi_l1.db import session
+from fermi_l1.pipeline.tasks import L1_CHAIN
 
 TIMEOUT = 120  # seconds for the worker processes
+
+
+#: placeholder parameters of the L1 tasks, for task runs made by hand
+_PARAMS = {
+    "recon": {"merged": "", "sha256": "", "lo": 0, "hi": 1, "run": 0, "spacecraft": [], "out": ""},
+    "runinput": {
+        "run": 0,
+        "start": 0.0,
+        "stop": 0.0,
+        "chunks": [],
+        "spacecraft": [],
+        "merged": [],
+        "input_dir": "",
+    },
+    "l1run": {"input_dir": "", "products_dir": "", "outbox": ""},
+}
+
+
+def _stored(task: str, **given) -> str:
+    """The stored JSON parameters of a ``task`` run with the ``given`` fields (placeholders for the rest)."""
+    spec = get_task(task)
+    return spec.dump(spec.load({**_PARAMS[task], **given}))
+
 
 #: one driver's claim of the pending requests; prints the ids it claimed
 DRIVER = """
 import json
-from fermi_l1.pipeline.rerun import claim_pending
+from fermi_core.engine.rerun import claim_pending
 print(json.dumps(claim_pending(None)))
 """
 
@@ -42,7 +67,7 @@ print(json.dumps(claim_pending(None)))
 HOLDER = """
 import sys, time
 from sqlalchemy import text
-from fermi_ingest.db import session_scope
+from fermi_core.db import session_scope
 with session_scope() as s:
     s.execute(text("SELECT id FROM pipeline_rerun_request WHERE id = :id FOR UPDATE"), {"id": int(sys.argv[1])})
     print("locked", flush=True)
@@ -55,8 +80,8 @@ def _lat_runs(url: str, tmp_path: Path, runs: list[int]) -> dict[int, Path]:
     inputs = {}
     with session(url) as s:
         tasks = {}
-        for name in rerun.CHAIN:
-            tasks[name] = PipelineTask(name=name, max_attempts=2)
+        for name in L1_CHAIN.tasks:
+            tasks[name] = Task(name=name, max_attempts=2)
             s.add(tasks[name])
         s.flush()
         for lat in runs:
@@ -72,11 +97,11 @@ def _lat_runs(url: str, tmp_path: Path, runs: list[int]) -> dict[int, Path]:
                 ("runinput", key, "done", {"input_dir": str(inputs[lat])}),
                 ("l1run", key, "failed", {"input_dir": str(inputs[lat])}),
             ):
-                run = PipelineRun(task_pk=tasks[task].id, key=run_key, state=state, params=json.dumps(params),
+                run = TaskRun(task_pk=tasks[task].id, key=run_key, state=state, params=_stored(task, **params),
                                   processing_date="2024-05-01T12:00:00")  # fmt: skip
                 s.add(run)
                 s.flush()
-                s.add(PipelineAttempt(run_pk=run.id, number=1, state=state, executor="local",
+                s.add(TaskAttempt(run_pk=run.id, number=1, state=state, executor="local",
                                       driver_host="h", driver_pid=1))  # fmt: skip
     return inputs
 
@@ -107,11 +132,11 @@ def _claimed(proc: subprocess.Popen) -> list[int]:
 
 def _check_acted_on_once(url: str, rids: list[int], inputs: dict[int, Path]) -> None:
     with session(url) as s:
-        targets = s.execute(select(PipelineRerunTarget.request_pk, func.count()).group_by(
-            PipelineRerunTarget.request_pk)).all()  # fmt: skip
+        targets = s.execute(select(RerunTarget.request_pk, func.count()).group_by(
+            RerunTarget.request_pk)).all()  # fmt: skip
         assert sorted(targets) == [(rid, 3) for rid in rids]  # the 3 tasks of each LAT run, once
-        assert set(s.scalars(select(PipelineRerunRequest.state))) == {"queued"}
-        assert set(s.scalars(select(PipelineRun.state))) == {"queued"}
+        assert set(s.scalars(select(RerunRequest.state))) == {"queued"}
+        assert set(s.scalars(select(TaskRun.state))) == {"queued"}
     for rid, folder in zip(rids, inputs.values(), strict=True):
         assert not folder.exists()
         assert (folder.parent / f".rerun-{rid}" / folder.name / "run.json").is_file()
@@ -175,7 +200,7 @@ def test_two_drivers_waiting_on_the_same_request_act_on_it_once(pg_url, tmp_path
 #: one operator's request for run argv[1]; prints "ok <id>" or "refused <reason>"
 OPERATOR = """
 import sys
-from fermi_l1.pipeline.rerun import RerunError, request_rerun
+from fermi_core.engine.rerun import RerunError, request_rerun
 try:
     req = request_rerun(None, sys.argv[1], who=sys.argv[2], why="new calibration", origin="cli")
     print("ok", req.id)
@@ -197,4 +222,4 @@ def test_operators_asking_at_once_record_one_request(db_url, tmp_path):
     assert sum(o.startswith("ok ") for o in outs) == 1, outs
     assert all("already requested" in o for o in outs if o.startswith("refused")), outs
     with session(db_url) as s:
-        assert s.scalar(select(func.count()).select_from(PipelineRerunRequest)) == 1
+        assert s.scalar(select(func.count()).select_from(RerunRequest)) == 1

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from sqlalchemy import func, select, text
 
+from fermi_core.db import get_engine, session_scope
 from fermi_halfpipe import models as H
-from fermi_ingest.db import get_engine, session_scope
 
 HERE = Path(__file__).resolve().parent
 TIMEOUT = 240  # seconds for the worker processes (they import numba and compile on 2 cores)

@@ -77,11 +77,11 @@ def merge(delivery_id: str, which: str, seed: int = 21) -> dict:
 
 def hold_run_lock(run_id: int) -> None:
     """Take the halfpipe's merge lock on ``run_id``, say so on stdout, then wait to be killed."""
-    from fermi_halfpipe import stitch
-    from fermi_ingest.db import session_scope
+    from fermi_core.db import session_scope
+    from fermi_halfpipe.locks import lock_run
 
     with session_scope() as session:
-        stitch._lock(session, run_id, "test-holder")
+        lock_run(session, run_id, "test-holder")
         print("locked", flush=True)
         time.sleep(600)
 

@@ -73,3 +73,28 @@ def test_ingested_delivery_is_merged_and_reported(home, tmp_path, capsys):
 def test_merge_of_an_unknown_delivery_is_refused_with_a_clear_message(home, capsys):
     assert main(["merge", "999999999"]) == 1
     assert "delivery 999999999: not ingested" in capsys.readouterr().err
+
+
+def test_a_copied_home_merges_its_own_archive_and_refuses_a_damaged_file(home, tmp_path):
+    import shutil
+
+    import pytest
+
+    from fermi_core.site import Site
+    from fermi_halfpipe.delivery import merge_delivery
+    from fermi_halfpipe.errors import HalfpipeError
+
+    run = make_run(np.random.default_rng(12), 40, events_per_datagram=6)
+    write_delivery(tmp_path / "dl", "230401001", [interleave([run.packets(956), run.packets(957)])])
+    ingest(tmp_path / "dl")
+    copy = Site(tmp_path / "copy")
+    shutil.copytree(home, copy.home)
+    damaged = copy.archive_dir("230401001") / "230401001_000.pkt"
+    data = bytearray(damaged.read_bytes())
+    data[-1] ^= 0xFF
+    damaged.write_bytes(bytes(data))
+    with pytest.raises(HalfpipeError, match=f"archived file {damaged} differs from its registered SHA-256"):
+        merge_delivery("230401001", site=copy)
+    assert not copy.runs.exists()  # nothing merged in the copy
+    summary = merge_delivery("230401001", site=Site(home))  # the original still merges
+    assert summary["runs"][0]["status"] == "complete" and summary["runs"][0]["delivered"] == 40

@@ -9,11 +9,12 @@ import time
 import numpy as np
 import pytest
 
-from fermi_halfpipe import stitch
-from fermi_halfpipe.stitch import HalfpipeError, run_status
+from fermi_core.db import session_scope
+from fermi_halfpipe import locks
+from fermi_halfpipe.errors import HalfpipeError
+from fermi_halfpipe.stitch import run_status
 from fermi_halfpipe.synthetic import make_run
 from fermi_halfpipe.testing import datagram_packets, deliver, events_of, merged_outputs, part
-from fermi_ingest.db import session_scope
 
 
 def _all(run, apid):
@@ -28,7 +29,7 @@ def run():
 def test_mechanism1_completeness_is_judged_against_the_expected_epus_not_those_present(home, run):
     s1 = deliver("230401001", [run.packets(956)])  # EPU0 start..stop complete, EPU1 not arrived
     (r,) = s1["runs"]
-    assert r["status"] == "open" and r["retired_now"] is False and s1["retired_runs"] == []
+    assert r["status"] == "open" and r["step"]["retired_now"] is False and s1["retired_runs"] == []
     assert r["delivered"] == 0 and r["held_back"] == events_of(run, 956, _all(run, 956))
     assert "APID 957: no datagram received" in r["missing"]
     (held,) = run_status()[0]["held"]  # held back with its location
@@ -131,7 +132,7 @@ def test_mechanism6_the_merge_lock_serialises_mergers_of_one_run(home, run):
 
     def hold():
         with session_scope() as s:
-            stitch._lock_database(s, "operator")
+            locks.lock_database(s, "operator")
             time.sleep(1.0)
             released.append(time.monotonic())
 

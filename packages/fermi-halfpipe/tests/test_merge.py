@@ -38,32 +38,45 @@ def test_stream_not_increasing_is_an_error_naming_stream_and_index():
         merge_streams(np.array([1], np.uint64), np.array([2, 7, 3], np.uint64))
 
 
-def test_merge_gather_copies_aligned_records_word_by_word():
+def test_gather_copies_aligned_records_word_by_word():
     buf = np.arange(64, dtype=np.uint8)
-    off = np.array([0, 8, 16, 40], np.int64)
-    ln = np.array([8, 8, 24, 4], np.int64)
-    a, b = np.array([1, 7], np.uint64), np.array([3, 4], np.uint64)
+    off = np.array([0, 16, 40, 8], np.int64)  # a record order as a merge gives it
+    ln = np.array([8, 24, 4, 8], np.int64)
     outs = []
-    for f in (_kernels.merge_gather, _reference.merge_gather):
+    for f in (_kernels.gather_records, _reference.gather_records):
         out = np.zeros(44, np.uint8)
-        order, out_off, bad = f(a, b, off, ln, buf, out)
-        assert bad == -1 and order.tolist() == [0, 2, 3, 1] and out_off.tolist() == [0, 8, 32, 36]
+        out_off = f(buf, off, ln, out)
+        assert out_off.tolist() == [0, 8, 32, 36]
         outs.append(out)
     assert np.array_equal(outs[0], outs[1])
     assert outs[0].tolist() == [*range(0, 8), *range(16, 40), *range(40, 44), *range(8, 16)]
 
 
-def test_merge_gather_copies_records_in_merged_order():
+def test_gather_copies_unaligned_records_in_the_order_given():
     buf = np.arange(20, dtype=np.uint8)
-    off = np.array([0, 4, 10, 12], np.int64)
-    ln = np.array([4, 6, 2, 8], np.int64)
-    a, b = np.array([3, 8], np.uint64), np.array([5, 9], np.uint64)
-    for f in (_kernels.merge_gather, _reference.merge_gather):
+    off = np.array([0, 10, 4, 12], np.int64)
+    ln = np.array([4, 2, 6, 8], np.int64)
+    for f in (_kernels.gather_records, _reference.gather_records):
         out = np.zeros(20, np.uint8)
-        order, out_off, bad = f(a, b, off, ln, buf, out)
-        assert bad == -1 and order.tolist() == [0, 2, 1, 3]
+        out_off = f(buf, off, ln, out)
         assert out.tolist() == [0, 1, 2, 3, 10, 11, 4, 5, 6, 7, 8, 9, *range(12, 20)]
         assert out_off.tolist() == [0, 4, 6, 12]
+
+
+def test_the_production_gather_gives_the_same_bytes_with_either_engine():
+    from fermi_halfpipe.release import gather_records
+
+    rng = np.random.default_rng(3)
+    ln = rng.integers(1, 40, 300).astype(np.int64) * 4
+    buf = rng.integers(0, 256, int(ln.sum()), dtype=np.uint8)
+    perm = rng.permutation(ln.size)
+    off, lens = (np.cumsum(ln) - ln)[perm], ln[perm]
+    for lengths in (lens, lens - 1):  # word-aligned, and not
+        a, a_off = gather_records(buf, off, lengths, engine="numba")
+        b, b_off = gather_records(buf, off, lengths, engine="reference")
+        assert np.array_equal(a, b) and np.array_equal(a_off, b_off) and a.size == lengths.sum()
+    with pytest.raises(ValueError, match="parameter 'engine'"):
+        gather_records(buf, off, lens, engine="fast")
 
 
 def test_17_bit_event_counter_unrolls_to_the_gem_sequence():

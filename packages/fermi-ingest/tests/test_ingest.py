@@ -8,16 +8,15 @@ import subprocess
 import sys
 import tarfile
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 import numpy as np
 import pytest
 from sqlalchemy import select
 
+from fermi_core.db import session_scope
 from fermi_ingest import synthetic as sy
 from fermi_ingest.ccsds import decode_buffer, decode_file
 from fermi_ingest.cli import main
-from fermi_ingest.db import session_scope
 from fermi_ingest.errors import DeliveryConflict, ManifestError
 from fermi_ingest.ingest import IngestOptions, count_rows, ingest, read_chunk
 from fermi_ingest.models import Chunk, Delivery, Gap, QuarantinedSpan
@@ -60,13 +59,13 @@ def test_ingest_archives_registers_and_chunks(tmp_path, home):
         assert all(c.run_id == RUN for c in chunks)
         seen = []
         for c in chunks:
-            table = decode_buffer(read_chunk(c.json_path))
+            table = decode_buffer(read_chunk(home / c.json_path))
             assert table.malformed == [] and len(table) == c.n_packets
             for apid in (956, 957):  # chunks start and end on datagram boundaries
                 flags = table.seq_flags[table.apid == apid]
                 assert flags[0] in (1, 3) and flags[-1] in (2, 3)
             seen.append(np.stack([table.apid, table.seq_count], axis=1))
-            xml = ET.parse(c.xml_path).getroot()
+            xml = ET.parse(home / c.xml_path).getroot()
             assert xml.find("run").get("id") == str(RUN) and xml.find("arch").text.endswith("230401001")
         seen = np.concatenate(seen)
         # every packet in exactly one chunk
@@ -139,7 +138,7 @@ def test_malformed_packets_are_quarantined_byte_exact_and_the_rest_proceeds(tmp_
             (start, "bad version"),
             (raw.size - int(lengths[-1]) + 7, "truncated"),
         ]
-        assert Path(spans[0].path).read_bytes() == raw[start : start + int(lengths[5])].tobytes()
+        assert (home / spans[0].path).read_bytes() == raw[start : start + int(lengths[5])].tobytes()
         gaps = s.scalars(select(Gap)).all()
         # the lost packets show up as one-packet gaps of their APID (the truncated one is the last: no gap)
         assert [(g.apid, g.missing) for g in gaps] == [(int(cols.apid[5]), 1)]
@@ -245,7 +244,7 @@ def test_chunk_manifest_json_lists_archive_ranges(tmp_path, home):
     ingest(tmp_path / "dl")
     with session_scope() as s:
         (c,) = s.scalars(select(Chunk)).all()
-    doc = json.loads(Path(c.json_path).read_text())
+    doc = json.loads((home / c.json_path).read_text())
     size = (home / "archive/level0/230408001/230408001_000.pkt").stat().st_size
     assert doc["files"] == [{"name": "230408001_000.pkt", "ranges": [[0, size]]}]
     assert len(decode_file(home / "archive/level0/230408001/230408001_000.pkt")) == doc["n_packets"]

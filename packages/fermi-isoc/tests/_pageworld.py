@@ -27,11 +27,11 @@ def populate(db, tmp_path: Path) -> None:
     # point the failed attempt's log at a real file
     from sqlalchemy import update
 
-    from fermi_ingest.db import session_scope
-    from fermi_l1.pipeline.models import PipelineAttempt
+    from fermi_core.db import session_scope
+    from fermi_core.engine.models import TaskAttempt
 
     with session_scope(db.url) as s:
-        s.execute(update(PipelineAttempt).where(PipelineAttempt.number == 2).values(log_path=str(log)))
+        s.execute(update(TaskAttempt).where(TaskAttempt.number == 2).values(log_path=str(log)))
 
 
 #: halfpipe states added by :func:`add_halfpipe`: (LAT run, status, delivered, held, late, reason)
@@ -46,8 +46,8 @@ def add_halfpipe(db) -> None:
     """Give delivery 260324002 two more chunks (runs 796007200, 796099999) and the halfpipe states."""
     from sqlalchemy import select
 
+    from fermi_core.db import session_scope
     from fermi_halfpipe.models import HalfpipeRun
-    from fermi_ingest.db import session_scope
     from fermi_ingest.models import Delivery
 
     with session_scope(db.url) as s:

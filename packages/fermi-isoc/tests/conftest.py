@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import select
 
 import fermi_isoc.models  # noqa: F401
-from fermi_ingest.db import get_engine, session_scope
+from fermi_core.db import get_engine, session_scope
+from fermi_core.engine.models import Task, TaskAttempt, TaskRun
 from fermi_ingest.models import Chunk, Delivery, DeliveryFile, Gap, QuarantinedSpan
-from fermi_l1.pipeline.models import PipelineAttempt, PipelineRun, PipelineTask
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
 
@@ -78,18 +78,18 @@ class Db:
         task_name, _, run_key = key.partition("/")
         t = NOW - timedelta(hours=age_h)
         with session_scope(self.url) as s:
-            task = s.scalar(select(PipelineTask).where(PipelineTask.name == task_name))
+            task = s.scalar(select(Task).where(Task.name == task_name))
             if task is None:
-                task = PipelineTask(name=task_name, max_attempts=3)
+                task = Task(name=task_name, max_attempts=3)
                 s.add(task)
                 s.flush()
-            run = PipelineRun(task_pk=task.id, key=run_key, state=state, processing_date="2026-11-20T00:00:00",
+            run = TaskRun(task_pk=task.id, key=run_key, state=state, processing_date="2026-11-20T00:00:00",
                               created_at=t, updated_at=t)  # fmt: skip
             s.add(run)
             s.flush()
             for number, st, code, host, minutes in attempts:
                 s.add(
-                    PipelineAttempt(
+                    TaskAttempt(
                         run_pk=run.id, number=number, state=st, executor="local", host=host, driver_host="driver",
                         driver_pid=1, batch_id=f"job{run.id}{number}", exit_code=code,
                         log_path=f"/logs/{run_key}.attempt{number}.log", submitted_at=t, started_at=t,
@@ -102,11 +102,9 @@ class Db:
         task_name, _, run_key = key.partition("/")
         with session_scope(self.url) as s:
             run = s.scalars(
-                select(PipelineRun)
-                .join(PipelineTask)
-                .where(PipelineTask.name == task_name, PipelineRun.key == run_key)
+                select(TaskRun).join(Task).where(Task.name == task_name, TaskRun.key == run_key)
             ).one()
-            s.add(PipelineAttempt(run_pk=run.id, number=number, state=state, executor="local", driver_host="driver",
+            s.add(TaskAttempt(run_pk=run.id, number=number, state=state, executor="local", driver_host="driver",
                                   driver_pid=1, exit_code=0 if state == "done" else 2))  # fmt: skip
             run.state = state
 
@@ -116,11 +114,11 @@ class Db:
         with session_scope(self.url) as s:
             return list(
                 s.scalars(
-                    select(PipelineAttempt.id)
-                    .join(PipelineRun, PipelineRun.id == PipelineAttempt.run_pk)
-                    .join(PipelineTask, PipelineTask.id == PipelineRun.task_pk)
-                    .where(PipelineTask.name == task_name, PipelineRun.key == run_key,
-                           PipelineAttempt.number.in_(numbers))
+                    select(TaskAttempt.id)
+                    .join(TaskRun, TaskRun.id == TaskAttempt.run_pk)
+                    .join(Task, Task.id == TaskRun.task_pk)
+                    .where(Task.name == task_name, TaskRun.key == run_key,
+                           TaskAttempt.number.in_(numbers))
                 )
             )  # fmt: skip
 

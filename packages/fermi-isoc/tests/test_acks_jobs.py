@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from fermi_ingest.db import get_engine
+from fermi_core.db import get_engine
 from fermi_isoc.alarms import Context, Severity, evaluate, load_alarms, worst
 from fermi_isoc.cli import main
 from fermi_isoc.jobs import JobBusy, job_records, job_run

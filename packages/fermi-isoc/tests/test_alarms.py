@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy.orm import Session
 
-from fermi_ingest.db import get_engine
+from fermi_core.db import get_engine
 from fermi_isoc.alarms import AlarmConfigError, Context, Severity, evaluate, load_alarms, parse_alarms, worst
 from fermi_isoc.alarms.prometheus import render
 from fermi_isoc.models import MetricSample

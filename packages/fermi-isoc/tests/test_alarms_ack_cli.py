@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from fermi_ingest.db import get_engine
+from fermi_core.db import get_engine
 from fermi_isoc.cli import main
 from fermi_isoc.models import AlarmAck, JobRecord
 

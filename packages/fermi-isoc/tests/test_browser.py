@@ -17,9 +17,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from fermi_ingest.db import get_engine
+from fermi_core.db import get_engine
+from fermi_core.engine.models import RerunRequest
 from fermi_isoc.web.app import Settings, create_app
-from fermi_l1.pipeline.models import PipelineRerunRequest
 
 from ._pageworld import TOKEN, add_halfpipe, populate
 
@@ -84,7 +84,7 @@ def _shot(page, name: str) -> None:
 
 def _requests(db):
     with Session(get_engine(db.url)) as s:
-        return s.scalars(select(PipelineRerunRequest)).all()
+        return s.scalars(select(RerunRequest)).all()
 
 
 def test_page_lists_runs_and_filter_works(server, page):

@@ -2,7 +2,7 @@
 
 from sqlalchemy import create_engine, inspect
 
-from fermi_ingest.migrations import runner
+from fermi_core.migrations import runner
 from fermi_isoc.migrations import SPEC
 
 

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
+from fermi_core.mission.saa import LAT_SAA_2008198
 from fermi_isoc.planning.orbit import TleError, default_tle, ground_track, parse_tle, read_tle
 from fermi_isoc.planning.passages import intervals_from_mask, passages_per_day, predict_saa_passages
-from fermi_isoc.planning.saa import LAT_SAA_2008198
 from fermi_sciencetools_shim.time import utc_to_met
 
 # Fermi TLE of 2017-08-17 (the day of GW170817); public elements
@@ -28,8 +28,8 @@ def test_ground_track_stays_within_the_inclination_and_at_fermi_altitude():
     tle = parse_tle(TLE_2017)
     met = utc_to_met("2017-08-17T00:00:00") + np.arange(0, 6000, 60.0)
     track = ground_track(tle, met)
-    assert np.abs(track.lat).max() == pytest.approx(25.6, abs=0.3)
-    assert 500 < track.height_km.min() and track.height_km.max() < 560
+    assert np.abs(track.lat_deg).max() == pytest.approx(25.6, abs=0.3)
+    assert 500e3 < track.height_m.min() and track.height_m.max() < 560e3
 
 
 def test_one_day_of_2017_predictions_matches_the_known_figures():
@@ -51,7 +51,7 @@ def test_passage_edges_are_refined_to_the_tolerance():
     assert passages
     edges = np.array([[p.entry - 0.5, p.entry + 0.5, p.exit - 0.5, p.exit + 0.5] for p in passages]).ravel()
     track = ground_track(tle, edges)
-    inside = LAT_SAA_2008198.contains(track.lat, track.lon).reshape(-1, 4)
+    inside = LAT_SAA_2008198.contains(track.lat_deg, track.lon_deg).reshape(-1, 4)
     assert inside.tolist() == [[False, True, True, False]] * len(passages)
 
 

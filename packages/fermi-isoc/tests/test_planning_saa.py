@@ -3,12 +3,12 @@
 import numpy as np
 import pytest
 
-from fermi_isoc.planning.saa import LAT_SAA_2008198, SaaPolygon, points_in_polygon, polygon_for
+from fermi_core.mission.saa import LAT_SAA_2008198, SaaPolygon, points_in_polygon, polygon_for
 
 
 def test_polygon_vertices_are_the_fssc_ones_with_positive_northern_latitudes():
-    assert LAT_SAA_2008198.lat == (-30.0, -22.6, 2.5, 5.2, 5.2, 4.6, 0.7, -8.6, -9.9, -12.5, -21.7, -30.0)
-    assert LAT_SAA_2008198.lon == (
+    assert LAT_SAA_2008198.lat_deg == (-30.0, -22.6, 2.5, 5.2, 5.2, 4.6, 0.7, -8.6, -9.9, -12.5, -21.7, -30.0)
+    assert LAT_SAA_2008198.lon_deg == (
         33.9,
         24.5,
         -18.6,
@@ -23,7 +23,7 @@ def test_polygon_vertices_are_the_fssc_ones_with_positive_northern_latitudes():
         -86.1,
     )
     # vertices 3-7 (1-based) are north of the equator; a public copy has the signs flipped
-    assert all(lat > 0 for lat in LAT_SAA_2008198.lat[2:7])
+    assert all(lat > 0 for lat in LAT_SAA_2008198.lat_deg[2:7])
 
 
 def test_points_inside_and_outside():

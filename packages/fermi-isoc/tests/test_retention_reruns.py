@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session
 
-from fermi_ingest.db import get_engine, session_scope
+from fermi_core.db import get_engine, session_scope
+from fermi_core.engine.models import RerunRequest
 from fermi_isoc.cli import main
 from fermi_isoc.retention import clean_reruns, rerun_folders
-from fermi_l1.pipeline.models import PipelineRerunRequest
 
 KEY = "r0239557414"
 DAY = 86400.0
@@ -20,7 +20,7 @@ DAY = 86400.0
 
 def _request(url: str, state: str) -> int:
     with session_scope(url) as s:
-        req = PipelineRerunRequest(run=KEY, requested_by="ops", reason="new calibration", origin="cli",
+        req = RerunRequest(run=KEY, requested_by="ops", reason="new calibration", origin="cli",
                                    state=state)  # fmt: skip
         s.add(req)
         s.flush()

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sqlalchemy.orm import Session
 
-from fermi_ingest.db import get_engine
+from fermi_core.db import get_engine
 from fermi_isoc.cli import main
 from fermi_isoc.trending import plots
 from fermi_isoc.trending.inputs import (

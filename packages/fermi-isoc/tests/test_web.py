@@ -7,9 +7,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from fermi_ingest.db import get_engine
+from fermi_core.db import get_engine
+from fermi_core.engine.models import RerunRequest
 from fermi_isoc.web.app import Settings, create_app
-from fermi_l1.pipeline.models import PipelineRerunRequest
 
 from ._pageworld import TOKEN, add_halfpipe, populate
 
@@ -25,7 +25,7 @@ def client(db, tmp_path):
 
 def _requests(db):
     with Session(get_engine(db.url)) as s:
-        return s.scalars(select(PipelineRerunRequest)).all()
+        return s.scalars(select(RerunRequest)).all()
 
 
 def _csrf(html: str) -> str:
@@ -168,7 +168,7 @@ def test_rerun_of_a_step_that_did_not_fail_or_a_busy_run_is_refused(client):
     r = client.post("/rerun", data=data)
     assert (
         r.status_code == 409
-        and "step L1Proc of run L1Proc/r0796000000 is done: only a failed or crashed" in r.text
+        and "step L1Proc of L1Proc/r0796000000 is done: only a failed or crashed" in r.text
     )
     r = client.post("/rerun", data={**data, "run": "L1Proc/r0796007200", "step": ""})
     assert r.status_code == 409 and "run L1Proc/r0796007200 is held" in r.text
@@ -181,9 +181,9 @@ def test_rerun_of_a_step_that_did_not_fail_or_a_busy_run_is_refused(client):
 
 
 def test_run_page_shows_the_request_state_and_the_halfpipe_state(client):
+    from fermi_core.db import session_scope
+    from fermi_core.engine import rerun
     from fermi_halfpipe.models import HalfpipeRun
-    from fermi_ingest.db import session_scope
-    from fermi_l1.pipeline import rerun
 
     with session_scope(client.db.url) as s:
         s.add(HalfpipeRun(run_id=796003600, status="open", n_delivered=1200, n_held=35, n_late=4))

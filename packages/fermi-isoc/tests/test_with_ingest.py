@@ -5,8 +5,8 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 from sqlalchemy.orm import Session
 
+from fermi_core.db import get_engine
 from fermi_ingest import synthetic as sy
-from fermi_ingest.db import get_engine
 from fermi_ingest.ingest import ingest
 from fermi_isoc import queries
 from fermi_isoc.alarms import Context, Severity, evaluate, parse_alarms

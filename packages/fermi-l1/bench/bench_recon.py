@@ -27,7 +27,7 @@ import numpy as np
 from fermi_l1.digi import _reference as digi_ref
 from fermi_l1.digi import decode_events, encode_events
 from fermi_l1.recon import _kernels, _reference, reconstruct
-from fermi_l1.recon import _params as P
+from fermi_l1.recon import params as P
 from fermi_l1.recon.toymc import simulate_photons
 
 

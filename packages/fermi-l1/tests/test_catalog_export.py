@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from fermi_l1.catalog import CatalogError, query, register, sha256_file
+from fermi_core.checksum import sha256_file
+from fermi_l1.catalog import CatalogError, query, register
 from fermi_l1.db import session
 from fermi_l1.export import MANIFEST, ExportError, export
 

@@ -9,8 +9,9 @@ import pytest
 from astropy.io import fits
 
 from fermi_l1 import synthetic
-from fermi_l1.ft1 import MeritError, make_run_ft1, read_merit
+from fermi_l1.ft1 import ft1_columns, make_run_ft1
 from fermi_l1.ft2 import make_ft2_rows, write_ft2_products
+from fermi_l1.merit import MeritError, merit_metadata
 from fermi_sciencetools_shim.io import read_events, read_gti
 from fermi_sciencetools_shim.select.gtselect import gtselect
 
@@ -36,7 +37,8 @@ def run_products(tmp_path_factory):
     first = {k: v[:150] for k, v in merit.items()}
     second = {k: v[150:] for k, v in merit.items()}
     parquet = out / "chunk1.parquet"
-    pq.write_table(pa.table({k: (list(v) if v.ndim > 1 else v) for k, v in second.items()}), parquet)
+    table = pa.table({k: (list(v) if v.ndim > 1 else v) for k, v in second.items()})
+    pq.write_table(table.replace_schema_metadata(merit_metadata(RUN)), parquet)
     products = make_run_ft1(out, RUN, [parquet, first], ft2.seconds, date=DATE)
     return {"ft2": ft2, "merit": merit, "products": products, "rows": rows}
 
@@ -94,11 +96,15 @@ def test_rerun_is_byte_identical(run_products, tmp_path):
 
 def test_merit_without_required_columns_is_refused(tmp_path):
     with pytest.raises(MeritError, match="missing column\\(s\\) ENERGY"):
-        read_merit({"TIME": np.arange(3.0)})
+        ft1_columns({"TIME": np.arange(3.0)})
     bad = tmp_path / "bad.parquet"
     bad.write_bytes(b"not parquet")
-    with pytest.raises(MeritError, match=r"bad\.parquet: not a readable Parquet"):
-        read_merit(bad)
+    with pytest.raises(MeritError, match=r"bad\.parquet: cannot read as Parquet"):
+        ft1_columns(bad)
+    plain = tmp_path / "plain.parquet"
+    pq.write_table(pa.table({"TIME": np.arange(3.0)}), plain)
+    with pytest.raises(MeritError, match=r"plain\.parquet: not a merit file"):
+        ft1_columns(plain)
 
 
 @pytest.mark.requires_data

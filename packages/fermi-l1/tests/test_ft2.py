@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
+from fermi_core.mission.pointing import slerp
 from fermi_l1 import synthetic
 from fermi_l1.ft2 import SpacecraftDataError, make_ft2_rows, row_edges, write_ft2_products
-from fermi_l1.ft2.attitude import radec, rotate, slerp, unit
+from fermi_l1.ft2.attitude import radec, rotate, unit
 from fermi_l1.ft2.geomag import dipole_quantities
 from fermi_l1.ft2.geometry import earth_fixed, sun_radec
 from fermi_l1.ft2.livetime import row_livetime

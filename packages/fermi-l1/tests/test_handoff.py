@@ -16,10 +16,10 @@ import pytest
 from astropy.io import fits
 from sqlalchemy import select
 
+from fermi_core.engine.models import Task, TaskAttempt, TaskRun
 from fermi_l1.cli import main
 from fermi_l1.db import session
 from fermi_l1.pipeline.halfpipe_runs import crumb_bounds
-from fermi_l1.pipeline.models import PipelineAttempt, PipelineRun, PipelineTask
 
 DATE = "2024-05-01T12:00:00"
 MIN_CRUMB = "300"  # several crumbs per merged file even for a small run
@@ -49,10 +49,10 @@ def _products(home: Path) -> dict[str, bytes]:
 def _attempts(home: Path) -> list[tuple[str, str, str, int | None]]:
     with session(f"sqlite:///{home / 'fermi.db'}") as s:
         rows = s.execute(
-            select(PipelineTask.name, PipelineRun.key, PipelineAttempt.state, PipelineAttempt.exit_code)
-            .join(PipelineRun, PipelineAttempt.run_pk == PipelineRun.id)
-            .join(PipelineTask, PipelineRun.task_pk == PipelineTask.id)
-            .order_by(PipelineAttempt.id)
+            select(Task.name, TaskRun.key, TaskAttempt.state, TaskAttempt.exit_code)
+            .join(TaskRun, TaskAttempt.run_pk == TaskRun.id)
+            .join(Task, TaskRun.task_pk == Task.id)
+            .order_by(TaskAttempt.id)
         ).all()
     return [tuple(r) for r in rows]
 
@@ -180,7 +180,7 @@ def test_tampered_merged_file_fails_its_run_without_retry(deliveries, tmp_path, 
         t == "recon" and rc == 2 and key.startswith(f"r{big:010d}.c0000") for t, key, _, rc in failed
     )
     with session(f"sqlite:///{tmp_path / 'fermi.db'}") as s:
-        errors = s.scalars(select(PipelineAttempt.error).where(PipelineAttempt.state == "failed")).all()
+        errors = s.scalars(select(TaskAttempt.error).where(TaskAttempt.state == "failed")).all()
     assert all("differs from the recorded" in e and victim.name in e for e in errors)
     # the other run is complete; the tampered one has no products
     assert not (tmp_path / "l1" / "products" / f"r{big:010d}").exists()
@@ -234,7 +234,7 @@ def test_parsl_backend_runs_the_same_pipeline(deliveries, from_inbox, tmp_path, 
     assert "fermi-l1 pipeline: 2 done, 0 failed" in capsys.readouterr().out
     assert _products(tmp_path) == _products(from_inbox[0])
     with session(f"sqlite:///{tmp_path / 'fermi.db'}") as s:
-        attempts = s.scalars(select(PipelineAttempt)).all()
+        attempts = s.scalars(select(TaskAttempt)).all()
     assert attempts and all(a.executor == "parsl" and a.batch_id.startswith("parsl-") for a in attempts)
 
 

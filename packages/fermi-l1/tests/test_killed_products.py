@@ -18,23 +18,23 @@ import pytest
 
 from fermi_l1 import synthetic
 from fermi_l1.pipeline.inputs import write_run_inputs
-from fermi_l1.pipeline.l1run import process_run
+from fermi_l1.pipeline.l1run import make_run_products
 
 RUN = 239557414
 DATE = "2024-05-01T12:00:00"
 
-#: process_run in a child process that SIGKILLs itself at the first call of the function named argv[2]
+#: make_run_products in a child process that SIGKILLs itself at the first call of the function named argv[2]
 KILLED_RUN = """
 import json, os, signal, sys
 import fermi_l1.ft1.make, fermi_l1.ft2.make
-from fermi_l1.pipeline.l1run import process_run
+from fermi_l1.pipeline.l1run import make_run_products
 
 def die(*args, **kwargs):
     os.kill(os.getpid(), signal.SIGKILL)
 
 module, name = sys.argv[2].rsplit(".", 1)
 setattr(sys.modules[module], name, die)
-process_run(**json.loads(sys.argv[1]))
+make_run_products(**json.loads(sys.argv[1]))
 """
 
 
@@ -69,7 +69,7 @@ def _tree(root: Path) -> dict[str, bytes]:
 def test_a_run_killed_while_writing_products_restarts_to_exactly_the_products(tmp_path, kill_at):
     inputs = _inputs(tmp_path)
     reference, victim = tmp_path / "reference", tmp_path / "victim"
-    process_run(**_params(reference, inputs))
+    make_run_products(**_params(reference, inputs))
     expected = _tree(reference / "products")
     assert len(expected) == 5 and all(name.endswith(".fit") for name in expected)
 
@@ -83,5 +83,5 @@ def test_a_run_killed_while_writing_products_restarts_to_exactly_the_products(tm
     in_place = {n: b for n, b in left.items() if not Path(n).parent.name.startswith(".")}
     assert left and {n: b == expected.get(n) for n, b in in_place.items()} == dict.fromkeys(in_place, True)
 
-    process_run(**_params(victim, inputs))  # the next attempt
+    make_run_products(**_params(victim, inputs))  # the next attempt
     assert _tree(victim / "products") == expected

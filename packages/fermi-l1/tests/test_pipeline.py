@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, func, select, text
 
+from fermi_core.engine.executors import ExecutorConfig
+from fermi_core.engine.models import TaskAttempt
 from fermi_l1 import synthetic
 from fermi_l1.catalog.models import Dataset
 from fermi_l1.cli import main
 from fermi_l1.db import session
-from fermi_l1.pipeline.executors import ExecutorConfig
 from fermi_l1.pipeline.inputs import write_run_inputs
-from fermi_l1.pipeline.models import PipelineAttempt
 
 RUNS = (239557414, 239560000, 239563000)
 
@@ -59,7 +59,7 @@ def test_pipeline_processes_every_run_then_skips_finished_work(tmp_path, capsys)
     out = capsys.readouterr().out
     assert "/Data/Flight/Level1/LPA/FT1/r0239557414" in out and "1 product(s)" in out
     with session(f"sqlite:///{tmp_path / 'fermi.db'}") as s:
-        attempts = list(s.scalars(select(PipelineAttempt)))
+        attempts = list(s.scalars(select(TaskAttempt)))
         assert [a.state for a in attempts] == ["done", "done"]
         assert all(a.exit_code == 0 and a.host and a.log_path and a.ended_at for a in attempts)
 
@@ -70,9 +70,9 @@ def test_bad_input_fails_without_retry(tmp_path, capsys):
         chunk.write_bytes(b"garbage")
     assert main(_cli(tmp_path, "pipeline", "--no-progress")) == 1
     with session(f"sqlite:///{tmp_path / 'fermi.db'}") as s:
-        attempts = list(s.scalars(select(PipelineAttempt)))
+        attempts = list(s.scalars(select(TaskAttempt)))
         assert len(attempts) == 1 and attempts[0].state == "failed" and attempts[0].exit_code == 2
-        assert "not a readable Parquet merit table" in attempts[0].error
+        assert attempts[0].error.startswith("MeritError: ") and "chunk0000.parquet" in attempts[0].error
 
 
 @pytest.mark.slow
@@ -112,7 +112,7 @@ def test_killed_pipeline_restarts_to_identical_products_and_no_duplicates(tmp_pa
     with session(f"sqlite:///{victim / 'fermi.db'}") as s:
         n_rows = s.scalar(select(func.count()).select_from(Dataset))
         n_distinct = s.scalar(select(func.count(func.distinct(Dataset.logical_path))))
-        attempts = list(s.scalars(select(PipelineAttempt).order_by(PipelineAttempt.id)))
+        attempts = list(s.scalars(select(TaskAttempt).order_by(TaskAttempt.id)))
     assert n_rows == n_distinct == 5 * len(RUNS)
     assert any(a.state == "crashed" for a in attempts)
     assert sorted((victim / "outbox").iterdir()) != [] and not list((victim / "outbox").glob(".*"))
@@ -124,7 +124,7 @@ def test_killed_pipeline_restarts_to_identical_products_and_no_duplicates(tmp_pa
 
 def test_slurm_configuration_renders_a_valid_submit_script(tmp_path):
     pytest.importorskip("parsl")
-    from fermi_l1.pipeline.executors import slurm_provider
+    from fermi_core.engine.executors import slurm_provider
 
     config = tmp_path / "farm.toml"
     config.write_text(

@@ -7,7 +7,7 @@ import pytest
 
 from fermi_l1 import instrument as inst
 from fermi_l1.recon import RECON_COLUMNS, interpolate_attitude, reconstruct, sky_directions
-from fermi_l1.recon import _params as P
+from fermi_l1.recon import params as P
 from fermi_l1.recon.toymc import simulate_photons
 
 # Stated resolutions of this reconstruction on the toy photons (theta < 40 deg, impact within

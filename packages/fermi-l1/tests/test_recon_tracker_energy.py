@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from fermi_l1.recon import _kernels, _reference, reconstruct
-from fermi_l1.recon import _params as P
+from fermi_l1.recon import params as P
 from fermi_l1.recon.reconstruct import ENERGY_CAL, ENERGY_TKR
 from fermi_l1.recon.toymc import simulate_photons
 

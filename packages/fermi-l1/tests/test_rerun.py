@@ -8,21 +8,44 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from fermi_core.engine import rerun
+from fermi_core.engine.models import (
+    RerunRequest,
+    Task,
+    TaskAttempt,
+    TaskRun,
+)
+from fermi_core.engine.registry import get_task
 from fermi_l1 import synthetic
 from fermi_l1.catalog.models import Dataset
 from fermi_l1.cli import main
 from fermi_l1.db import session
-from fermi_l1.pipeline import rerun
 from fermi_l1.pipeline.inputs import write_run_inputs
-from fermi_l1.pipeline.models import (
-    PipelineAttempt,
-    PipelineRerunRequest,
-    PipelineRun,
-    PipelineTask,
-)
 
 RUN = 239557414
 KEY = f"r{RUN:010d}"
+
+
+#: placeholder parameters of the L1 tasks, for task runs made by hand
+_PARAMS = {
+    "recon": {"merged": "", "sha256": "", "lo": 0, "hi": 1, "run": 0, "spacecraft": [], "out": ""},
+    "runinput": {
+        "run": 0,
+        "start": 0.0,
+        "stop": 0.0,
+        "chunks": [],
+        "spacecraft": [],
+        "merged": [],
+        "input_dir": "",
+    },
+    "l1run": {"input_dir": "", "products_dir": "", "outbox": ""},
+}
+
+
+def _stored(task: str, **given) -> str:
+    """The stored JSON parameters of a ``task`` run with the ``given`` fields (placeholders for the rest)."""
+    spec = get_task(task)
+    return spec.dump(spec.load({**_PARAMS[task], **given}))
 
 
 def _inputs(home: Path, duration: float = 120.0) -> Path:
@@ -54,18 +77,16 @@ def _products(home: Path) -> dict[str, bytes]:
     }
 
 
-def _request(url: str, rid: int) -> PipelineRerunRequest:
+def _request(url: str, rid: int) -> RerunRequest:
     with session(url) as s:
-        req = s.get(PipelineRerunRequest, rid)
+        req = s.get(RerunRequest, rid)
         s.expunge(req)
     return req
 
 
 def _attempts(url: str) -> list[tuple[int, int, str]]:
     with session(url) as s:
-        return [
-            (a.id, a.number, a.state) for a in s.scalars(select(PipelineAttempt).order_by(PipelineAttempt.id))
-        ]
+        return [(a.id, a.number, a.state) for a in s.scalars(select(TaskAttempt).order_by(TaskAttempt.id))]
 
 
 def test_failed_run_is_rerun_through_a_request_and_ends_done(tmp_path, capsys):
@@ -85,8 +106,8 @@ def test_failed_run_is_rerun_through_a_request_and_ends_done(tmp_path, capsys):
 
     # unknown run: refused, with the reason
     assert main(_cli(home, "rerun", "r0000000001", "--who", "alice", "--why", "merit re-delivered")) == 1
-    assert "refused: no pipeline run 'r0000000001'" in capsys.readouterr().out
-    with pytest.raises(rerun.RerunError, match="no pipeline run 'l1run/r9'") as exc:
+    assert "refused: no task run 'r0000000001'" in capsys.readouterr().out
+    with pytest.raises(rerun.RerunError, match="no task run 'l1run/r9'") as exc:
         rerun.request_rerun(url, "l1run/r9", who="alice", why="typo", origin="cli")
     assert exc.value.status == 404
     with pytest.raises(rerun.RerunError, match="has no step 'digi': its steps are l1run"):
@@ -115,9 +136,7 @@ def test_failed_run_is_rerun_through_a_request_and_ends_done(tmp_path, capsys):
     assert req.queued_at is not None and req.done_at >= req.queued_at
     first = _products(home)
     assert len(first) == 5
-    with pytest.raises(
-        rerun.RerunError, match="step l1run of run r0239557414 is done: only a failed or crashed"
-    ):
+    with pytest.raises(rerun.RerunError, match="step l1run of r0239557414 is done: only a failed or crashed"):
         rerun.request_rerun(url, KEY, "l1run", who="alice", why="again", origin="cli")
 
     # the whole run again, inputs unchanged: a new attempt, the same bytes, no new catalog row
@@ -130,7 +149,7 @@ def test_failed_run_is_rerun_through_a_request_and_ends_done(tmp_path, capsys):
     with session(url) as s:
         assert s.scalar(select(func.count()).select_from(Dataset)) == 5
         assert s.scalar(select(func.count(func.distinct(Dataset.logical_path)))) == 5
-        assert s.scalars(select(PipelineRun.state)).all() == ["done"]
+        assert s.scalars(select(TaskRun.state)).all() == ["done"]
 
 
 def _chain(url: str, tmp_path: Path) -> dict[str, Path]:
@@ -159,26 +178,22 @@ def _chain(url: str, tmp_path: Path) -> dict[str, Path]:
         tasks = {}
         for task, key, state, params in rows:
             if task not in tasks:
-                tasks[task] = PipelineTask(name=task, max_attempts=2)
+                tasks[task] = Task(name=task, max_attempts=2)
                 s.add(tasks[task])
                 s.flush()
-            run = PipelineRun(task_pk=tasks[task].id, key=key, state=state, params=json.dumps(params),
+            run = TaskRun(task_pk=tasks[task].id, key=key, state=state, params=_stored(task, **params),
                               processing_date="2024-05-01T12:00:00")  # fmt: skip
             s.add(run)
             s.flush()
             for n in (1, 2):
-                s.add(PipelineAttempt(run_pk=run.id, number=n, state=state, executor="local",
+                s.add(TaskAttempt(run_pk=run.id, number=n, state=state, executor="local",
                                       driver_host="h", driver_pid=1))  # fmt: skip
     return paths
 
 
 def _states(url: str) -> dict[str, str]:
     with session(url) as s:
-        rows = s.execute(
-            select(PipelineTask.name, PipelineRun.key, PipelineRun.state).join(
-                PipelineTask, PipelineTask.id == PipelineRun.task_pk
-            )
-        )
+        rows = s.execute(select(Task.name, TaskRun.key, TaskRun.state).join(Task, Task.id == TaskRun.task_pk))
         return {f"{t}/{k}": st for t, k, st in rows}
 
 
@@ -186,11 +201,7 @@ def _set(url: str, state: str, *names: str) -> None:
     with session(url) as s:
         for name in names:
             task, _, key = name.partition("/")
-            run = s.scalars(
-                select(PipelineRun)
-                .join(PipelineTask)
-                .where(PipelineTask.name == task, PipelineRun.key == key)
-            ).one()
+            run = s.scalars(select(TaskRun).join(Task).where(Task.name == task, TaskRun.key == key)).one()
             run.state = state
 
 
@@ -216,7 +227,7 @@ def test_whole_lat_run_requeues_its_chain_in_order_and_keeps_old_outputs(tmp_pat
     assert [k for k, _ in rerun.requeued_items(url, "runinput")] == [KEY]
     # the retry budget restarts at the re-run: 2 attempts before it do not count
     with session(url) as s:
-        run_pk = s.scalar(select(PipelineRun.id).where(PipelineRun.key == KEY).limit(1))
+        run_pk = s.scalar(select(TaskRun.id).where(TaskRun.key == KEY).limit(1))
         assert rerun.attempt_base(s, run_pk) == 2
     assert rerun.settle(url) == []  # runinput and l1run still queued
     _set(url, "done", *chain[2:])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fermi_l1.recon import _params as P
+from fermi_l1.recon import params as P
 from fermi_latsim.beam import photon_beam
 
 # The resolution fermi-l1 states for its tracker estimate (tests/test_recon_tracker_energy.py there)

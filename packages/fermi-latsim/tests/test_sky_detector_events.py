@@ -8,12 +8,12 @@ from fermi_ingest.ccsds import concatenate, decode_buffer, encode_packets
 from fermi_l1 import instrument as lat
 from fermi_latsim import detector, events, sky, spacecraft
 from fermi_latsim.attitude import quaternion_to_matrix
-from fermi_latsim.orbit import Orbit
+from fermi_latsim.orbit import default_orbit
 
 
 @pytest.fixture(scope="module")
 def sim():
-    orbit = Orbit()
+    orbit = default_orbit()
     t0 = float(np.floor(orbit.epoch_met))
     tl = spacecraft.timeline(orbit, t0, t0 + 120.0)
     rng = np.random.default_rng(7)
@@ -36,7 +36,7 @@ def test_arrivals_come_from_in_front_of_the_lat_and_include_every_component(sim)
 
 
 def test_a_source_arrives_at_flux_times_the_area_the_tracker_presents_to_it():
-    orbit = Orbit()
+    orbit = default_orbit()
     t0 = float(np.floor(orbit.epoch_met))
     tl = spacecraft.timeline(orbit, t0, t0 + 120.0)
     # a source 60 deg off the boresight at t0, facing one side wall

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fermi_sciencetools_shim._numba import njit
+from fermi_core.jit import njit
 
 DGM_OK = 0
 DGM_TRUNCATED = 1  # shorter than the 32-byte header
@@ -222,37 +222,34 @@ def merge_order(seq_a, seq_b):
 
 
 @njit(nogil=True)
-def merge_gather(seq_a, seq_b, offsets, lengths, buf, out):
-    """Merge two increasing streams and copy their records into ``out`` in merged order.
+def gather_records(buf, offsets, lengths, out):
+    """Copy the records ``offsets``/``lengths`` of ``buf`` back to back into ``out``, in the order given.
 
-    ``offsets``/``lengths`` locate the records of ``[a, b]`` (concatenated) in ``buf``; ``out``
-    must hold ``lengths.sum()`` bytes. When every offset and length is a multiple of 4 (always
-    true for event records, §4.2) the copy moves 4-byte words.
-    Returns (order, out_offsets, bad) with ``bad`` as in :func:`merge_order`.
+    ``out`` must hold ``lengths.sum()`` bytes. When every offset and length is a multiple of 4
+    (always true for event records, §4.2) the copy moves 4-byte words. Returns the offset of
+    each record in ``out``.
     """
-    order, bad = merge_order(seq_a, seq_b)
-    n = order.shape[0]
+    n = offsets.shape[0]
     out_off = np.empty(n, dtype=np.int64)
     total = np.int64(0)
     aligned = buf.shape[0] % 4 == 0 and out.shape[0] % 4 == 0
     for k in range(n):
-        i = order[k]
         out_off[k] = total
-        total += lengths[i]
-        if offsets[i] % 4 != 0 or lengths[i] % 4 != 0:
+        total += lengths[k]
+        if offsets[k] % 4 != 0 or lengths[k] % 4 != 0:
             aligned = False
     if aligned:
         src = buf.view(np.uint32)
         dst = out.view(np.uint32)
         for k in range(n):
-            s = offsets[order[k]] >> 2
+            s = offsets[k] >> 2
             d = out_off[k] >> 2
-            for w in range(lengths[order[k]] >> 2):
+            for w in range(lengths[k] >> 2):
                 dst[d + w] = src[s + w]
     else:
         for k in range(n):
-            s = offsets[order[k]]
+            s = offsets[k]
             d = out_off[k]
-            for w in range(lengths[order[k]]):
+            for w in range(lengths[k]):
                 out[d + w] = buf[s + w]
-    return order, out_off, bad
+    return out_off

@@ -113,18 +113,9 @@ def merge_order(seq_a: np.ndarray, seq_b: np.ndarray) -> tuple[np.ndarray, int]:
     return order.astype(np.int64), -1
 
 
-def merge_gather(
-    seq_a: np.ndarray,
-    seq_b: np.ndarray,
-    offsets: np.ndarray,
-    lengths: np.ndarray,
-    buf: np.ndarray,
-    out: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, int]:
-    """Twin of :func:`fermi_halfpipe._kernels.merge_gather` (vectorised numpy gather)."""
-    order, bad = merge_order(seq_a, seq_b)
-    ln = lengths[order]
-    out_off = np.cumsum(ln) - ln
-    gather = np.arange(int(ln.sum()), dtype=np.int64) + np.repeat(offsets[order] - out_off, ln)
+def gather_records(buf: np.ndarray, offsets: np.ndarray, lengths: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """Twin of :func:`fermi_halfpipe._kernels.gather_records` (vectorised numpy gather)."""
+    out_off = np.cumsum(lengths) - lengths
+    gather = np.arange(int(lengths.sum()), dtype=np.int64) + np.repeat(offsets - out_off, lengths)
     out[: gather.size] = buf[gather]
-    return order, out_off.astype(np.int64), bad
+    return out_off.astype(np.int64)

@@ -7,6 +7,9 @@ import json
 import sys
 from collections.abc import Sequence
 
+from fermi_core import logs
+from fermi_core.errors import BadInput
+from fermi_core.site import Site
 from fermi_halfpipe._version import __version__
 from fermi_halfpipe.losses import describe_hole, describe_total
 
@@ -33,7 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Merge the two EPU event streams of each run into one time-ordered stream.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument("--db-url", help="SQLAlchemy URL (default: $FERMI_DB_URL or sqlite in $FERMI_HOME)")
+    parser.add_argument("--home", help="data home (default: $FERMI_HOME or ./fermi-data)")
+    parser.add_argument("--db-url", help="SQLAlchemy URL (default: $FERMI_DB_URL or sqlite in the data home)")
+    logs.add_arguments(parser)
     parser.add_argument(
         "--epus", type=_epus, help="expected EPU set as APID:crate pairs (default 956:0,957:1)"
     )
@@ -64,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _options(args: argparse.Namespace):
-    from fermi_halfpipe.stitch import HalfpipeOptions
+    from fermi_halfpipe.options import HalfpipeOptions
 
     opts = HalfpipeOptions(max_events=getattr(args, "max_events", 1_000_000))
     if args.epus:
@@ -96,13 +101,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_OK
-    from fermi_halfpipe.stitch import HalfpipeError
-
+    logs.configure(args)
+    site = Site.from_env(home=args.home, db_url=args.db_url)
     try:
         if args.command == "merge":
             from fermi_halfpipe.delivery import merge_delivery
 
-            summary = merge_delivery(args.delivery_id, _options(args), url=args.db_url)
+            summary = merge_delivery(args.delivery_id, _options(args), site=site)
             if args.json:
                 print(json.dumps(summary, indent=1, sort_keys=True))
                 return EXIT_OK
@@ -113,7 +118,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             for r in summary["runs"]:
                 _print_run_line(r)
-                for f in r["files"]:
+                step = r.get("step") or {}
+                if step:
+                    print(
+                        f"  this delivery: delivered {step['delivered']}, late {step['late']}, "
+                        f"duplicate datagrams {step['duplicate_datagrams']}"
+                    )
+                for f in step.get("files", []):
                     print(
                         f"  {f['path']}: {f['n_events']} events, GEM {f['first_gem']}-{f['last_gem']}, sha256 {f['sha256']}"
                     )
@@ -126,7 +137,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "status":
             from fermi_halfpipe.stitch import run_status
 
-            runs = run_status(args.run, _options(args), url=args.db_url)
+            runs = run_status(args.run, _options(args), site=site)
             if args.run is not None and not runs:
                 print(f"fermi-halfpipe: run {args.run}: unknown to the halfpipe", file=sys.stderr)
                 return EXIT_REFUSED
@@ -152,10 +163,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "force-complete":
             from fermi_halfpipe.stitch import force_complete
 
-            report = force_complete(args.run, args.reason, _options(args), url=args.db_url)
+            report = force_complete(args.run, args.reason, _options(args), site=site)
             _print_run_line(report)
             return EXIT_OK
-    except HalfpipeError as exc:
+    except BadInput as exc:
         print(f"fermi-halfpipe: {exc}", file=sys.stderr)
         return EXIT_REFUSED
     return EXIT_OK  # pragma: no cover - every subcommand returns above

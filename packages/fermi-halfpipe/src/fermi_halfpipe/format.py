@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from fermi_core.mission.packets import APID_SPACECRAFT as _APID_SPACECRAFT
+from fermi_core.mission.packets import DEFAULT_EPU_APIDS as _DEFAULT_EPU_APIDS
 from fermi_ingest.datagram_header import DATAGRAM_HEADER_DTYPE as _L0_DATAGRAM_HEADER_DTYPE
 from fermi_ingest.datagram_header import DATAGRAM_IDENTITY as _L0_DATAGRAM_IDENTITY
 
@@ -44,9 +46,10 @@ RUN_END_ACTIONS = (CLOSE_STOP, CLOSE_ABORT, CLOSE_PAUSE)
 TONE_MISSING_CPU_PPS = 2
 TONE_MISSING_LAT_PPS = 4
 
-#: Default APID -> EPU (crate) mapping (configuration, not code: §3).
-DEFAULT_EPU_APIDS: dict[int, int] = {956: 0, 957: 1}
-SPACECRAFT_APID = 1020
+#: Default APID -> EPU (crate) mapping and the spacecraft APID (configuration, not code: §3);
+#: the APID table is :mod:`fermi_core.mission.packets`.
+DEFAULT_EPU_APIDS = _DEFAULT_EPU_APIDS
+SPACECRAFT_APID = _APID_SPACECRAFT
 
 DATAGRAM_HEADER_DTYPE = _L0_DATAGRAM_HEADER_DTYPE
 assert DATAGRAM_HEADER_DTYPE.itemsize == DATAGRAM_HEADER

@@ -42,7 +42,7 @@ import numpy as np
 from fermi_halfpipe import intervals as ivl
 from fermi_halfpipe.format import OPEN_START, RUN_END_ACTIONS
 
-#: Columns of the run's datagram rows used here (as :func:`fermi_halfpipe.stitch._run_rows`).
+#: Columns of the run's datagram rows used here (as :func:`fermi_halfpipe.store.run_rows`).
 ROW_COLUMNS = ("id", "apid", "seq", "open_action", "close_action", "first_gem", "last_gem", "n_events",
                "n_decoded")  # fmt: skip
 

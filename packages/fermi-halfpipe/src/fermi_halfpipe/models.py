@@ -1,4 +1,4 @@
-"""Tables of fermi-halfpipe, on the shared declarative base of :mod:`fermi_ingest.db`.
+"""Tables of fermi-halfpipe, on the shared declarative base of :mod:`fermi_core.db`.
 
 Cross-delivery state lives here, never in directory listings (telemetry.md §1.10 item 5): every
 stored datagram, fragment, delivered span, output file and held-back group is a row naming its
@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlalchemy import BigInteger, Boolean, Float, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from fermi_ingest.db import Base
+from fermi_core.db import Base
 
 #: Run status values.
 OPEN = "open"  # still receiving data
@@ -56,6 +56,20 @@ class HalfpipeDelivery(Base):
     state: Mapped[str] = mapped_column(String(16))
     summary_path: Mapped[str] = mapped_column(String(1024))
     summary_sha256: Mapped[str] = mapped_column(String(64))
+
+
+class HalfpipeSpacecraftFile(Base):
+    """The spacecraft (attitude/orbit) sample file extracted from one delivery, for L1's FT2."""
+
+    __tablename__ = "halfpipe_spacecraft_file"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    delivery_id: Mapped[str] = mapped_column(String(64), unique=True)
+    path: Mapped[str] = mapped_column(String(1024))  # home-relative
+    sha256: Mapped[str] = mapped_column(String(64))
+    n_samples: Mapped[int] = mapped_column(BigInteger)
+    met_start: Mapped[float] = mapped_column(Float)
+    met_stop: Mapped[float] = mapped_column(Float)
 
 
 class HalfpipeDatagram(Base):

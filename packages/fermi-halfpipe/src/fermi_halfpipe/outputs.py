@@ -14,7 +14,6 @@ L1 reads a file with :func:`read_merged` and decodes the records without Python 
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +22,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
-from fermi_ingest.archive import write_atomic
+from fermi_core.atomic import atomic_write_bytes
+from fermi_core.checksum import sha256_bytes, sha256_file
+from fermi_core.site import run_folder
 
 FORMAT = "fermi-halfpipe-merged"
 FORMAT_VERSION = 1
@@ -57,7 +58,7 @@ COLUMN_TYPES: dict[str, pa.DataType] = {
 
 def merged_file_name(run_id: int, first_gem: int) -> str:
     """File name of a merged span: ``r<run 10 digits>-e<first GEM sequence 20 digits>.arrow``."""
-    return f"r{run_id:010d}-e{first_gem:020d}.arrow"
+    return f"{run_folder(run_id)}-e{first_gem:020d}.arrow"
 
 
 def encode_merged(
@@ -104,8 +105,8 @@ def encode_merged(
 
 def write_merged(path: str | os.PathLike[str], data: bytes) -> str:
     """Write ``data`` atomically to ``path``; return its SHA-256 (hex)."""
-    write_atomic(Path(path), data)
-    return hashlib.sha256(data).hexdigest()
+    atomic_write_bytes(path, data)
+    return sha256_bytes(data)
 
 
 @dataclass
@@ -149,7 +150,7 @@ def read_merged(path: str | os.PathLike[str], sha256: str | None = None) -> Merg
     """
     path = Path(path)
     if sha256 is not None:
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        digest = sha256_file(path)
         if digest != sha256:
             raise ValueError(f"{path}: SHA-256 {digest} differs from the recorded {sha256}")
     with pa.memory_map(str(path), "r") as source:

@@ -6,18 +6,17 @@ delivery are written as one Arrow IPC file and read back by :func:`read_samples`
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
+from fermi_core.atomic import atomic_write_bytes
+from fermi_core.checksum import sha256_bytes
 from fermi_halfpipe import format as F
 from fermi_halfpipe.format import SPACECRAFT_RECORD_DTYPE
-from fermi_ingest.archive import write_atomic
 
 RECORD_LENGTH = SPACECRAFT_RECORD_DTYPE.itemsize
 RECORD_TYPE_ATT_ORB = 1
@@ -152,8 +151,8 @@ def encode_samples(samples: dict[str, np.ndarray], delivery_id: str) -> bytes:
 def write_samples(path: str | os.PathLike[str], samples: dict[str, np.ndarray], delivery_id: str) -> str:
     """Write a sample file atomically; return its SHA-256."""
     data = encode_samples(samples, delivery_id)
-    write_atomic(Path(path), data)
-    return hashlib.sha256(data).hexdigest()
+    atomic_write_bytes(path, data)
+    return sha256_bytes(data)
 
 
 def read_samples(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:

@@ -7,10 +7,11 @@ from pathlib import Path
 import numpy as np
 
 from fermi_halfpipe.outputs import read_merged
-from fermi_halfpipe.stitch import DeliveryPackets, merge_packets
+from fermi_halfpipe.stitch import merge_packets
 from fermi_halfpipe.synthetic import SyntheticRun
 from fermi_ingest.ccsds.constants import SEQ_FIRST, SEQ_UNSEGMENTED
 from fermi_ingest.ccsds.encode import PacketColumns, concatenate
+from fermi_ingest.published import AcceptedPackets
 
 
 def epu_packets(run: SyntheticRun, apid: int) -> PacketColumns:
@@ -43,14 +44,17 @@ def deliver(delivery_id: str, parts: list[PacketColumns]) -> dict:
     else:
         e = np.empty(0, np.int64)
         cols = PacketColumns(e, e, e, e, e, np.empty(0, np.uint8), e)
-    return merge_packets(delivery_id, DeliveryPackets.from_columns(cols, f"{delivery_id}/f_000.pkt"))
+    return merge_packets(delivery_id, AcceptedPackets.from_columns(cols, f"{delivery_id}/f_000.pkt"))
 
 
 def merged_outputs(home: Path, summaries: list[dict]) -> tuple[np.ndarray, list[bytes]]:
-    """GEM sequences and records of every file listed in the summaries, in GEM order."""
-    files = sorted(
-        (f for s in summaries for r in s["runs"] for f in r["files"]), key=lambda f: f["first_gem"]
-    )
+    """GEM sequences and records of every merged file listed in the reports, in GEM order.
+
+    ``summaries`` are delivery summaries, ``{"runs": [report]}`` wrappers of force-complete
+    reports, or lists of status reports; each file is read once.
+    """
+    by_path = {f["path"]: f for s in summaries for r in s["runs"] for f in r["files"]}
+    files = sorted(by_path.values(), key=lambda f: f["first_gem"])
     seq, recs = [], []
     for f in files:
         m = read_merged(home / f["path"], sha256=f["sha256"])

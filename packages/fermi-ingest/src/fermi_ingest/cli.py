@@ -10,6 +10,8 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
 
+from fermi_core import logs
+from fermi_core.site import Site
 from fermi_ingest._version import __version__
 from fermi_ingest.ccsds.constants import MAX_PACKET_LENGTH
 from fermi_ingest.errors import IngestError
@@ -35,7 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Level 0 ingest of LAT telemetry deliveries (registry, gaps, chunks, quarantine).",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument("--db-url", help="SQLAlchemy URL (default: $FERMI_DB_URL or sqlite in $FERMI_HOME)")
+    parser.add_argument("--home", help="data home (default: $FERMI_HOME or ./fermi-data)")
+    parser.add_argument("--db-url", help="SQLAlchemy URL (default: $FERMI_DB_URL or sqlite in the data home)")
+    logs.add_arguments(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("ingest", help="verify, archive, decode, chunk and register a delivery")
@@ -53,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     g = sub.add_parser("gaps", help="list packet gaps (APID, MET range, missing count, state)")
     g.add_argument("--open", action="store_true", help="only gaps not filled yet")
 
-    from fermi_ingest.migrations import command as db_command
+    from fermi_core.migrations import command as db_command
 
     db_command.add_parser(sub)
     return parser
@@ -71,7 +75,7 @@ def _run_ingest(args: argparse.Namespace, out: Console) -> int:
         opts.event_apids = args.event_apids
     if args.min_chunk_bytes:
         opts.min_chunk_bytes = args.min_chunk_bytes
-    res = ingest(args.path, opts, url=args.db_url)
+    res = ingest(args.path, opts, site=args.site)
     if res.already_ingested:
         out.print(f"delivery {res.delivery_id}: already ingested, nothing changed")
         return EXIT_OK
@@ -88,7 +92,7 @@ def _run_ingest(args: argparse.Namespace, out: Console) -> int:
 
 
 def _run_status(args: argparse.Namespace, out: Console) -> int:
-    from fermi_ingest.db import session_scope
+    from fermi_core.db import session_scope
     from fermi_ingest.models import Chunk, Delivery, DeliveryFile, Gap, QuarantinedSpan
 
     with session_scope(args.db_url) as session:
@@ -183,7 +187,7 @@ def _gap_table(rows, names: dict[int, str]) -> Table:
 
 
 def _run_gaps(args: argparse.Namespace, out: Console) -> int:
-    from fermi_ingest.db import session_scope
+    from fermi_core.db import session_scope
     from fermi_ingest.models import Delivery, Gap
 
     with session_scope(args.db_url) as session:
@@ -202,9 +206,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_OK
+    logs.configure(args)
+    args.site = Site.from_env(home=args.home, db_url=args.db_url)
+    args.db_url = args.site.db_url
     out = Console(width=200, soft_wrap=True)
-    from fermi_ingest.db import SchemaVersionError
-    from fermi_ingest.migrations import command as db_command
+    from fermi_core.db import SchemaVersionError
+    from fermi_core.migrations import command as db_command
 
     run = {"ingest": _run_ingest, "status": _run_status, "gaps": _run_gaps, "db": db_command.run}[
         args.command

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from fermi_core.errors import BadInput
 
-class IngestError(Exception):
+
+class IngestError(BadInput):
     """An error a user can act on, printed as one line by the command."""
 
 

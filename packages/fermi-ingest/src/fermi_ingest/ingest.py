@@ -30,12 +30,15 @@ import numpy as np
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from fermi_ingest import chunker, config, gaps
-from fermi_ingest.archive import copy_verified, exclusive_lock, remove_tree, write_atomic
+from fermi_core import logs
+from fermi_core.atomic import atomic_write_bytes
+from fermi_core.db import session_scope
+from fermi_core.site import Site
+from fermi_ingest import chunker, gaps
+from fermi_ingest.archive import copy_verified, exclusive_lock, remove_tree
 from fermi_ingest.ccsds.constants import DEFAULT_APIDS, DEFAULT_EVENT_APIDS, MAX_PACKET_LENGTH, SCID_FERMI
 from fermi_ingest.ccsds.decode import PacketTable, decode_file
 from fermi_ingest.datagram_header import MCD_OFFSET, RUN_OFFSET
-from fermi_ingest.db import session_scope
 from fermi_ingest.errors import DeliveryConflict, IngestError
 from fermi_ingest.manifest import Manifest, verify_delivery
 from fermi_ingest.models import ApidSpan, Chunk, Delivery, DeliveryFile, Gap, QuarantinedSpan
@@ -87,8 +90,18 @@ def _open_delivery(path: Path, workdir: Path) -> Path:
     raise IngestError(f"{path}: neither a delivery directory nor a tar archive")
 
 
-def ingest(path: str | Path, options: IngestOptions | None = None, url: str | None = None) -> IngestResult:
+def ingest(
+    path: str | Path,
+    options: IngestOptions | None = None,
+    url: str | None = None,
+    *,
+    site: Site | None = None,
+) -> IngestResult:
     """Ingest the delivery at ``path`` (a directory or a tar of one); see the module docstring.
+
+    ``site`` is the data home and database (default :meth:`Site.from_env`, with ``url`` as its
+    database when given). Paths recorded in the database and the chunk manifests are relative to
+    the data home.
 
     Raises
     ------
@@ -98,13 +111,14 @@ def ingest(path: str | Path, options: IngestOptions | None = None, url: str | No
         The delivery id is registered with a different manifest.
     """
     options = options or IngestOptions()
-    home = config.fermi_home()
+    site = site or Site.from_env(db_url=url)
+    home = site.home
     home.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".unpack-", dir=home))
     try:
         directory = _open_delivery(Path(path), work)
         manifest = verify_delivery(directory, scid=options.scid)
-        with exclusive_lock(home / ".ingest.lock"), session_scope(url) as session:
+        with exclusive_lock(site.ingest_lock), session_scope(site.db_url) as session:
             if session.get_bind().dialect.name == "postgresql":  # serialise ingests across hosts
                 session.execute(text("SELECT pg_advisory_xact_lock(5115001)"))
             known = session.scalar(select(Delivery).where(Delivery.delivery_id == manifest.delivery_id))
@@ -117,16 +131,16 @@ def ingest(path: str | Path, options: IngestOptions | None = None, url: str | No
                     f"delivery {manifest.delivery_id}: already ingested with a different manifest "
                     f"(sha256 {known.manifest_sha256[:12]}…, now {manifest.sha256[:12]}…); refused"
                 )
-            return _ingest_new(session, directory, manifest, options)
+            return _ingest_new(session, site, directory, manifest, options)
     finally:
         remove_tree(work)
 
 
 def _ingest_new(
-    session: Session, directory: Path, manifest: Manifest, options: IngestOptions
+    session: Session, site: Site, directory: Path, manifest: Manifest, options: IngestOptions
 ) -> IngestResult:
     dl = manifest.delivery_id
-    arch = config.archive_dir() / dl
+    arch = site.archive_dir(dl)
     tables: list[PacketTable] = []
     for f in manifest.files:
         copy_verified(directory / f.name, arch / f.name, f.sha256)
@@ -139,7 +153,7 @@ def _ingest_new(
         manifest_sha256=manifest.sha256,
         scid=manifest.scid,
         state="ingested",
-        archive_dir=str(arch),
+        archive_dir=site.relative(arch),
         n_files=len(manifest.files),
         n_bytes=sum(f.size for f in manifest.files),
         n_packets=0,
@@ -155,7 +169,7 @@ def _ingest_new(
             name=f.name,
             size=f.size,
             sha256=f.sha256,
-            archive_path=str(arch / f.name),
+            archive_path=site.relative(arch / f.name),
             n_packets=0,
             good_bytes=0,
             quarantined_bytes=0,
@@ -177,21 +191,24 @@ def _ingest_new(
     for apid in np.unique(cat["apid"]):
         idx = np.flatnonzero(cat["apid"] == apid)
         status[idx] = _stream_status(
-            session, delivery, int(apid), idx, cat, time, tables, fidx, options, gap_rows, result
+            session, site, delivery, int(apid), idx, cat, time, tables, fidx, options, gap_rows, result
         )
 
-    quarantine = config.quarantine_dir() / dl
+    quarantine = site.quarantine / dl
     q_rows: list[QuarantinedSpan] = []
     for i, t in enumerate(tables):
         for span in t.malformed:
             q_rows.append(
-                _quarantine(quarantine, files[i], delivery, t, span.offset, span.length, span.reason, None)
+                _quarantine(
+                    site, quarantine, files[i], delivery, t, span.offset, span.length, span.reason, None
+                )
             )
     for j in np.flatnonzero(status != gaps.ACCEPTED):
         t = tables[fidx[j]]
         reason = gaps.REJECT_REASONS[int(status[j])]
         q_rows.append(
             _quarantine(
+                site,
                 quarantine,
                 files[fidx[j]],
                 delivery,
@@ -266,7 +283,7 @@ def _ingest_new(
         )
     plans = chunker.plan_chunks(pk, options.event_apids, options.min_chunk_bytes, options.target_chunks)
     for plan in plans:
-        session.add(_write_chunk(delivery, manifest, plan, pk, config.chunks_dir() / dl))
+        session.add(_write_chunk(site, delivery, manifest, plan, pk, site.chunk_dir(dl)))
 
     delivery.n_packets = int(keep.size)
     delivery.n_quarantined = len(q_rows)
@@ -280,6 +297,15 @@ def _ingest_new(
     ]
     result.quarantined_bytes = delivery.quarantined_bytes
     result.n_chunks = len(plans)
+    log = logs.context_logger(__name__, delivery=dl)
+    for line in result.quarantined:
+        log.warning("quarantined %s", line)
+    for line in result.gaps:
+        log.warning("gap %s", line)
+    log.info(
+        "ingested %d files, %d packets, %d chunks, %d spans quarantined",
+        result.n_files, result.n_packets, result.n_chunks, len(result.quarantined),
+    )  # fmt: skip
     return result
 
 
@@ -330,7 +356,7 @@ def _datagram_gaps(
 
 
 def _prior_keys(
-    session: Session, delivery: Delivery, apid: int, t0: float, t1: float, options: IngestOptions
+    session: Session, site: Site, delivery: Delivery, apid: int, t0: float, t1: float, options: IngestOptions
 ) -> np.ndarray:
     """(time in µs, sequence count) of the packets of ``apid`` in earlier deliveries overlapping [t0, t1]."""
     rows = session.execute(
@@ -343,7 +369,9 @@ def _prior_keys(
     ).all()
     keys = [np.empty((0, 2), dtype=np.int64)]
     for archive_path, name, dl in rows:
-        t = decode_file(archive_path, options.apids, options.max_packet_length, name=f"{dl}/{name}")
+        t = decode_file(
+            site.resolve(archive_path), options.apids, options.max_packet_length, name=f"{dl}/{name}"
+        )
         sel = t.apid == apid
         keys.append(np.stack([t.sec[sel] * 1_000_000 + t.usec[sel], t.seq_count[sel]], axis=1))
     return np.concatenate(keys)
@@ -351,6 +379,7 @@ def _prior_keys(
 
 def _stream_status(
     session: Session,
+    site: Site,
     delivery: Delivery,
     apid: int,
     idx: np.ndarray,
@@ -367,7 +396,7 @@ def _stream_status(
     t = time[idx]
     status = np.zeros(idx.size, dtype=np.int8)
     # packets already received in an earlier delivery are duplicates
-    prior = _prior_keys(session, delivery, apid, float(t.min()), float(t.max()), options)
+    prior = _prior_keys(session, site, delivery, apid, float(t.min()), float(t.max()), options)
     if prior.size:
         mine = np.stack([cat["sec"][idx] * 1_000_000 + cat["usec"][idx], seq], axis=1)
         _, inverse = np.unique(np.concatenate([prior, mine]), axis=0, return_inverse=True)
@@ -440,6 +469,7 @@ def _stream_status(
 
 
 def _quarantine(
+    site: Site,
     directory: Path,
     file_row: DeliveryFile,
     delivery: Delivery,
@@ -450,7 +480,7 @@ def _quarantine(
     apid: int | None,
 ) -> QuarantinedSpan:
     dest = directory / f"{file_row.name}@{offset:012d}.{_slug(reason)}.bin"
-    write_atomic(dest, table.buffer[offset : offset + length].tobytes())
+    atomic_write_bytes(dest, table.buffer[offset : offset + length].tobytes())
     return QuarantinedSpan(
         delivery_pk=delivery.id,
         file_pk=file_row.id,
@@ -458,11 +488,12 @@ def _quarantine(
         length=length,
         reason=reason,
         apid=apid,
-        path=str(dest),
+        path=site.relative(dest),
     )
 
 
 def _write_chunk(
+    site: Site,
     delivery: Delivery,
     manifest: Manifest,
     plan: chunker.ChunkPlan,
@@ -491,7 +522,7 @@ def _write_chunk(
     }
     stem = f"{manifest.delivery_id}-{plan.number:05d}"
     json_path = directory / f"chunk-{stem}.json"
-    write_atomic(json_path, (json.dumps(doc, indent=1) + "\n").encode())
+    atomic_write_bytes(json_path, (json.dumps(doc, indent=1) + "\n").encode())
     root = ET.Element("retdef", delivery=manifest.delivery_id, chunk=str(plan.number))
     ET.SubElement(root, "run", l0key=str(delivery.id), id="" if plan.run_id is None else str(plan.run_id))
     ET.SubElement(root, "arch").text = delivery.archive_dir
@@ -503,7 +534,7 @@ def _write_chunk(
             ET.SubElement(fe, "range", start=str(start), end=str(end))
     ET.indent(root)
     xml_path = directory / f"RetDef-{stem}.xml"
-    write_atomic(xml_path, ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n")
+    atomic_write_bytes(xml_path, ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n")
     return Chunk(
         delivery=delivery,
         number=plan.number,
@@ -514,17 +545,23 @@ def _write_chunk(
         n_packets=int(plan.packets.size),
         n_datagrams=plan.n_datagrams,
         n_bytes=n_bytes,
-        json_path=str(json_path),
-        xml_path=str(xml_path),
+        json_path=site.relative(json_path),
+        xml_path=site.relative(xml_path),
     )
 
 
-def read_chunk(json_path: str | Path) -> np.ndarray:
-    """Return the packet bytes of a chunk (its ranges, concatenated; decode with ``decode_buffer``)."""
-    doc = json.loads(Path(json_path).read_text(encoding="utf-8"))
+def read_chunk(json_path: str | Path, site: Site | None = None) -> np.ndarray:
+    """Return the packet bytes of a chunk (its ranges, concatenated; decode with ``decode_buffer``).
+
+    The manifest names its archive folder relative to the data home: ``site``'s, or by default
+    the home the manifest sits in (``<home>/chunks/<delivery>/``), so a copied home reads its own.
+    """
+    json_path = Path(json_path).resolve()
+    doc = json.loads(json_path.read_text(encoding="utf-8"))
+    site = site or Site(json_path.parent.parent.parent)
     parts = []
     for entry in doc["files"]:
-        data = np.fromfile(Path(doc["archive"]) / entry["name"], dtype=np.uint8)
+        data = np.fromfile(site.resolve(doc["archive"]) / entry["name"], dtype=np.uint8)
         parts.extend(data[start:end] for start, end in entry["ranges"])
     return np.concatenate(parts) if parts else np.empty(0, dtype=np.uint8)
 

@@ -9,13 +9,13 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from fermi_core.checksum import sha256_file
 from fermi_ingest.ccsds.constants import FORMAT_VERSION, SCID_FERMI
 from fermi_ingest.errors import ManifestError
 
 MANIFEST_NAME = "manifest.json"
 _DELIVERY_ID = re.compile(r"^\d{9}$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
-_BLOCK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -50,15 +50,6 @@ def _canonical(delivery_id: str, scid: int, files: tuple[ManifestFile, ...]) -> 
         "files": [{"name": f.name, "size": f.size, "sha256": f.sha256} for f in files],
     }
     return json.dumps(doc, indent=2) + "\n"
-
-
-def file_sha256(path: str | os.PathLike[str]) -> str:
-    """SHA-256 (hex) of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(_BLOCK):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def read_manifest(path: str | os.PathLike[str]) -> Manifest:
@@ -130,7 +121,7 @@ def verify_delivery(directory: str | os.PathLike[str], scid: int | None = SCID_F
         size = path.stat().st_size
         if size != f.size:
             raise ManifestError(f"{path}: size {size} bytes, manifest says {f.size}")
-        sha = file_sha256(path)
+        sha = sha256_file(path)
         if sha != f.sha256:
             raise ManifestError(f"{path}: SHA-256 {sha} differs from the manifest's {f.sha256}")
     return manifest
@@ -146,7 +137,7 @@ def write_manifest(
     directory = Path(directory)
     if names is None:
         names = sorted(p.name for p in directory.iterdir() if p.is_file() and p.name != MANIFEST_NAME)
-    files = tuple(ManifestFile(n, (directory / n).stat().st_size, file_sha256(directory / n)) for n in names)
+    files = tuple(ManifestFile(n, (directory / n).stat().st_size, sha256_file(directory / n)) for n in names)
     if not _DELIVERY_ID.match(delivery_id):
         raise ValueError(f"parameter 'delivery_id': {delivery_id!r} is not 9 digits YYMMDDNNN")
     (directory / MANIFEST_NAME).write_text(_canonical(delivery_id, scid, files), encoding="utf-8")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
+from fermi_core import logs
 from fermi_isoc._version import __version__
 from fermi_isoc.commands import alarms, plan, report, rerun, retention, saareport, serve, trend
 from fermi_isoc.jobs import JOBS, JobBusy, job_run
@@ -22,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Instrument operations: status page, alarms, retention, planning, trending.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    logs.add_arguments(parser)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in (serve, alarms, rerun, retention, plan, saareport, report, trend):
         module.add_parser(subparsers)
@@ -32,6 +34,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run ``fermi-isoc`` with ``argv`` (default: ``sys.argv[1:]``) and return the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    logs.configure(args)
     if args.command is None:
         parser.print_help()
         return 0

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from sqlalchemy.orm import Session
 
 import fermi_isoc.models  # noqa: F401  (registers isoc's tables on the shared base)
-from fermi_ingest.db import session_scope
+from fermi_core.db import session_scope
 
 
 @contextmanager

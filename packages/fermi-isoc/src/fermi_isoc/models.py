@@ -1,8 +1,8 @@
 """isoc's own tables: alarm acknowledgements, job records, trending samples and archive copies.
 
-Re-run requests are fermi-l1's (``pipeline_rerun_request``): the driver acts on them.
+Re-run requests belong to the task engine (:mod:`fermi_core.engine.rerun`): the driver acts on them.
 
-Declared on the shared declarative base of :mod:`fermi_ingest.db`, so ``get_engine`` creates them
+Declared on the shared declarative base of :mod:`fermi_core.db`, so ``get_engine`` creates them
 with everyone else's once this module is imported.
 """
 
@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from sqlalchemy import DateTime, Float, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from fermi_ingest.db import Base
+from fermi_core.db import Base
 
 
 def _now() -> datetime:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import os
 from collections.abc import Sequence
-from pathlib import Path
 
+from fermi_core import logs
+from fermi_core.site import Site
 from fermi_l1._version import __version__
 
 
@@ -19,6 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--db-url", help="SQLAlchemy URL (default: $FERMI_DB_URL or sqlite in $FERMI_HOME)")
     parser.add_argument("--home", help="data tree root (default: $FERMI_HOME or ./fermi-data)")
+    logs.add_arguments(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser(
@@ -35,19 +36,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--config", help="executor configuration (TOML); default: local process pool")
     p.add_argument("--workers", type=int, help="worker processes of the local pool (default 2)")
-    p.add_argument("--max-attempts", type=int, default=3, help="tries per run on infrastructure failures")
+    p.add_argument(
+        "--max-attempts", type=int, default=3, help="tries per task run on infrastructure failures"
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument(
         "--processing-date",
-        help="DATE of new runs' products, YYYY-MM-DDThh:mm:ss (default: now; kept on re-runs)",
+        help="DATE of new task runs' products, YYYY-MM-DDThh:mm:ss (default: now; kept on re-runs)",
     )
 
     rr = sub.add_parser(
-        "rerun", help="request a re-run of a failed step or a whole run (acted on by the next pipeline pass)"
+        "rerun",
+        help="request a re-run of a failed step or of a LAT run's whole chain (acted on by the next pipeline pass)",
     )
-    rr.add_argument("run", help="TASK/KEY (e.g. l1run/r0239557414) or a LAT run (r0239557414 or 239557414)")
     rr.add_argument(
-        "--step", help="re-run only this failed step (recon, runinput, l1run); default: the whole run"
+        "run", help="task run TASK/KEY (e.g. l1run/r0239557414) or a LAT run (r0239557414 or 239557414)"
+    )
+    rr.add_argument(
+        "--step", help="re-run only this failed step (recon, runinput, l1run); default: the whole chain"
     )
     rr.add_argument("--who", required=True, help="who asks (recorded)")
     rr.add_argument("--why", required=True, help="why (recorded)")
@@ -70,28 +76,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _home(args: argparse.Namespace) -> Path:
-    from fermi_ingest.config import fermi_home
-
-    return Path(args.home).resolve() if args.home else fermi_home()
-
-
-def _db_url(args: argparse.Namespace, home: Path) -> str:
-    if args.db_url:
-        return args.db_url
-    if os.environ.get("FERMI_DB_URL", "").strip():
-        return os.environ["FERMI_DB_URL"].strip()
-    return f"sqlite:///{home / 'fermi.db'}"
+def _site(args: argparse.Namespace) -> Site:
+    """The site of the command: ``--home``/``--db-url``, else ``FERMI_HOME``/``FERMI_DB_URL``."""
+    return Site.from_env(home=args.home, db_url=args.db_url)
 
 
 def _run_pipeline(args: argparse.Namespace) -> int:
     from rich.progress import Progress
 
-    from fermi_l1.pipeline.executors import ExecutorConfig, make_executor
+    from fermi_core.engine.executors import ExecutorConfig, make_executor
     from fermi_l1.pipeline.flow import run_pipeline
 
-    home = _home(args)
-    url = _db_url(args, home)
+    site = _site(args)
     cfg = ExecutorConfig.from_toml(args.config) if args.config else ExecutorConfig()
     if args.workers:
         cfg.max_workers = args.workers
@@ -105,7 +101,7 @@ def _run_pipeline(args: argparse.Namespace) -> int:
                     bars[label] = bar.add_task(label, total=total)
                 bar.update(bars[label], completed=done, total=total)
 
-            flow = run_pipeline(home, url, executor, inbox=not args.from_halfpipe, max_attempts=args.max_attempts,
+            flow = run_pipeline(site, executor, inbox=not args.from_halfpipe, max_attempts=args.max_attempts,
                                 date=args.processing_date, min_crumb=args.min_crumb, progress=progress)  # fmt: skip
     finally:
         executor.shutdown()
@@ -119,7 +115,7 @@ def _run_pipeline(args: argparse.Namespace) -> int:
         )
     summary = flow.stages.get("l1run")
     if summary is None:
-        print(f"fermi-l1 pipeline: no complete run input under {home / 'l1' / 'inputs'}")
+        print(f"fermi-l1 pipeline: no complete run input under {site.l1_inputs}")
         return 0 if flow.failed == 0 and not flow.blocked_runs else 1
     print(f"fermi-l1 pipeline: {summary.done} done, {summary.failed} failed, "
           f"{summary.crashed} retried, {summary.skipped} already finished")  # fmt: skip
@@ -130,11 +126,11 @@ def _run_catalog_rebuild(args: argparse.Namespace) -> int:
     from fermi_l1.catalog.rebuild import rebuild
     from fermi_l1.db import session
 
-    home = _home(args)
-    roots = args.products or [str(home / "l1" / "products")]
+    site = _site(args)
+    roots = args.products or [str(site.products)]
     try:
-        with session(_db_url(args, home)) as s:
-            report = rebuild(s, roots)
+        with session(site.db_url) as s:
+            report = rebuild(s, roots, site=site)
     except FileNotFoundError as exc:
         print(f"fermi-l1 catalog rebuild: error: {exc}")
         return 1
@@ -156,7 +152,7 @@ def _run_catalog(args: argparse.Namespace) -> int:
     from fermi_l1.catalog.api import query
     from fermi_l1.db import session
 
-    url = _db_url(args, _home(args))
+    url = _site(args).db_url
     table = Table("type", "run", "version", "nMetStart", "nMetStop", "size", "sha256", "logical path")
     with session(url) as s:
         rows = query(s, data_type=args.data_type, met_min=args.met_min, met_max=args.met_max, run=args.run)
@@ -169,15 +165,15 @@ def _run_catalog(args: argparse.Namespace) -> int:
 
 
 def _run_rerun(args: argparse.Namespace) -> int:
-    from fermi_l1.pipeline.rerun import RerunError, request_rerun
+    from fermi_core.engine.rerun import RerunError, request_rerun
 
     try:
-        req = request_rerun(_db_url(args, _home(args)), args.run, args.step, who=args.who, why=args.why,
+        req = request_rerun(_site(args).db_url, args.run, args.step, who=args.who, why=args.why,
                             origin="cli")  # fmt: skip
     except RerunError as exc:
         print(f"fermi-l1 rerun: refused: {exc}")
         return 1
-    what = f"step {req.step} of {req.run}" if req.step else f"{req.run} (whole run)"
+    what = f"step {req.step} of {req.run}" if req.step else f"{req.run} (whole chain)"
     print(f"fermi-l1 rerun: request {req.id} recorded: {what} by {req.requested_by}: {req.reason}; "
           "the next 'fermi-l1 pipeline' pass acts on it")  # fmt: skip
     return 0
@@ -187,6 +183,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run ``fermi-l1`` with ``argv`` (default: ``sys.argv[1:]``) and return the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    logs.configure(args)
     if args.command is None:
         parser.print_help()
         return 0

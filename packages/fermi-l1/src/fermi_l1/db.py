@@ -7,9 +7,8 @@ from contextlib import contextmanager
 
 from sqlalchemy.orm import Session
 
-import fermi_l1.catalog.models
-import fermi_l1.pipeline.models  # noqa: F401  (registers the run-state tables)
-from fermi_ingest.db import session_scope
+import fermi_l1.catalog.models  # noqa: F401  (registers the catalog and the task engine's tables)
+from fermi_core.db import session_scope
 
 
 @contextmanager

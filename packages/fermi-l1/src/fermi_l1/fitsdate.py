@@ -24,7 +24,7 @@ from pathlib import Path
 
 from astropy.io import fits
 
-from fermi_sciencetools_shim._atomic import atomic_output
+from fermi_core.atomic import atomic_output
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$")
 

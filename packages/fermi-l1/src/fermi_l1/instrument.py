@@ -161,11 +161,6 @@ ACD_TILE_IDS = _acd_tile_ids()
 # --------------------------------------------------------------------------------------------
 # towers
 # --------------------------------------------------------------------------------------------
-def tower_index(ix: np.ndarray | int, iy: np.ndarray | int) -> np.ndarray:
-    """Return the tower id ``4 * iy + ix`` for tower columns ``ix`` (along +X) and rows ``iy``."""
-    return np.asarray(iy) * N_TOWERS_X + np.asarray(ix)
-
-
 def tower_center_mm(tower: np.ndarray | int) -> tuple[np.ndarray, np.ndarray]:
     """Return the (x, y) centre in mm of each tower id."""
     tower = np.asarray(tower)

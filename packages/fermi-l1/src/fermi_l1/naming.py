@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from fermi_core.site import run_folder
+
 #: Product kind -> (file-name tag, default processing version, catalog data type).
 KINDS: dict[str, tuple[str, int, str]] = {
     "ft1": ("ph", 305, "FT1"),
@@ -53,7 +55,7 @@ class ProductName:
     def filename(self) -> str:
         """The file name, e.g. ``gll_pt1s_p310_r0239557414_v001.fit``."""
         tag = KINDS[self.kind][0]
-        return f"gll_{tag}_p{self.proc_ver}_r{self.run:010d}_v{self.version:03d}.fit"
+        return f"gll_{tag}_p{self.proc_ver}_{run_folder(self.run)}_v{self.version:03d}.fit"
 
     @classmethod
     def parse(cls, name: str) -> ProductName:

@@ -1,9 +1,13 @@
-"""Synthetic spacecraft samples and merit-like event tables with known truth (tests and demos).
+"""Known-answer spacecraft samples and merit-like event tables (tests and demos), not a simulator.
 
-The orbit is circular (565 km, 25.6 deg inclination); the attitude is the survey profile: the
+The orbit here is deliberately **not** Fermi's: it is an exact circular Kepler orbit (radius
+``ORBIT_RADIUS_M``, inclination ``INCLINATION_DEG``, no perturbations) whose geometry tests can
+state in closed form (constant radius, orbit pole at declination ``90 - INCLINATION_DEG``).
+Fermi's orbit, propagated with sgp4 from a TLE, is :mod:`fermi_core.mission.orbit` (used by the
+simulator, fermi-latsim, and by mission planning). The attitude is the survey profile: the
 boresight rocked ``rock_deg`` north or south of the zenith about the orbit-normal direction, +X
-kept in the orbit plane. Events are uniform in time with a constant live fraction. These are
-not a simulator (see fermi-latsim); they give FT1/FT2 production inputs whose answers are known.
+kept in the orbit plane. Events are uniform in time with a constant live fraction. These give
+FT1/FT2 production inputs whose answers are known.
 """
 
 from __future__ import annotations
@@ -12,10 +16,14 @@ import numpy as np
 from astropy import units as au
 from astropy.coordinates import SkyCoord
 
-from fermi_l1.ft2.attitude import hermite, radec, slerp
+from fermi_core.mission.pointing import hermite, slerp
+from fermi_l1.ft2.attitude import radec
 
-EARTH_MU = 3.986004418e14  # m^3 s^-2
+#: gravitational parameter of the Earth (m^3 s^-2) of the test orbit's mean motion
+EARTH_MU = 3.986004418e14
+#: radius of the circular test orbit, m (WGS84 equatorial radius + 565 km)
 ORBIT_RADIUS_M = 6378137.0 + 565e3
+#: inclination of the circular test orbit, degrees
 INCLINATION_DEG = 25.6
 
 

@@ -16,7 +16,7 @@ import astropy.units as u
 import numpy as np
 from astropy.coordinates import get_sun
 
-from fermi_latsim.orbit import OrbitStates
+from fermi_core.mission.orbit import OrbitStates
 from fermi_sciencetools_shim.time import met_to_time
 
 #: Survey rocking angle since 2009 (±35° in 2008, ±60° after 2018's modified profile: configurable).

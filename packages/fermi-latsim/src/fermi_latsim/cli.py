@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from fermi_core import logs
 from fermi_latsim._version import __version__
 
 
@@ -16,6 +17,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Simulate LAT telemetry deliveries (orbit, attitude, sky, detector, faults).",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    logs.add_arguments(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sim = sub.add_parser("simulate", help="simulate H hours of deliveries plus their truth into DIR")
     sim.add_argument("--hours", type=float, default=1.0, help="hours of data (default 1)")
@@ -101,6 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run ``fermi-latsim`` with ``argv`` (default: ``sys.argv[1:]``) and return the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    logs.configure(args)
     if args.command is None:
         parser.print_help()
         return 0

@@ -13,6 +13,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from fermi_core.site import Site
 from fermi_latsim.simulate import SimulationConfig, simulate
 
 #: (module with build_parser/main, subcommand, what it does)
@@ -21,18 +22,6 @@ STAGES = (
     ("fermi_halfpipe.cli", "merge", "decode datagrams, merge the EPUs, stitch runs"),
     ("fermi_l1.cli", "pipeline", "digi -> recon -> FT1/FT2, data catalog, outbox"),
 )
-
-
-def _has_command(module_name: str, command: str) -> bool:
-    try:
-        module = importlib.import_module(module_name)
-        parser = module.build_parser()
-    except Exception:
-        return False
-    for action in parser._actions:  # argparse keeps subcommands here; no public accessor
-        if isinstance(action, argparse._SubParsersAction) and command in action.choices:
-            return True
-    return False
 
 
 def _run(module_name: str, argv: list[str]) -> int:
@@ -51,8 +40,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
     home = Path(args.home or os.environ.get("FERMI_DEMO_HOME", "demo-output")).resolve()
-    os.environ["FERMI_HOME"] = str(home)
+    site = Site(home, os.environ.get("FERMI_DB_URL", "").strip())
     home.mkdir(parents=True, exist_ok=True)
+    where = ["--home", str(site.home), "--db-url", site.db_url]
     t0 = time.monotonic()
     print(f"FERMI_HOME = {home}")
     print(f"Simulating {args.hours:g} h of LAT telemetry (seed {args.seed}) ...")
@@ -66,17 +56,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     status: dict[str, str] = {}
     for module_name, command, what in STAGES:
         label = f"{module_name.split('.')[0]} {command}"
-        if not _has_command(module_name, command):
-            status[label] = f"not available yet ({what})"
-            print(f"{label}: not available yet ({what}); later stages skipped.")
-            break
-        print(f"{label} ...")
+        print(f"{label} ({what}) ...")
         if command == "ingest":
-            rcs = [_run(module_name, ["ingest", str(home / "latsim" / "deliveries" / d)]) for d in deliveries]
+            rcs = [
+                _run(module_name, [*where, "ingest", str(home / "latsim" / "deliveries" / d)])
+                for d in deliveries
+            ]
         elif command == "merge":
-            rcs = [_run(module_name, ["merge", d]) for d in deliveries]
+            rcs = [_run(module_name, [*where, "merge", d]) for d in deliveries]
         else:
-            rcs = [_run(module_name, [command, "--from-halfpipe", "--no-progress"])]
+            rcs = [_run(module_name, [*where, command, "--from-halfpipe", "--no-progress"])]
         failed = sum(rc != 0 for rc in rcs)
         status[label] = f"ran {len(rcs)} time(s), {failed} failed" + (
             "" if not failed else " (see messages above)"
@@ -91,7 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"  events in  : {summary['events']} (truth: {home / 'latsim' / 'truth' / 'events.parquet'})")
     for label, text in status.items():
         print(f"  {label:<22}: {text}")
-    for line in _records_summary(home):
+    for line in _records_summary(site):
         print(line)
     print(f"Done in {time.monotonic() - t0:.0f} s.")
     return 0
@@ -107,20 +96,21 @@ def _fits_rows(path: Path, extname: str) -> int | None:
         return None
 
 
-def _records_summary(home: Path) -> list[str]:
+def _records_summary(site: Site) -> list[str]:
     """What the stages recorded: runs (halfpipe), gaps and quarantine (ingest), products (catalog).
 
     Read from their database tables, so the summary shows only what really happened.
     """
-    if not (home / "fermi.db").exists() and "FERMI_DB_URL" not in os.environ:
+    home = site.home
+    if site.db_url.startswith("sqlite") and not (home / "fermi.db").exists():
         return ["  (no database written: no stage ran)"]
     lines: list[str] = []
     from sqlalchemy import func, select
 
-    from fermi_ingest.db import session_scope
+    from fermi_core.db import session_scope
     from fermi_ingest.models import Gap, QuarantinedSpan
 
-    with session_scope() as session:
+    with session_scope(site.db_url) as session:
         n_gaps = session.scalar(select(func.count()).select_from(Gap)) or 0
         n_open = session.scalar(select(func.count()).select_from(Gap).where(Gap.status == "open")) or 0
         n_quar = session.scalar(select(func.count()).select_from(QuarantinedSpan)) or 0
@@ -128,7 +118,7 @@ def _records_summary(home: Path) -> list[str]:
     try:
         from fermi_halfpipe.stitch import run_status
 
-        runs = run_status()
+        runs = run_status(site=site)
     except Exception as exc:
         runs = []
         lines.append(f"  runs       : halfpipe status not available ({exc})")
@@ -141,10 +131,10 @@ def _records_summary(home: Path) -> list[str]:
             + (f", late {r['late']}" if r["late"] else "")
         )
     try:
-        from fermi_l1.catalog.api import query
+        from fermi_l1.catalog.api import product_path, query
 
-        with session_scope() as session:
-            products = [(d.data_type, d.run, d.file_path) for d in query(session, latest_only=True)]
+        with session_scope(site.db_url) as session:
+            products = [(d.data_type, d.run, product_path(d, site)) for d in query(session, latest_only=True)]
     except Exception as exc:
         products = []
         lines.append(f"  products   : catalog not available ({exc})")

@@ -33,9 +33,9 @@ from pathlib import Path
 
 import numpy as np
 
+from fermi_core.mission.packets import APID_EPU0, APID_SPACECRAFT, SEQ_MODULUS
+from fermi_core.mission.pointing import arc, nlerp
 from fermi_ingest.ccsds import PacketColumns
-from fermi_ingest.ccsds.constants import APID_EPU0, APID_SPACECRAFT, SEQ_MODULUS
-from fermi_l1.recon.reconstruct import interpolate_attitude
 from fermi_latsim import detector, events, sky, spacecraft
 from fermi_latsim.attitude import Attitude, quaternion_to_matrix, radec_deg
 from fermi_latsim.simulate import encode_run_packets, write_deliveries, write_truth
@@ -76,23 +76,13 @@ class Pointing:
     def at(self, met: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(quaternion (n, 4), position (n, 3) m, velocity (n, 3) m/s) at ``met``."""
         t = np.asarray(met, np.float64)
-        quat, _ = interpolate_attitude(t, self.start, self.quaternion, self.position)
+        quat, _ = nlerp(t, self.start, self.quaternion, self.position)
         pos = self._position(t)
         vel = (self._position(t + 0.5) - self._position(t - 0.5)) / 1.0
         return quat, pos, vel
 
     def _position(self, t: np.ndarray) -> np.ndarray:
-        s, p = self.start, self.position
-        j = np.clip(np.searchsorted(s, t, side="right") - 1, 0, len(s) - 2)
-        f = ((t - s[j]) / (s[j + 1] - s[j]))[:, None]
-        r0, r1 = np.linalg.norm(p[j], axis=1)[:, None], np.linalg.norm(p[j + 1], axis=1)[:, None]
-        u0, u1 = p[j] / r0, p[j + 1] / r1
-        omega = np.arccos(np.clip(np.sum(u0 * u1, axis=1), -1.0, 1.0))[:, None]
-        sin = np.sin(omega)
-        small = sin < 1e-12
-        w0 = np.where(small, 1 - f, np.sin((1 - f) * omega) / np.where(small, 1.0, sin))
-        w1 = np.where(small, f, np.sin(f * omega) / np.where(small, 1.0, sin))
-        return (w0 * u0 + w1 * u1) * ((1 - f) * r0 + f * r1)
+        return arc(self.start, self.position, t)
 
 
 def read_pointing(ft2_path: str | Path) -> Pointing:

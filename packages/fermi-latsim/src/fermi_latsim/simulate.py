@@ -20,14 +20,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from fermi_core.mission.packets import APID_EPU0, APID_SPACECRAFT, SEQ_MODULUS
 from fermi_halfpipe.datagram import datagrams_to_packets
 from fermi_ingest.ccsds import PacketColumns, concatenate, encode_packets
-from fermi_ingest.ccsds.constants import APID_EPU0, APID_SPACECRAFT, SEQ_MODULUS
 from fermi_ingest.manifest import write_manifest
 from fermi_l1.instrument import conversion_type
 from fermi_latsim import detector, events, sky, spacecraft
 from fermi_latsim.attitude import radec_deg
-from fermi_latsim.orbit import Orbit
+from fermi_latsim.orbit import default_orbit
 from fermi_sciencetools_shim.time import met_to_utc_iso
 
 FAULTS = {
@@ -105,7 +105,7 @@ def simulate(out: str | Path, config: SimulationConfig | None = None, progress: 
         raise ValueError(f"parameter 'hours': must be positive, got {cfg.hours}")
     out = Path(out)
     rng = np.random.default_rng(cfg.seed)
-    orbit = Orbit()
+    orbit = default_orbit()
     start = float(np.floor(orbit.epoch_met if cfg.start_met is None else cfg.start_met))
     stop = start + cfg.hours * 3600.0
     tl = spacecraft.timeline(orbit, start, stop)
@@ -173,7 +173,7 @@ def simulate(out: str | Path, config: SimulationConfig | None = None, progress: 
         "hours": cfg.hours,
         "start_met": start,
         "stop_met": stop,
-        "tle": [orbit.line1, orbit.line2],
+        "tle": [orbit.tle.line1, orbit.tle.line2],
         "components": {str(k): v for k, v in cfg.model.names().items()},
         "arrivals": n_arrivals,
         "not_triggered": n_not_triggered,

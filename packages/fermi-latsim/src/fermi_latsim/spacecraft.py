@@ -12,12 +12,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from fermi_core.mission.orbit import Orbit, ascending_nodes
+from fermi_core.mission.packets import APID_SPACECRAFT
+from fermi_core.mission.saa import LAT_SAA_2008198, SaaPolygon
 from fermi_halfpipe.format import FLAG_IN_SAA, FLAG_ORBIT_INVALID, SPACECRAFT_RECORD_DTYPE
 from fermi_ingest.ccsds import PacketColumns, segment_datagrams
-from fermi_ingest.ccsds.constants import APID_SPACECRAFT
 from fermi_latsim.attitude import Attitude, survey_attitude
-from fermi_latsim.orbit import Orbit, ascending_nodes
-from fermi_latsim.saa import LAT_SAA_2008198, SAAPolygon
 
 RECORD_TYPE_ATT_ORB = 1
 RECORD_FORMAT_VERSION = 1
@@ -66,7 +66,7 @@ def timeline(
     attitude_hz: int = 5,
     orbit_hz: int = 1,
     rock_deg: float = 50.0,
-    saa: SAAPolygon = LAT_SAA_2008198,
+    saa: SaaPolygon = LAT_SAA_2008198,
 ) -> SpacecraftTimeline:
     """Sample orbit, attitude, ground track and SAA flag on ``[start_met, stop_met)``.
 

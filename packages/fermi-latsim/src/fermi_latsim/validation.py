@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fermi_l1.recon import _params as recon_params
+from fermi_l1.recon import params as recon_params
 from fermi_latsim.beam import BeamResult, photon_beam
 
 #: energy (MeV) -> (68 % containment angle deg, 68 % energy-resolution half width), P8R2_SOURCE_V6

@@ -1,6 +1,6 @@
-"""Schema migrations of fermi-halfpipe (Alembic; tooling in :mod:`fermi_ingest.migrations.runner`)."""
+"""Schema migrations of fermi-halfpipe (Alembic; tooling in :mod:`fermi_core.migrations.runner`)."""
 
-from fermi_ingest.migrations.runner import MigrationSpec
+from fermi_core.migrations.runner import MigrationSpec
 
 SPEC = MigrationSpec(
     name="halfpipe",

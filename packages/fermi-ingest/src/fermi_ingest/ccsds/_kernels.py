@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fermi_sciencetools_shim._numba import njit
+from fermi_core.jit import njit
 
 OK = 0
 BAD_VERSION = 1

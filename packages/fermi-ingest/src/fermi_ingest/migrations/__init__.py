@@ -1,6 +1,6 @@
 """Schema migrations of fermi-ingest (Alembic), and the shared tooling in :mod:`.runner`."""
 
-from fermi_ingest.migrations.runner import MigrationSpec
+from fermi_core.migrations.runner import MigrationSpec
 
 SPEC = MigrationSpec(
     name="ingest",

@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import inspect, select, update
 from sqlalchemy.orm import Session
 
-from fermi_isoc.alarms.evaluate import AlarmResult, Severity
+from fermi_isoc.alarms.results import AlarmResult, Severity
 from fermi_isoc.models import AlarmAck
 
 

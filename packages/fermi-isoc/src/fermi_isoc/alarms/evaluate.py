@@ -4,59 +4,16 @@ from __future__ import annotations
 
 import fnmatch
 import math
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from enum import IntEnum
-from pathlib import Path
+from datetime import datetime
 
 import numpy as np
-from sqlalchemy.orm import Session
 
-from fermi_ingest.config import fermi_home
+from fermi_isoc.alarms.acks import apply_acks
 from fermi_isoc.alarms.config import AlarmSpec
 from fermi_isoc.alarms.quantities import QUANTITIES, Item
+from fermi_isoc.alarms.results import AlarmResult, Context, Severity
 
-
-class Severity(IntEnum):
-    """Alarm severity; the value is the exit code of ``fermi-isoc alarms``."""
-
-    OK = 0
-    WARNING = 1
-    ERROR = 2
-
-
-@dataclass
-class Context:
-    """What alarms are evaluated against."""
-
-    session: Session
-    now: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
-    fermi_home: Path = field(default_factory=fermi_home)
-
-
-@dataclass(frozen=True)
-class AlarmResult:
-    """The outcome of one alarm for one item.
-
-    ``firing`` is True for a raised alarm and for the always-firing watchdog; ``excused`` holds
-    the reason when a known exception silenced it; ``acknowledged`` who acknowledged it (it then
-    does not page).
-    """
-
-    alarm: str
-    quantity: str
-    key: str
-    value: float
-    severity: Severity
-    firing: bool
-    message: str
-    excused: str = ""
-    acknowledged: str = ""
-
-    @property
-    def paging(self) -> bool:
-        """True when the alarm should page: a warning or error nobody acknowledged."""
-        return self.firing and self.severity > Severity.OK and not self.acknowledged
+__all__ = ["AlarmResult", "Context", "Severity", "evaluate", "evaluate_one", "worst"]
 
 
 def _classify(spec: AlarmSpec, value: float) -> Severity:
@@ -154,8 +111,6 @@ def evaluate(specs: list[AlarmSpec], ctx: Context) -> list[AlarmResult]:
 
     Acknowledgements whose item changed severity lapse in ``ctx.session`` (the caller commits).
     """
-    from fermi_isoc.alarms.acks import apply_acks
-
     return apply_acks(ctx.session, [r for spec in specs for r in evaluate_one(spec, ctx)], ctx.now)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from datetime import datetime
 
-from fermi_isoc.alarms.evaluate import AlarmResult
+from fermi_isoc.alarms.results import AlarmResult
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 

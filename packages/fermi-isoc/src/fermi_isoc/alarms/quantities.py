@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from astropy.time import Time
 from sqlalchemy import inspect, select
 
+from fermi_core.engine.states import State
 from fermi_isoc import queries
 from fermi_isoc.models import MetricSample
 from fermi_isoc.queries.pipeline import runs
@@ -22,7 +23,7 @@ from fermi_sciencetools_shim.time import time_to_met
 
 if TYPE_CHECKING:  # pragma: no cover
     from fermi_isoc.alarms.config import AlarmSpec
-    from fermi_isoc.alarms.evaluate import Context
+    from fermi_isoc.alarms.results import Context
 
 
 @dataclass(frozen=True)
@@ -61,9 +62,9 @@ def open_gap_age_hours(ctx: Context, spec: AlarmSpec) -> list[Item]:
 
 
 def held_run_age_hours(ctx: Context, spec: AlarmSpec) -> list[Item]:
-    """Each run held back (waiting for data): hours since it entered the state."""
+    """Each task run held back (waiting for data): hours since it entered the state."""
     out = []
-    for r in runs(ctx.session, state="held"):
+    for r in runs(ctx.session, state=State.HELD.value):
         since = r.updated_at or r.created_at
         if since is not None:
             out.append(Item(r.key, _hours(ctx.now - since), f"held since {since:%Y-%m-%d %H:%M} UTC"))
@@ -71,11 +72,11 @@ def held_run_age_hours(ctx: Context, spec: AlarmSpec) -> list[Item]:
 
 
 def failed_attempts(ctx: Context, spec: AlarmSpec) -> list[Item]:
-    """Each run not done: its failed or crashed attempts."""
+    """Each task run not done: its failed or crashed attempts."""
     return [
-        Item(r.key, float(r.n_failed_attempts), f"run state {r.state}, {r.n_attempts} attempts")
+        Item(r.key, float(r.n_failed_attempts), f"task run state {r.state}, {r.n_attempts} attempts")
         for r in runs(ctx.session)
-        if r.state not in ("done", "cancelled") and r.n_failed_attempts > 0
+        if r.state not in (State.DONE, State.CANCELLED) and r.n_failed_attempts > 0
     ]
 
 

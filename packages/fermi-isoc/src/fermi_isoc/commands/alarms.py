@@ -20,8 +20,8 @@ from rich.table import Table
 
 from fermi_isoc.alarms import AlarmConfigError, Context, Severity, evaluate, load_alarms, worst
 from fermi_isoc.alarms.acks import AckError, acknowledge
-from fermi_isoc.alarms.evaluate import AlarmResult
 from fermi_isoc.alarms.prometheus import render
+from fermi_isoc.alarms.results import AlarmResult
 from fermi_isoc.db import isoc_session
 from fermi_isoc.web.security import TOKEN_ENV, token_problem
 

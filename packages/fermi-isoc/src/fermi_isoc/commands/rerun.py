@@ -1,7 +1,8 @@
-"""``fermi-isoc rerun``: request a re-run of a failed step or a whole run, with who and why.
+"""``fermi-isoc rerun``: request a re-run of a failed step or a whole task run / LAT run, with who and why.
 
-The request is recorded in fermi-l1's ``pipeline_rerun_request``; the next pass of the pipeline
-driver requeues the run and marks the request done with the attempts it made.
+The request is filed through the task engine's API (:func:`fermi_core.engine.rerun.request_rerun`,
+no dependency on fermi-l1); the next pass of the pipeline driver requeues the task runs and
+marks the request done with the attempts it made.
 """
 
 from __future__ import annotations
@@ -9,14 +10,16 @@ from __future__ import annotations
 import argparse
 import getpass
 
+from fermi_core.engine.rerun import RerunError, request_rerun
 from fermi_isoc.db import isoc_session
-from fermi_l1.pipeline.rerun import RerunError, request_rerun
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register ``rerun``."""
-    p = subparsers.add_parser("rerun", help="request a re-run of a failed step or a whole pipeline run")
-    p.add_argument("run", help="pipeline run TASK/KEY (e.g. l1run/r0429066902) or a LAT run (r0429066902)")
+    p = subparsers.add_parser(
+        "rerun", help="request a re-run of a failed step, a task run or a LAT run's chain"
+    )
+    p.add_argument("run", help="task run TASK/KEY (e.g. l1run/r0429066902) or a LAT run (r0429066902)")
     p.add_argument("--step", help="re-run only this failed step (default: the whole run)")
     p.add_argument("--reason", required=True, help="why (recorded)")
     p.add_argument("--operator", default=None, help="who (default: the login name)")

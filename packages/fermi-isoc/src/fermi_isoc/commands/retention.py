@@ -12,7 +12,7 @@ import argparse
 import os
 from pathlib import Path
 
-from fermi_ingest.config import fermi_home
+from fermi_core.site import Site
 from fermi_isoc.db import isoc_session
 from fermi_isoc.retention import DEFAULT_KEEP_DAYS, check, clean_reruns, migrate, rerun_folders
 from fermi_isoc.retention.reruns import RerunFolder, human_bytes
@@ -21,8 +21,8 @@ from fermi_isoc.retention.reruns import RerunFolder, human_bytes
 DEFAULT_RERUN_DAYS = 30
 
 
-def _archive_default() -> str:
-    return os.environ.get("FERMI_ISOC_ARCHIVE", str(fermi_home() / "tape"))
+def _archive_default(site: Site) -> str:
+    return os.environ.get("FERMI_ISOC_ARCHIVE", str(site.tape))
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -94,17 +94,18 @@ def run(args: argparse.Namespace) -> int:
     if args.older_than is not None and args.older_than <= 0:
         print(f"fermi-isoc retention: error: --older-than must be positive, got {args.older_than:g}")
         return 2
-    root = Path(args.rerun_root) if args.rerun_root else fermi_home() / "l1"
+    site = Site.from_env(db_url=args.db)
+    root = Path(args.rerun_root) if args.rerun_root else site.l1
     if args.action == "clean-reruns":
         return _clean(args, root)
-    archive = Path(args.archive or _archive_default())
+    archive = Path(args.archive or _archive_default(site))
     folders: list[RerunFolder] = []
     with isoc_session(args.db) as session:
         if args.action == "check":
-            findings = check(session, archive, keep_days=args.keep_days)
+            findings = check(session, archive, keep_days=args.keep_days, site=site)
             folders = rerun_folders(session, root)
         else:
-            result = migrate(session, archive, keep_days=args.keep_days, dry_run=args.dry_run)
+            result = migrate(session, archive, keep_days=args.keep_days, dry_run=args.dry_run, site=site)
             for f in result.archived:
                 print(f"archived {f.delivery_id}/{f.name}: {f.detail}")
             for delivery_id in result.deleted:

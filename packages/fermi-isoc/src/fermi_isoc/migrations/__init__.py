@@ -1,7 +1,7 @@
 """Schema migrations of fermi-isoc: alarm acknowledgements, job records, trending samples, archive
-copies (Alembic; tooling in :mod:`fermi_ingest.migrations.runner`)."""
+copies (Alembic; tooling in :mod:`fermi_core.migrations.runner`)."""
 
-from fermi_ingest.migrations.runner import MigrationSpec
+from fermi_core.migrations.runner import MigrationSpec
 
 SPEC = MigrationSpec(
     name="isoc",
@@ -9,5 +9,5 @@ SPEC = MigrationSpec(
     migrations="fermi_isoc.migrations",
     models=("fermi_isoc.models",),
     table_prefixes=("isoc_",),
-    depends=("ingest", "l1"),
+    depends=("ingest", "l1", "engine"),  # isoc_0002 moved old re-run requests into the engine's table
 )

@@ -1,6 +1,6 @@
 """Alembic environment of fermi_isoc: its own version table, its own tables only."""
 
-from fermi_ingest.migrations.runner import run_env
+from fermi_core.migrations.runner import run_env
 from fermi_isoc.migrations import SPEC
 
 run_env(SPEC)

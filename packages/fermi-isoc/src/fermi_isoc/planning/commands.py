@@ -18,10 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
+from fermi_core.errors import BadInput
 from fermi_sciencetools_shim.time import met_to_utc_iso, mission_week, mission_week_bounds, utc_to_met
 
 
-class TimelineError(ValueError):
+class TimelineError(BadInput, ValueError):
     """A command timeline that cannot be read: names the file, the entry and the reason."""
 
 

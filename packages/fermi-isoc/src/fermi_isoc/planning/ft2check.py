@@ -3,8 +3,9 @@
 The LAT stops taking data at SAA entry and restarts at exit, so in a real FT2 no row lies inside
 the polygon and every long gap (an SAA passage lasts 0.5-32 min) holds a polygon passage. Inside
 a gap there are no rows, so the track is rebuilt from the spacecraft positions on both sides: an
-arc in the inertial frame at uniform angular rate (a near-circular orbit; gaps are shorter than
-half an orbit), turned into geodetic coordinates with astropy.
+arc in the inertial frame at uniform angular rate (:func:`fermi_core.mission.pointing.arc`; a
+near-circular orbit; gaps are shorter than half an orbit), turned into geodetic coordinates with
+astropy.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ import astropy.units as u
 import numpy as np
 from astropy.coordinates import GCRS, ITRS, CartesianRepresentation
 
+from fermi_core.mission.pointing import arc
+from fermi_core.mission.saa import LAT_SAA_2008198, SaaPolygon
 from fermi_isoc.planning.passages import Passage, intervals_from_mask
-from fermi_isoc.planning.saa import LAT_SAA_2008198, SaaPolygon
 from fermi_sciencetools_shim.io.ft2 import read_ft2
 from fermi_sciencetools_shim.time import met_to_time
 
@@ -76,19 +78,6 @@ class Ft2SaaReport:
         return self.rows_inside.size == 0 and not self.unmatched_long_gaps
 
 
-def _slerp(r0: np.ndarray, r1: np.ndarray, frac: np.ndarray) -> np.ndarray:
-    """Positions on the arc from ``r0`` to ``r1`` at fractions ``frac``; radius linear."""
-    n0, n1 = np.linalg.norm(r0), np.linalg.norm(r1)
-    u0, u1 = r0 / n0, r1 / n1
-    angle = np.arccos(np.clip(np.dot(u0, u1), -1.0, 1.0))
-    if angle < 1e-12:
-        return np.outer(1 - frac, r0) + np.outer(frac, r1)
-    w0 = np.sin((1 - frac) * angle) / np.sin(angle)
-    w1 = np.sin(frac * angle) / np.sin(angle)
-    radius = (1 - frac) * n0 + frac * n1
-    return (np.outer(w0, u0) + np.outer(w1, u1)) * radius[:, None]
-
-
 def inertial_to_geodetic(met: np.ndarray, position_m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Return geodetic (lat, lon) in degrees of inertial (GCRS/J2000) positions in metres."""
     t = met_to_time(np.asarray(met, dtype=np.float64))
@@ -103,7 +92,7 @@ def gap_track(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Rebuild the track between two known positions: ``(met, lat, lon)`` every ``step`` s."""
     met = np.append(np.arange(t0, t1, step), t1)
-    lat, lon = inertial_to_geodetic(met, _slerp(r0, r1, (met - t0) / (t1 - t0)))
+    lat, lon = inertial_to_geodetic(met, arc(np.array([t0, t1]), np.stack([r0, r1]), met))
     return met, lat, lon
 
 

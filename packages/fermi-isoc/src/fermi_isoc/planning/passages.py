@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from fermi_core.mission.saa import LAT_SAA_2008198, SaaPolygon
 from fermi_isoc.planning.orbit import Tle, ground_track
-from fermi_isoc.planning.saa import LAT_SAA_2008198, SaaPolygon
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ def _bisect_edges(
     while t_out.size and np.max(np.abs(t_in - t_out)) > tolerance:
         mid = 0.5 * (t_out + t_in)
         track = ground_track(tle, mid)
-        now_in = polygon.contains(track.lat, track.lon)
+        now_in = polygon.contains(track.lat_deg, track.lon_deg)
         t_in = np.where(now_in, mid, t_in)
         t_out = np.where(now_in, t_out, mid)
     return 0.5 * (t_out + t_in)
@@ -103,7 +103,7 @@ def predict_saa_passages(
         raise ValueError(f"step ({step}) and tolerance ({tolerance}) must be positive")
     met = np.arange(met_start, met_stop, step, dtype=np.float64)
     track = ground_track(tle, met)
-    inside = polygon.contains(track.lat, track.lon)
+    inside = polygon.contains(track.lat_deg, track.lon_deg)
     runs = intervals_from_mask(met, inside)
     if not runs:
         return []

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 from astropy.time import Time
 
+from fermi_core.errors import BadInput
 from fermi_isoc.planning.orbit import Tle
 from fermi_isoc.planning.passages import predict_saa_passages
 from fermi_sciencetools_shim.time import met_to_utc_iso, mission_week, mission_week_bounds, time_to_met
@@ -28,7 +29,7 @@ BOUNDARY_S = 60.0
 _COLUMNS = ("start", "start_orbit", "stop", "stop_orbit", "duration_s")
 
 
-class SaaReportError(ValueError):
+class SaaReportError(BadInput, ValueError):
     """An SAA report that cannot be read: file, line and reason."""
 
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from fermi_core.mission.saa import SaaPolygon, polygon_for
 from fermi_isoc.planning.leapseconds import LeapSecond, LeapTableStatus, leap_seconds_in_window, table_status
 from fermi_isoc.planning.orbit import Tle, default_tle
 from fermi_isoc.planning.passages import Passage, passages_per_day, predict_saa_passages
-from fermi_isoc.planning.saa import SaaPolygon, polygon_for
 from fermi_sciencetools_shim.time import met_to_utc_iso, mission_week_bounds
 
 #: An SAA entry or exit this close (seconds) to a week boundary is worth a warning.

@@ -1,13 +1,12 @@
-"""Queries over the halfpipe's run table: events delivered, held back and late per LAT run."""
+"""The halfpipe's view of each LAT run (events delivered, held back and late), from its published reader."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
-from fermi_halfpipe.models import HalfpipeRun
+from fermi_halfpipe.published import run_counts
 
 #: halfpipe run status -> what the page calls it
 LABELS = {
@@ -34,24 +33,16 @@ class HalfpipeState:
 
 def halfpipe_states(session: Session, run_ids: list[int | None] | None = None) -> dict[int, HalfpipeState]:
     """``{LAT run id: state}`` of the given runs (all when ``run_ids`` is None); empty without the table."""
-    if HalfpipeRun.__tablename__ not in set(inspect(session.get_bind()).get_table_names()):
-        return {}
-    query = select(HalfpipeRun).order_by(HalfpipeRun.run_id)
-    if run_ids is not None:
-        wanted = sorted({int(r) for r in run_ids if r is not None})
-        if not wanted:
-            return {}
-        query = query.where(HalfpipeRun.run_id.in_(wanted))
     return {
-        int(r.run_id): HalfpipeState(
-            int(r.run_id),
-            r.status,
-            LABELS.get(r.status, r.status),
-            int(r.n_delivered),
-            int(r.n_held),
-            int(r.n_late),
-            int(r.n_duplicates),
-            r.reason or "",
+        run_id: HalfpipeState(
+            run_id,
+            c.status,
+            LABELS.get(c.status, c.status),
+            c.delivered,
+            c.held_back,
+            c.late,
+            c.duplicate_datagrams,
+            c.reason,
         )
-        for r in session.scalars(query)
+        for run_id, c in run_counts(session, run_ids).items()
     }

@@ -1,11 +1,11 @@
-"""Queries over the pipeline driver's run-state tables (fermi-l1) and the data catalog.
+"""Queries over the task engine's tables (:mod:`fermi_core.engine`) and the data catalog.
 
-fermi-l1 keeps ``pipeline_task`` (a kind of work, e.g. ``l1run``), ``pipeline_run`` (one unit of
-work of a task, keyed e.g. ``r0600000000`` for LAT run 600000000) and ``pipeline_attempt`` (one
-try of a run). isoc names a run ``<task>/<key>`` and treats the task as the run's single step,
-so a "step" re-run and a run re-run are the same request today. Only this module knows that
-layout; if the tables are absent the functions return nothing and :func:`pipeline_available`
-says so, so the page still shows the deliveries.
+The engine keeps tasks (a kind of work, e.g. ``l1run``), task runs (one unit of work of a task,
+keyed e.g. ``r0600000000`` for LAT run 600000000) and attempts (one try of a task run). isoc
+names a task run ``<task>/<key>`` and treats the task as its single step. Only this module knows
+that layout; if the tables are absent the functions return nothing and
+:func:`pipeline_available` says so, so the page still shows the deliveries. State names are the
+engine's (:data:`fermi_core.engine.STATE_NAMES`).
 """
 
 from __future__ import annotations
@@ -19,19 +19,21 @@ from datetime import datetime, timezone
 from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
+from fermi_core.engine.models import RerunRequest, Task, TaskAttempt, TaskRun
+from fermi_core.engine.rerun import requests_for
+from fermi_core.engine.states import FAILED_TRIES, STATE_NAMES
 from fermi_isoc.queries.ingest import _utc
-from fermi_l1.pipeline.models import PipelineAttempt, PipelineRun, PipelineTask
 
 _LAT_RUN = re.compile(r"^r(\d{1,10})$")
 
 
-#: Run and attempt states of the pipeline driver (architecture.md, Execution).
-STATES = ("queued", "running", "done", "failed", "crashed", "held", "late", "cancelled")
+#: Task-run and attempt states, as the engine defines them (re-exported for the page).
+STATES = STATE_NAMES
 
 
 @dataclass(frozen=True)
 class AttemptInfo:
-    """One try of one step of a run."""
+    """One try of one step of a task run."""
 
     step: str
     attempt: int
@@ -54,7 +56,7 @@ class AttemptInfo:
 
 @dataclass(frozen=True)
 class RunInfo:
-    """One pipeline run with the state counts of its steps (the latest attempt of each)."""
+    """One task run with the state counts of its steps (the latest attempt of each)."""
 
     key: str
     task: str
@@ -80,18 +82,18 @@ class ProductInfo:
 
 
 def pipeline_available(session: Session) -> bool:
-    """True when the pipeline run-state tables exist in the database."""
+    """True when the task engine's tables exist in the database."""
     names = set(inspect(session.get_bind()).get_table_names())
-    return {PipelineTask.__tablename__, PipelineRun.__tablename__, PipelineAttempt.__tablename__} <= names
+    return {Task.__tablename__, TaskRun.__tablename__, TaskAttempt.__tablename__} <= names
 
 
 def lat_run_id(key: str) -> int | None:
-    """The LAT run id of a run key ``r<run id>``, else None."""
+    """The LAT run id of a task-run key ``r<run id>``, else None."""
     m = _LAT_RUN.match(key)
     return int(m.group(1)) if m else None
 
 
-def _attempt(a: PipelineAttempt, task: str) -> AttemptInfo:
+def _attempt(a: TaskAttempt, task: str) -> AttemptInfo:
     return AttemptInfo(
         step=task, attempt=a.number, state=a.state, exit_code=a.exit_code, host=a.host or "",
         batch_id=a.batch_id or "", log_path=a.log_path or "", started_at=_utc(a.started_at),
@@ -106,16 +108,16 @@ def _attempt_rows(
     if not run_pks:
         return out
     rows = session.scalars(
-        select(PipelineAttempt)
-        .where(PipelineAttempt.run_pk.in_(run_pks))
-        .order_by(PipelineAttempt.run_pk, PipelineAttempt.number)
+        select(TaskAttempt)
+        .where(TaskAttempt.run_pk.in_(run_pks))
+        .order_by(TaskAttempt.run_pk, TaskAttempt.number)
     )
     for a in rows:
         out[a.run_pk].append(_attempt(a, tasks[a.run_pk]))
     return out
 
 
-def _run_info(run: PipelineRun, task: str, attempts: list[AttemptInfo]) -> RunInfo:
+def _run_info(run: TaskRun, task: str, attempts: list[AttemptInfo]) -> RunInfo:
     latest: dict[str, AttemptInfo] = {}
     for att in attempts:
         if att.step not in latest or att.attempt > latest[att.step].attempt:
@@ -130,46 +132,46 @@ def _run_info(run: PipelineRun, task: str, attempts: list[AttemptInfo]) -> RunIn
         updated_at=_utc(run.updated_at),
         step_states=dict(Counter(a.state for a in latest.values())),
         n_attempts=len(attempts),
-        n_failed_attempts=sum(a.state in ("failed", "crashed") for a in attempts),
+        n_failed_attempts=sum(a.state in FAILED_TRIES for a in attempts),
     )
 
 
-def _infos(session: Session, rows: list[tuple[PipelineRun, str]]) -> list[RunInfo]:
+def _infos(session: Session, rows: list[tuple[TaskRun, str]]) -> list[RunInfo]:
     tasks = {r.id: t for r, t in rows}
     attempts = _attempt_rows(session, list(tasks), tasks)
     return [_run_info(r, t, attempts[r.id]) for r, t in rows]
 
 
 def _select_runs():
-    return select(PipelineRun, PipelineTask.name).join(PipelineTask, PipelineTask.id == PipelineRun.task_pk)
+    return select(TaskRun, Task.name).join(Task, Task.id == TaskRun.task_pk)
 
 
 def runs(session: Session, state: str | None = None, limit: int = 500) -> list[RunInfo]:
-    """Pipeline runs, newest first, optionally only those in ``state``."""
+    """Task runs, newest first, optionally only those in ``state``."""
     if not pipeline_available(session):
         return []
-    query = _select_runs().order_by(PipelineRun.created_at.desc(), PipelineRun.id.desc()).limit(limit)
+    query = _select_runs().order_by(TaskRun.created_at.desc(), TaskRun.id.desc()).limit(limit)
     if state:
-        query = query.where(PipelineRun.state == state)
+        query = query.where(TaskRun.state == state)
     return _infos(session, [tuple(r) for r in session.execute(query).all()])
 
 
-def _by_key(session: Session, key: str) -> tuple[PipelineRun, str] | None:
+def _by_key(session: Session, key: str) -> tuple[TaskRun, str] | None:
     if not pipeline_available(session) or "/" not in key:
         return None
     task, _, run_key = key.partition("/")
-    row = session.execute(_select_runs().where(PipelineTask.name == task, PipelineRun.key == run_key)).first()
+    row = session.execute(_select_runs().where(Task.name == task, TaskRun.key == run_key)).first()
     return None if row is None else tuple(row)
 
 
 def run_by_key(session: Session, key: str) -> RunInfo | None:
-    """One run by its ``<task>/<key>`` name, or None."""
+    """One task run by its ``<task>/<key>`` name, or None."""
     row = _by_key(session, key)
     return None if row is None else _infos(session, [row])[0]
 
 
 def attempts_of(session: Session, key: str) -> list[AttemptInfo]:
-    """Every attempt of a run, by attempt number."""
+    """Every attempt of a task run, by attempt number."""
     row = _by_key(session, key)
     if row is None:
         return []
@@ -178,11 +180,11 @@ def attempts_of(session: Session, key: str) -> list[AttemptInfo]:
 
 
 def runs_of_delivery(session: Session, delivery_id: str, lat_run_ids: list[int]) -> list[RunInfo]:
-    """Runs fed by a delivery: those processing a LAT run its chunks carry."""
+    """Task runs fed by a delivery: those processing a LAT run its chunks carry."""
     if not pipeline_available(session):
         return []
     wanted = {int(r) for r in lat_run_ids if r is not None}
-    rows = [tuple(r) for r in session.execute(_select_runs().order_by(PipelineRun.created_at)).all()]
+    rows = [tuple(r) for r in session.execute(_select_runs().order_by(TaskRun.created_at)).all()]
     return _infos(session, [(r, t) for r, t in rows if lat_run_id(r.key) in wanted])
 
 
@@ -201,7 +203,7 @@ def products_of(session: Session, lat_run_id: int | None) -> list[ProductInfo]:
 
 
 def state_counts(run_list: list[RunInfo]) -> dict[str, int]:
-    """Number of runs in each state, every known state listed."""
+    """Number of task runs in each state, every known state listed."""
     counts = Counter(r.state for r in run_list)
     return {s: counts.get(s, 0) for s in STATES}
 
@@ -213,7 +215,7 @@ def now_utc() -> datetime:
 
 @dataclass(frozen=True)
 class RerunInfo:
-    """A re-run request of fermi-l1 as the page shows it."""
+    """A re-run request (:mod:`fermi_core.engine.rerun`) as the page shows it."""
 
     id: int
     run: str
@@ -229,11 +231,8 @@ class RerunInfo:
 
 
 def rerun_requests(session: Session, key: str) -> list[RerunInfo]:
-    """Re-run requests naming the run ``<task>/<key>`` (or its LAT run) or covering it, newest first."""
-    from fermi_l1.pipeline.models import PipelineRerunRequest
-    from fermi_l1.pipeline.rerun import requests_for
-
-    if PipelineRerunRequest.__tablename__ not in set(inspect(session.get_bind()).get_table_names()):
+    """Re-run requests naming the task run ``<task>/<key>`` (or its LAT run) or covering it, newest first."""
+    if RerunRequest.__tablename__ not in set(inspect(session.get_bind()).get_table_names()):
         return []
     row = _by_key(session, key)
     if row is None:

@@ -7,7 +7,6 @@ from fermi_isoc.retention.core import (
     MigrationResult,
     check,
     migrate,
-    sha256_of,
 )
 from fermi_isoc.retention.reruns import CleanResult, RerunFolder, clean_reruns, rerun_folders
 
@@ -21,5 +20,4 @@ __all__ = [
     "clean_reruns",
     "migrate",
     "rerun_folders",
-    "sha256_of",
 ]

@@ -15,10 +15,6 @@ match the registered checksum).
 
 from __future__ import annotations
 
-import hashlib
-import os
-import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -27,36 +23,20 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from fermi_core.atomic import atomic_copy
+from fermi_core.checksum import sha256_file
+from fermi_core.site import Site
 from fermi_ingest.models import Delivery, DeliveryFile
 from fermi_isoc.models import ArchiveCopy
 
 DEFAULT_KEEP_DAYS = 60
-_BLOCK = 1 << 20
 
 Copier = Callable[[Path, Path], None]
 
 
-def sha256_of(path: Path) -> str:
-    """SHA-256 (hex) of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(_BLOCK):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def atomic_copy(src: Path, dest: Path) -> None:
-    """Copy ``src`` to ``dest`` through a temporary file in the same folder, fsync and rename."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
-    try:
-        with os.fdopen(fd, "wb") as fout, open(src, "rb") as fin:
-            shutil.copyfileobj(fin, fout, _BLOCK)
-            fout.flush()
-            os.fsync(fout.fileno())
-        os.replace(tmp, dest)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+def tape_copy(src: Path, dest: Path) -> None:
+    """The default copier: :func:`fermi_core.atomic.atomic_copy` (temporary name, fsync, rename)."""
+    atomic_copy(src, dest)
 
 
 @dataclass(frozen=True)
@@ -115,7 +95,8 @@ def migrate(
     now: datetime | None = None,
     keep_days: float = DEFAULT_KEEP_DAYS,
     dry_run: bool = False,
-    copier: Copier = atomic_copy,
+    copier: Copier = tape_copy,
+    site: Site | None = None,
 ) -> MigrationResult:
     """Archive deliveries older than ``keep_days`` and remove their local copy once verified.
 
@@ -135,16 +116,17 @@ def migrate(
         ``copier(src, dest)`` writes the archive copy (a hook for tape systems and tests).
     """
     root = Path(archive_root)
+    site = site or Site.from_env()
     now = now or datetime.now(timezone.utc)
     result = MigrationResult()
     for d in _due(session, now, keep_days):
         verified = True
         pending: list[tuple[DeliveryFile, Path]] = []
         for f in d.files:
-            local = Path(f.archive_path)
+            local = site.resolve(f.archive_path)
             dest = _archive_path(root, d.delivery_id, f.name)
             if dest.exists():
-                got = sha256_of(dest)
+                got = sha256_file(dest)
                 if got != f.sha256:
                     result.problems.append(
                         Finding(d.delivery_id, f.name, "corrupt-archive",
@@ -165,7 +147,7 @@ def migrate(
                 )
                 verified = False
                 continue
-            local_sha = sha256_of(local)
+            local_sha = sha256_file(local)
             if local_sha != f.sha256:
                 result.problems.append(
                     Finding(d.delivery_id, f.name, "corrupt-local",
@@ -179,7 +161,7 @@ def migrate(
                 )
                 continue
             copier(local, dest)
-            got = sha256_of(dest) if dest.exists() else "(no file written)"
+            got = sha256_file(dest) if dest.exists() else "(no file written)"
             if got != f.sha256:
                 result.problems.append(
                     Finding(d.delivery_id, f.name, "corrupt-archive",
@@ -193,11 +175,11 @@ def migrate(
             continue
         for f, dest in pending:
             row = _record(session, d, f, dest, now)
-            local = Path(f.archive_path)
+            local = site.resolve(f.archive_path)
             if local.exists():
                 local.unlink()
                 row.local_deleted_at = now
-        local_dir = Path(d.archive_dir)
+        local_dir = site.resolve(d.archive_dir)
         if local_dir.is_dir() and not any(local_dir.iterdir()):
             local_dir.rmdir()
         session.flush()
@@ -211,9 +193,11 @@ def check(
     now: datetime | None = None,
     keep_days: float = DEFAULT_KEEP_DAYS,
     verify_local: bool = True,
+    site: Site | None = None,
 ) -> list[Finding]:
     """Report overdue deliveries, missing files and corrupt copies; change nothing."""
     root = Path(archive_root)
+    site = site or Site.from_env()
     now = now or datetime.now(timezone.utc)
     cutoff = now - timedelta(days=keep_days)
     findings: list[Finding] = []
@@ -221,12 +205,12 @@ def check(
         old = _utc(d.ingested_at) < cutoff
         any_local = False
         for f in d.files:
-            local = Path(f.archive_path)
+            local = site.resolve(f.archive_path)
             dest = _archive_path(root, d.delivery_id, f.name)
             has_local, has_archive = local.exists(), dest.exists()
             any_local |= has_local
             if has_archive:
-                got = sha256_of(dest)
+                got = sha256_file(dest)
                 if got != f.sha256:
                     findings.append(
                         Finding(
@@ -234,7 +218,7 @@ def check(
                         )
                     )
             if has_local and verify_local:
-                got = sha256_of(local)
+                got = sha256_file(local)
                 if got != f.sha256:
                     findings.append(
                         Finding(

@@ -1,7 +1,7 @@
 """Intermediate outputs moved aside by re-runs (``.rerun-<request id>/`` folders): report and clean.
 
 When the pipeline driver acts on a re-run request it moves the recon crumbs and run inputs of the
-requeued runs next to themselves under ``.rerun-<id>/`` (``fermi_l1.pipeline.rerun``), so that
+requeued task runs next to themselves under ``.rerun-<id>/`` (:mod:`fermi_core.engine.rerun`), so that
 they are recomputed and the old ones stay for comparison. Nothing removes them: they accumulate.
 
 :func:`rerun_folders` finds them under the L1 data tree with their size, age (since the folder
@@ -23,11 +23,12 @@ from pathlib import Path
 from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
-from fermi_l1.pipeline.models import PipelineRerunRequest
+from fermi_core.engine.models import RerunRequest
+from fermi_core.engine.states import PENDING, RequestState
 
 _FOLDER = re.compile(r"^\.rerun-(\d+)$")
 #: the only request state whose moved-aside outputs may be removed
-REMOVABLE_STATE = "done"
+REMOVABLE_STATE = RequestState.DONE.value
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ class RerunFolder:
         if self.request_state is None:
             return f"request {self.request_id} is not in the database"
         if self.request_state != REMOVABLE_STATE:
-            pending = " (pending)" if self.request_state in ("requested", "queued") else ""
+            pending = " (pending)" if self.request_state in PENDING else ""
             return f"request {self.request_id} is {self.request_state}{pending}"
         if self.age_days <= older_than_days:
             return f"{self.age_days:.1f} days old, not older than {older_than_days:g}"
@@ -80,11 +81,9 @@ def _size(folder: Path) -> tuple[int, int]:
 
 
 def _states(session: Session, ids: set[int]) -> dict[int, str]:
-    if not ids or PipelineRerunRequest.__tablename__ not in inspect(session.get_bind()).get_table_names():
+    if not ids or RerunRequest.__tablename__ not in inspect(session.get_bind()).get_table_names():
         return {}
-    rows = session.execute(
-        select(PipelineRerunRequest.id, PipelineRerunRequest.state).where(PipelineRerunRequest.id.in_(ids))
-    )
+    rows = session.execute(select(RerunRequest.id, RerunRequest.state).where(RerunRequest.id.in_(ids)))
     return {int(i): st for i, st in rows}
 
 
@@ -94,7 +93,7 @@ def rerun_folders(session: Session, root: str | Path, now: datetime | None = Non
     Parameters
     ----------
     session : Session
-        Database session (reads fermi-l1's ``pipeline_rerun_request``).
+        Database session (reads the task engine's re-run requests).
     root : str or Path
         Folder searched recursively (a missing folder has none).
     now : datetime, optional

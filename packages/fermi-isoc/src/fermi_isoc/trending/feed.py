@@ -24,12 +24,12 @@ import numpy as np
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from fermi_halfpipe.models import HalfpipeFile
+from fermi_core.site import Site
 from fermi_halfpipe.outputs import read_merged
-from fermi_ingest import config
+from fermi_halfpipe.published import all_merged_files
 from fermi_isoc.models import MetricSample
 from fermi_isoc.trending.inputs import N_TOWERS, STRIPS_PER_TOWER, Series, record
-from fermi_l1.catalog.api import query
+from fermi_l1.catalog.api import product_path, query
 from fermi_l1.digi.decode import TICKS_PER_SECOND, decode_events
 from fermi_sciencetools_shim.io.ft2 import read_ft2
 
@@ -176,14 +176,14 @@ def ingest(
     """
     if not bin_s > 0:
         raise ValueError(f"trend ingest: bin width must be > 0 s, got {bin_s}")
-    root = Path(home) if home is not None else config.fermi_home()
+    site = Site(home) if home is not None else Site.from_env()
     summary = IngestSummary()
-    for f in session.scalars(select(HalfpipeFile).order_by(HalfpipeFile.run_id, HalfpipeFile.first_gem)):
-        source = f"halfpipe:{f.path}"
+    for _, f in all_merged_files(session, site):
+        source = f"halfpipe:{f.relpath}"
         if _recorded(session, source):
-            summary.files_skipped.append(f.path)
+            summary.files_skipped.append(f.relpath)
             continue
-        path = Path(f.path) if Path(f.path).is_absolute() else root / f.path
+        path = Path(f.path)
         merged = read_merged(path, f.sha256)
         met = merged.columns["event_time"]
         if since is not None and (met.size == 0 or float(met.max()) < since):
@@ -203,8 +203,9 @@ def ingest(
                 MetricSample.source != source,
             )
         )
-        s = ft2_livetime_series(d.file_path, bin_s)
+        ft2 = product_path(d, site)
+        s = ft2_livetime_series(ft2, bin_s)
         summary.add(record(session, s, source), s.quantity)
-        summary.files_read.append(d.file_path)
+        summary.files_read.append(str(ft2))
     session.flush()
     return summary

@@ -15,7 +15,8 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session, sessionmaker
 
 import fermi_isoc.models  # noqa: F401  (registers isoc's tables)
-from fermi_ingest.db import get_engine
+from fermi_core.db import get_engine
+from fermi_core.engine.rerun import RerunError, request_rerun
 from fermi_isoc import queries
 from fermi_isoc._version import __version__
 from fermi_isoc.alarms import Context, evaluate, load_alarms, worst
@@ -33,7 +34,6 @@ from fermi_isoc.web.security import (
     set_csrf_cookie,
     token_problem,
 )
-from fermi_l1.pipeline.rerun import RerunError, request_rerun
 from fermi_sciencetools_shim.time import met_to_utc_iso
 
 HERE = Path(__file__).parent
@@ -149,7 +149,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         with session() as s:
             match = [a for a in queries.attempts_of(s, key) if a.step == step and a.attempt == attempt]
         if not match:
-            raise HTTPException(404, f"run {key} has no attempt {attempt} of step {step}")
+            raise HTTPException(404, f"task run {key} has no attempt {attempt} of step {step}")
         path = Path(match[0].log_path)
         try:
             data = path.read_bytes()[-200_000:]
@@ -162,7 +162,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         with session() as s:
             run = run_by_key(s, key)
             if run is None:
-                raise HTTPException(404, f"no pipeline run {key!r}")
+                raise HTTPException(404, f"no task run {key!r}")
             return page(
                 request, "run.html", run=run, attempts=queries.attempts_of(s, key), message=message,
                 writable=settings.operator_token is not None, products=queries.products_of(s, run.run_id),

@@ -4,7 +4,7 @@
 * :mod:`.api` -- :func:`register` (idempotent) and :func:`query`.
 """
 
-from fermi_l1.catalog.api import CatalogError, Registration, logical_path, query, register, sha256_file
+from fermi_l1.catalog.api import CatalogError, Registration, logical_path, product_path, query, register
 from fermi_l1.catalog.models import Dataset
 
-__all__ = ["CatalogError", "Dataset", "Registration", "logical_path", "query", "register", "sha256_file"]
+__all__ = ["CatalogError", "Dataset", "Registration", "logical_path", "product_path", "query", "register"]

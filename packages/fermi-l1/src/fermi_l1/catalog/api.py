@@ -8,7 +8,6 @@ never changes).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
@@ -19,6 +18,9 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from fermi_core.checksum import sha256_file
+from fermi_core.errors import BadInput
+from fermi_core.site import Site, run_folder
 from fermi_l1.catalog.models import Dataset
 
 LOGICAL_ROOT = "/Data/Flight/Level1/LPA"
@@ -26,17 +28,8 @@ LOGICAL_ROOT = "/Data/Flight/Level1/LPA"
 PACKAGES = ("fermi-l1", "fermi-sciencetools-shim", "fermi-halfpipe", "fermi-ingest", "numpy", "astropy")
 
 
-class CatalogError(ValueError):
+class CatalogError(BadInput, ValueError):
     """A registration that contradicts the catalog, or a file that cannot be registered."""
-
-
-def sha256_file(path: str | os.PathLike[str], block: int = 1 << 20) -> str:
-    """Return the hex SHA-256 of a file."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(block):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def package_versions(names: Iterable[str] = PACKAGES) -> dict[str, str]:
@@ -52,8 +45,23 @@ def package_versions(names: Iterable[str] = PACKAGES) -> dict[str, str]:
 
 def logical_path(data_type: str, run: int | None, name: str | None = None) -> str:
     """Return the logical path of a dataset (run products by run; others by file name)."""
-    leaf = f"r{int(run):010d}" if run is not None else str(name)
+    leaf = run_folder(run) if run is not None else str(name)
     return f"{LOGICAL_ROOT}/{data_type.upper()}/{leaf}"
+
+
+def stored_path(site: Site | None, path: str | os.PathLike[str]) -> str:
+    """How a path is recorded: relative to the data home when it is inside it, else as given."""
+    if site is not None:
+        try:
+            return site.relative(path)
+        except ValueError:
+            pass
+    return str(Path(path))
+
+
+def product_path(dataset: Dataset, site: Site) -> Path:
+    """The file of a catalogued dataset in the data home ``site`` (older rows hold absolute paths)."""
+    return site.resolve(dataset.file_path)
 
 
 @dataclass(frozen=True)
@@ -77,6 +85,7 @@ def register(
     inputs: Sequence[str | os.PathLike[str]] = (),
     parameters: Mapping[str, object] | None = None,
     checksum: str | None = None,
+    site: Site | None = None,
 ) -> Registration:
     """Register one product file.
 
@@ -94,6 +103,9 @@ def register(
         Processing parameters recorded in the provenance.
     checksum
         SHA-256 of ``path`` if already known.
+    site
+        The data home: the file's and the inputs' paths are recorded relative to it (absolute
+        when not given, or for files outside it).
 
     Raises
     ------
@@ -118,13 +130,13 @@ def register(
             )
         return Registration(existing, False)
     provenance = {
-        "inputs": [{"path": str(Path(i)), "sha256": sha256_file(i)} for i in inputs],
+        "inputs": [{"path": stored_path(site, i), "sha256": sha256_file(i)} for i in inputs],
         "packages": package_versions(),
         "parameters": dict(parameters or {}),
     }
     row = Dataset(
         logical_path=lpath,
-        file_path=str(p.resolve()),
+        file_path=stored_path(site, p.resolve()),
         data_type=data_type.upper(),
         version=int(version),
         run=None if run is None else int(run),

@@ -27,7 +27,9 @@ from astropy.io import fits
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from fermi_l1.catalog.api import logical_path, sha256_file
+from fermi_core.checksum import sha256_file
+from fermi_core.site import Site
+from fermi_l1.catalog.api import logical_path, stored_path
 from fermi_l1.catalog.models import Dataset
 from fermi_l1.naming import ProductName
 
@@ -99,7 +101,9 @@ def _run_spans(products: list[_Product]) -> dict[tuple[int, int], tuple[float, f
     return spans
 
 
-def rebuild(session: Session, roots: Iterable[str | os.PathLike[str]]) -> RebuildReport:
+def rebuild(
+    session: Session, roots: Iterable[str | os.PathLike[str]], site: Site | None = None
+) -> RebuildReport:
     """Register every L1 product file under ``roots`` that the catalog lacks.
 
     The catalog table is created first if it is missing.
@@ -139,14 +143,14 @@ def rebuild(session: Session, roots: Iterable[str | os.PathLike[str]]) -> Rebuil
             (p.name.run, p.name.version), (float(p.header["TSTART"]), float(p.header["TSTOP"]))
         )
         provenance = {
-            "rebuilt_from": str(p.path.resolve()),
+            "rebuilt_from": stored_path(site, p.path.resolve()),
             "date": str(p.header.get("DATE", "")),
             "proc_ver": p.name.proc_ver,
         }
         session.add(
             Dataset(
                 logical_path=lpath,
-                file_path=str(p.path.resolve()),
+                file_path=stored_path(site, p.path.resolve()),
                 data_type=p.name.data_type,
                 version=p.name.version,
                 run=p.name.run,

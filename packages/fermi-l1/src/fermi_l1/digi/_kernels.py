@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fermi_sciencetools_shim._numba import njit
+from fermi_core.jit import njit
 
 from ._layout import (
     AEM_HEADER_BYTES,

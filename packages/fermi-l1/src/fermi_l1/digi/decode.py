@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from fermi_core.errors import BadInput
 from fermi_l1 import instrument as inst
 
 from . import _kernels
@@ -51,7 +52,7 @@ _TICK_MASK = (1 << 25) - 1
 _MISSING_PPS = 2 | 4
 
 
-class DigiError(ValueError):
+class DigiError(BadInput, ValueError):
     """A malformed event record: names the record, its byte offset in the buffer and the reason."""
 
     def __init__(self, record: int, offset: int, code: int, source: str = "records buffer") -> None:

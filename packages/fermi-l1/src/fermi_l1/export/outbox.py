@@ -11,17 +11,18 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from fermi_l1.catalog.api import sha256_file
+from fermi_core.atomic import atomic_directory
+from fermi_core.checksum import sha256_file
+from fermi_core.errors import BadInput
 
 MANIFEST = "manifest.json"
 
 
-class ExportError(ValueError):
+class ExportError(BadInput, ValueError):
     """An export that would change already exported files, or a missing input file."""
 
 
@@ -71,21 +72,14 @@ def export(
         if old != manifest:
             raise ExportError(f"{final}: already exported with different files (export a new version)")
         return ExportResult(final, False, manifest)
-    work = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=root))
     try:
-        for p in paths:
-            try:
-                os.link(p, work / p.name)  # products and outbox usually share a file system
-            except OSError:
-                shutil.copy2(p, work / p.name)
-        (work / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
-        os.rename(work, final)
-    except OSError:
-        shutil.rmtree(work, ignore_errors=True)
-        if final.exists():  # a concurrent export of the same name won: compare with it
-            return export(outbox, name, files)
-        raise
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
+        with atomic_directory(final) as work:
+            for p in paths:
+                try:
+                    os.link(p, work / p.name)  # products and outbox usually share a file system
+                except OSError:
+                    shutil.copy2(p, work / p.name)
+            (work / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+    except FileExistsError:  # a concurrent export of the same name won: compare with it
+        return export(outbox, name, files)
     return ExportResult(final, True, manifest)

@@ -27,7 +27,8 @@ import numpy as np
 
 from fermi_l1._version import __version__
 from fermi_l1.fitsdate import product_work_dir, stamp_date
-from fermi_l1.ft1.merit_input import MeritError, read_merit
+from fermi_l1.ft1.merit_input import ft1_columns
+from fermi_l1.merit import MeritError
 from fermi_l1.naming import product_name
 from fermi_sciencetools_shim.gti import Gti, union
 from fermi_sciencetools_shim.io.ft1 import read_events, read_gti, write_ft1
@@ -65,7 +66,7 @@ def write_chunk_ft1(
 
     ``tstart``/``tstop`` default to the event times rounded down/up to 0.1 s.
     """
-    events = read_merit(merit)
+    events = ft1_columns(merit)
     times = events["TIME"]
     if times.size == 0 and (tstart is None or tstop is None):
         raise MeritError(

@@ -1,7 +1,8 @@
-"""Reading merit tables (one row per event) as FT1 column arrays.
+"""Merit tables (one row per event) as FT1 column arrays.
 
-A merit table is a Parquet file (written by :mod:`fermi_l1.merit`) or an in-memory mapping of
-column name -> array. Columns are matched to the FT1 names case-insensitively.
+A merit table is a merit file (read by :func:`fermi_l1.merit.read_merit`, the one merit reader)
+or an in-memory mapping of column name -> array. Columns are matched to the FT1 names
+case-insensitively.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from fermi_l1.merit import MeritError, read_merit
+
 #: Columns an FT1 cannot be written without.
 REQUIRED = (
     "ENERGY", "RA", "DEC", "L", "B", "THETA", "PHI", "ZENITH_ANGLE", "EARTH_AZIMUTH_ANGLE", "TIME",
@@ -21,39 +24,32 @@ REQUIRED = (
 OPTIONAL = ("RECON_VERSION", "CALIB_VERSION")
 
 
-class MeritError(ValueError):
-    """A merit table that cannot become an FT1 (bad input: not retried by the pipeline)."""
-
-
-def read_merit(source: str | os.PathLike[str] | Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+def ft1_columns(source: str | os.PathLike[str] | Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Return the FT1 columns of a merit table, sorted by ``TIME``.
+
+    Parameters
+    ----------
+    source
+        A merit file (see :func:`fermi_l1.merit.write_merit`) or a mapping of column arrays.
 
     Raises
     ------
     MeritError
-        Naming the file (or ``merit``) and the missing columns, or a row count mismatch.
+        Naming the file (or ``merit table``): unreadable, not a merit file, missing columns, or
+        a row count mismatch.
     """
     if isinstance(source, Mapping):
         where = "merit table"
-        raw = {str(k).upper(): np.asarray(v) for k, v in source.items()}
+        columns = source
     else:
-        import pyarrow.parquet as pq
-
-        path = Path(source)
-        where = str(path)
-        if not path.is_file():
-            raise MeritError(f"{where}: no such merit file")
-        try:
-            table = pq.read_table(path)
-        except Exception as exc:  # pyarrow raises several types for a damaged file
-            raise MeritError(f"{where}: not a readable Parquet merit table ({exc})") from None
-        raw = {}
-        for name in table.column_names:
-            column = table.column(name)
-            values = column.to_numpy(zero_copy_only=False)
-            if values.dtype == object:  # list columns (CALIB_VERSION)
-                values = np.stack(values) if len(values) else np.zeros((0, 3), dtype=np.int16)
-            raw[name.upper()] = values
+        where = str(Path(source))
+        columns = read_merit(source)
+    raw = {}
+    for name, column in columns.items():
+        values = np.asarray(column)
+        if values.dtype == object:  # list columns (CALIB_VERSION)
+            values = np.stack(values) if len(values) else np.zeros((0, 3), dtype=np.int16)
+        raw[str(name).upper()] = values
     missing = [c for c in REQUIRED if c not in raw]
     if missing:
         raise MeritError(f"{where}: missing column(s) {', '.join(missing)} needed for FT1")

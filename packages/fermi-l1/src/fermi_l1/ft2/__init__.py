@@ -1,6 +1,7 @@
 """FT2 production: 1 s rows from attitude/orbit samples and GEM livetime counters, then 30 s rows.
 
-* :mod:`.attitude` -- quaternion slerp, Hermite orbit interpolation, axis directions.
+* :mod:`.attitude` -- sky directions of the spacecraft axes (interpolation between samples is
+  :mod:`fermi_core.mission.pointing`).
 * :mod:`.geometry` -- ground point, zenith and Sun through astropy coordinates.
 * :mod:`.geomag` -- McIlwain B/L and geomagnetic latitudes from a centred dipole.
 * :mod:`.livetime` -- LIVETIME per row from the livetime counters.

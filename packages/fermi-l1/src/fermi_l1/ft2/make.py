@@ -18,10 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
+from fermi_core.errors import BadInput
+from fermi_core.mission.pointing import hermite, slerp
 from fermi_halfpipe.format import FLAG_ATTITUDE_INVALID, FLAG_ORBIT_INVALID
 from fermi_l1._version import __version__
 from fermi_l1.fitsdate import product_work_dir, stamp_date
-from fermi_l1.ft2.attitude import hermite, radec, rotate, slerp
+from fermi_l1.ft2.attitude import radec, rotate
 from fermi_l1.ft2.geomag import dipole_quantities
 from fermi_l1.ft2.geometry import earth_fixed, sun_radec
 from fermi_l1.ft2.livetime import row_livetime
@@ -32,7 +34,7 @@ from fermi_sciencetools_shim.io.ft2_merge import merge_ft2
 CREATOR = f"fermi-l1 {__version__} makeFT2"
 
 
-class SpacecraftDataError(ValueError):
+class SpacecraftDataError(BadInput, ValueError):
     """The spacecraft samples or event counters cannot make an FT2 for the requested span (bad input)."""
 
 

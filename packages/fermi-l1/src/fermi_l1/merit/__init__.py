@@ -6,6 +6,7 @@ from fermi_l1.merit.table import (
     MERIT_FORMAT_VERSION,
     MeritError,
     build_merit,
+    merit_metadata,
     read_merit,
     write_merit,
 )
@@ -16,6 +17,7 @@ __all__ = [
     "MERIT_FORMAT_VERSION",
     "MeritError",
     "build_merit",
+    "merit_metadata",
     "read_merit",
     "write_merit",
 ]

@@ -2,8 +2,10 @@
 
 Written as Parquet (pyarrow), one file per chunk or run. Columns are :data:`MERIT_COLUMNS`:
 event identification and timing from digi, then every column of
-:data:`fermi_l1.recon.RECON_COLUMNS`. File metadata (``fermi.*`` keys) records the format
-version, run id and producing package version.
+:data:`fermi_l1.recon.RECON_COLUMNS`. File metadata (``fermi.*`` keys, :func:`merit_metadata`)
+records the format version, run id and producing package version. This module is the one
+reader (:func:`read_merit`) and writer (:func:`write_merit`) of merit files; FT1 production
+takes its columns through :func:`fermi_l1.ft1.merit_input.ft1_columns`.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from fermi_core.atomic import atomic_output
+from fermi_core.errors import BadInput
 from fermi_l1._version import __version__
 from fermi_l1.digi import DigiEvents, event_time
 from fermi_l1.recon import RECON_COLUMNS
@@ -37,8 +41,11 @@ ID_COLUMNS: dict[str, str] = {
 MERIT_COLUMNS: dict[str, str] = {**ID_COLUMNS, **RECON_COLUMNS}
 
 
-class MeritError(ValueError):
-    """A merit file is unreadable or lacks columns (names the file)."""
+class MeritError(BadInput, ValueError):
+    """A merit file or table that is unreadable, lacks columns or cannot become an FT1 (names it).
+
+    Bad input: the pipeline does not retry it.
+    """
 
 
 def build_merit(digi: DigiEvents, recon: dict[str, np.ndarray], run_id: int) -> dict[str, np.ndarray]:
@@ -75,6 +82,24 @@ def build_merit(digi: DigiEvents, recon: dict[str, np.ndarray], run_id: int) -> 
     return {name: np.ascontiguousarray(cols[name], dtype=dt) for name, dt in MERIT_COLUMNS.items()}
 
 
+def merit_metadata(run_id: int | None = None) -> dict[bytes, bytes]:
+    """Return the Parquet schema metadata that marks a file as a merit file of this format.
+
+    Parameters
+    ----------
+    run_id
+        Run id recorded as ``fermi.run_id``, if given.
+    """
+    meta = {
+        b"fermi.format": b"fermi-l1-merit",
+        b"fermi.format_version": str(MERIT_FORMAT_VERSION).encode(),
+        b"fermi.creator": f"fermi-l1 {__version__}".encode(),
+    }
+    if run_id is not None:
+        meta[b"fermi.run_id"] = str(int(run_id)).encode()
+    return meta
+
+
 def write_merit(
     path: str | os.PathLike[str], columns: dict[str, np.ndarray], run_id: int | None = None
 ) -> Path:
@@ -89,21 +114,10 @@ def write_merit(
         raise ValueError(f"{path}: merit columns missing: {', '.join(missing)}")
     names = list(MERIT_COLUMNS) + [c for c in columns if c not in MERIT_COLUMNS]
     table = pa.table({name: pa.array(np.asarray(columns[name])) for name in names})
-    meta = {
-        b"fermi.format": b"fermi-l1-merit",
-        b"fermi.format_version": str(MERIT_FORMAT_VERSION).encode(),
-        b"fermi.creator": f"fermi-l1 {__version__}".encode(),
-    }
-    if run_id is not None:
-        meta[b"fermi.run_id"] = str(int(run_id)).encode()
+    meta = merit_metadata(run_id)
     table = table.replace_schema_metadata({**(table.schema.metadata or {}), **meta})
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    with atomic_output(path) as tmp:
         pq.write_table(table, tmp, compression="zstd")
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return path
 
 

@@ -1,9 +1,10 @@
-"""The pipeline driver: run-state tables, retries, executors (local pool, Parsl), the L1 run task.
+"""The L1 chain on the task engine of fermi-core (:mod:`fermi_core.engine`).
 
-* :mod:`.models` -- ``pipeline_task``, ``pipeline_run``, ``pipeline_attempt``.
+* :mod:`.flow` -- the chain of stages: inbox -> ingest -> merge -> recon crumbs -> run input -> L1.
+* :mod:`.tasks` -- fermi-l1's tasks (``recon``, ``runinput``, ``l1run``) and their re-run chain.
+* :mod:`.inbox` -- the deliveries waiting in the inbox.
+* :mod:`.halfpipe_runs` -- the retired halfpipe runs L1 takes, cut into chunks and crumbs.
+* :mod:`.runinput` -- recon of a crumb, assembly of a run input folder.
 * :mod:`.inputs` -- the per-run input folder.
-* :mod:`.l1run` -- FT2, FT1, catalog and outbox for one run.
-* :mod:`.worker` -- one attempt on an executor, failure classification.
-* :mod:`.executors` -- local process pool and Parsl (local / Slurm provider from TOML).
-* :mod:`.driver` -- bookkeeping, orphan recovery, retries.
+* :mod:`.l1run` -- FT2, FT1, catalog and outbox of one LAT run.
 """

@@ -2,8 +2,9 @@
 
 A run is ready when the halfpipe retired it: ``complete`` (every expected EPU from start to
 stop) or ``incomplete`` (force-completed by an operator). Runs still ``open`` (held back) or
-``rejected`` are left alone. L1 reads only the merged files registered in ``halfpipe_file`` (with
-their SHA-256) and the spacecraft sample files named by the delivery summaries of the halfpipe.
+``rejected`` are left alone. L1 learns about runs only through the halfpipe's published reader
+(:func:`fermi_halfpipe.published.retired_runs`: run times, merged files with their SHA-256, the
+spacecraft sample files around the run); it never reads a halfpipe table or summary.
 
 As in the real L1, one chunk is one merged file, and each chunk is cut into *crumbs* that are
 reconstructed in parallel: at most :data:`MAX_CRUMBS` per chunk, at least ``min_crumb`` events on
@@ -13,15 +14,14 @@ average, sizes growing geometrically with largest/smallest = :data:`CRUMB_RATIO`
 from __future__ import annotations
 
 import itertools
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import func, select
 
-import fermi_halfpipe.models as hp
+from fermi_core.site import Site, run_folder
+from fermi_halfpipe.published import MergedFile, SpacecraftFile, retired_runs
 from fermi_l1.db import session
 
 MAX_CRUMBS = 45
@@ -29,30 +29,6 @@ MIN_CRUMB_EVENTS = 1500
 CRUMB_RATIO = 1.5
 #: spacecraft samples kept around the run (s): FT2 rows and recon may extrapolate a little
 SAMPLE_MARGIN_S = 10.0
-READY = (hp.COMPLETE, hp.INCOMPLETE)
-
-
-@dataclass(frozen=True)
-class MergedFile:
-    """One merged event file of a run (one L1 chunk)."""
-
-    path: str  # absolute
-    relpath: str  # relative to FERMI_HOME, as registered
-    sha256: str
-    first_gem: int
-    last_gem: int
-    n_events: int
-
-
-@dataclass(frozen=True)
-class SampleFile:
-    """A spacecraft sample file of a delivery whose span overlaps the run."""
-
-    path: str
-    relpath: str
-    sha256: str
-    met_start: float
-    met_stop: float
 
 
 @dataclass
@@ -63,13 +39,13 @@ class RunPlan:
     status: str
     start: float
     stop: float
-    files: list[MergedFile] = field(default_factory=list)
-    spacecraft: list[SampleFile] = field(default_factory=list)
+    files: list[MergedFile] = field(default_factory=list)  # one per chunk
+    spacecraft: list[SpacecraftFile] = field(default_factory=list)  # overlapping the run
 
     @property
     def key(self) -> str:
         """Pipeline key of the run (``r<run10>``)."""
-        return f"r{self.run:010d}"
+        return run_folder(self.run)
 
 
 def crumb_bounds(
@@ -95,55 +71,9 @@ def crumb_bounds(
     return [(int(a), int(b)) for a, b in itertools.pairwise(edges) if b > a]
 
 
-def _spacecraft_files(s, home: Path) -> list[SampleFile]:
-    out = []
-    for d in s.scalars(select(hp.HalfpipeDelivery).order_by(hp.HalfpipeDelivery.delivery_id)):
-        if d.state != "done":
-            continue
-        summary_path = home / d.summary_path if not os.path.isabs(d.summary_path) else Path(d.summary_path)
-        try:
-            sc = json.loads(summary_path.read_text()).get("spacecraft") or {}
-        except (OSError, ValueError):
-            continue  # reported by the run-input task if the run needs it
-        if not sc.get("path") or not sc.get("n_samples"):
-            continue
-        out.append(
-            SampleFile(
-                str(home / sc["path"]),
-                sc["path"],
-                sc["sha256"],
-                float(sc["met_start"]),
-                float(sc["met_stop"]),
-            )
-        )
-    return out
-
-
 def ready_runs(db_url: str, home: str | os.PathLike[str]) -> list[RunPlan]:
     """Return the plans of every retired (complete or force-completed) halfpipe run, by run id."""
-    home = Path(home)
-    plans = []
+    site = Site(Path(home), db_url)
     with session(db_url) as s:
-        samples = _spacecraft_files(s, home)
-        runs = s.scalars(
-            select(hp.HalfpipeRun).where(hp.HalfpipeRun.status.in_(READY)).order_by(hp.HalfpipeRun.run_id)
-        )
-        for r in runs:
-            files = [
-                MergedFile(str(home / f.path), f.path, f.sha256, f.first_gem, f.last_gem, f.n_events)
-                for f in s.scalars(
-                    select(hp.HalfpipeFile)
-                    .where(hp.HalfpipeFile.run_id == r.run_id)
-                    .order_by(hp.HalfpipeFile.first_gem)
-                )
-            ]
-            # datagrams are built on board after their events: the last one bounds the run
-            last = s.scalar(
-                select(func.max(hp.HalfpipeDatagram.met)).where(hp.HalfpipeDatagram.run_id == r.run_id)
-            )
-            start = float(r.run_id)
-            stop = max(float(last) if last is not None else start, start + 1.0)
-            lo, hi = start - SAMPLE_MARGIN_S, stop + SAMPLE_MARGIN_S
-            cover = [f for f in samples if f.met_stop >= lo and f.met_start <= hi]
-            plans.append(RunPlan(int(r.run_id), r.status, start, stop, files, cover))
-    return plans
+        runs = retired_runs(s, site, margin_s=SAMPLE_MARGIN_S)
+    return [RunPlan(r.run_id, r.status, r.start, r.stop, list(r.files), list(r.spacecraft)) for r in runs]

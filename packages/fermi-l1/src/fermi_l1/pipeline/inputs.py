@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from fermi_l1.ft1.merit_input import MeritError
+from fermi_l1.merit import MeritError, merit_metadata
 
 _VEC = {
     "quaternion": ("qx", "qy", "qz", "qw"),
@@ -54,6 +54,7 @@ def write_run_inputs(
     pq.write_table(pa.table(columns), root / "spacecraft.parquet")
     for i, chunk in enumerate(merit_chunks):
         table = pa.table({k: (list(v) if np.ndim(v) > 1 else np.asarray(v)) for k, v in chunk.items()})
+        table = table.replace_schema_metadata(merit_metadata(run))
         pq.write_table(table, root / "merit" / f"chunk{i:04d}.parquet")
     info = {"run": int(run), "start": float(start), "stop": float(stop)}
     if provenance is not None:

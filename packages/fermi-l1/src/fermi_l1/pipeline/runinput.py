@@ -12,33 +12,25 @@ are written under temporary names and renamed, and an existing result is kept as
 
 from __future__ import annotations
 
-import hashlib
-import os
 import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
+from fermi_core.atomic import atomic_directory
+from fermi_core.checksum import sha256_file
+from fermi_core.errors import BadInput
 from fermi_halfpipe.format import FLAG_ATTITUDE_INVALID, FLAG_ORBIT_INVALID
 from fermi_l1.digi import decode_events
-from fermi_l1.ft1.merit_input import MeritError
 from fermi_l1.ft2.make import SpacecraftDataError, invalid_mask
-from fermi_l1.merit import build_merit, read_merit, write_merit
+from fermi_l1.merit import MeritError, build_merit, read_merit, write_merit
 from fermi_l1.pipeline.inputs import write_run_inputs
 from fermi_l1.recon import interpolate_attitude, reconstruct
 
 
-class HandoffError(ValueError):
+class HandoffError(BadInput, ValueError):
     """Halfpipe output that L1 cannot use (checksum mismatch, unreadable file): bad input."""
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def load_samples(files: Sequence[Mapping], t_min: float, t_max: float) -> dict[str, np.ndarray]:
@@ -59,7 +51,7 @@ def load_samples(files: Sequence[Mapping], t_min: float, t_max: float) -> dict[s
     for f in files:
         path = Path(f["path"])
         try:
-            digest = _sha256(path)
+            digest = sha256_file(path)
             if digest != f["sha256"]:
                 raise HandoffError(f"{path}: SHA-256 {digest} differs from the recorded {f['sha256']}")
             parts.append(read_samples(path))
@@ -103,8 +95,6 @@ def recon_crumb(
     run: int,
     spacecraft: Sequence[Mapping],
     out: str,
-    *,
-    db_url: str | None = None,
 ) -> list[str]:
     """Reconstruct events ``[lo, hi)`` of the merged file ``merged`` into the merit file ``out``.
 
@@ -151,8 +141,6 @@ def assemble_run_input(
     spacecraft: Sequence[Mapping],
     merged: Sequence[Mapping],
     input_dir: str,
-    *,
-    db_url: str | None = None,
 ) -> list[str]:
     """Write the run input folder ``input_dir`` from the crumb merit files of each chunk.
 
@@ -166,25 +154,24 @@ def assemble_run_input(
     """
     root = Path(input_dir)
     if not (root / "run.json").is_file():
-        tmp = root.with_name(f".{root.name}.tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        (tmp / "merit").mkdir(parents=True)
-        for i, crumbs in enumerate(chunks):
-            try:
-                parts = [read_merit(c) for c in crumbs]
-            except ValueError as exc:
-                raise MeritError(str(exc)) from None
-            table = {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
-            write_merit(tmp / "merit" / f"chunk{i:04d}.parquet", table, run_id=run)
-        samples = load_samples(spacecraft, start - 10.0, stop + 10.0)
-        provenance = {
-            "merged_files": [
-                {k: f[k] for k in ("relpath", "sha256", "first_gem", "last_gem", "n_events")} for f in merged
-            ],
-            "spacecraft_files": [{k: f[k] for k in ("relpath", "sha256")} for f in spacecraft],
-        }
-        write_run_inputs(tmp, run, start, stop, samples, [], provenance=provenance)
         if root.exists():  # a partial folder of a killed attempt (no run.json)
             shutil.rmtree(root)
-        os.replace(tmp, root)
+        with atomic_directory(root) as tmp:
+            (tmp / "merit").mkdir()
+            for i, crumbs in enumerate(chunks):
+                try:
+                    parts = [read_merit(c) for c in crumbs]
+                except ValueError as exc:
+                    raise MeritError(str(exc)) from None
+                table = {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
+                write_merit(tmp / "merit" / f"chunk{i:04d}.parquet", table, run_id=run)
+            samples = load_samples(spacecraft, start - 10.0, stop + 10.0)
+            provenance = {
+                "merged_files": [
+                    {k: f[k] for k in ("relpath", "sha256", "first_gem", "last_gem", "n_events")}
+                    for f in merged
+                ],
+                "spacecraft_files": [{k: f[k] for k in ("relpath", "sha256")} for f in spacecraft],
+            }
+            write_run_inputs(tmp, run, start, stop, samples, [], provenance=provenance)
     return [str(p) for p in sorted(root.rglob("*")) if p.is_file()]

@@ -1,7 +1,7 @@
 """Numba kernels of the reconstruction (plain arrays in and out, explicit dtypes).
 
 Each kernel has a plain-numpy twin of the same name in :mod:`._reference`; the tests check that
-they agree. Geometry (:mod:`fermi_l1.instrument`) and cuts (:mod:`._params`) reach the kernels
+they agree. Geometry (:mod:`fermi_l1.instrument`) and cuts (:mod:`.params`) reach the kernels
 only through the ``cfg`` vector of :func:`config`.
 """
 
@@ -11,14 +11,14 @@ import math
 
 import numpy as np
 
+from fermi_core.jit import njit
 from fermi_l1 import instrument as inst
-from fermi_sciencetools_shim._numba import njit
 
-from . import _params as P
+from . import params as P
 
 # Every constant the kernels use travels in one float64 argument ``cfg`` built by
 # :func:`config`: numba's on-disk cache only watches this file, so constants read as globals
-# from ``instrument`` or ``_params`` could silently stay stale after an edit there.
+# from ``instrument`` or ``params`` could silently stay stale after an edit there.
 K_TOWER_PITCH = 0
 K_WAFER_PITCH = 1
 K_STRIP_PITCH = 2
@@ -68,7 +68,7 @@ K_SIZE = 148
 
 
 def config() -> np.ndarray:
-    """Return the float64 ``cfg`` vector of the kernels from ``instrument`` and ``_params``."""
+    """Return the float64 ``cfg`` vector of the kernels from ``instrument`` and ``params``."""
     c = np.zeros(K_SIZE, dtype=np.float64)
     c[K_TOWER_PITCH] = inst.TOWER_PITCH_MM
     c[K_WAFER_PITCH] = inst.WAFER_PITCH_MM
@@ -826,7 +826,7 @@ def classify(
     acd_energy: np.ndarray,
     cfg: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Classify events onto EVENT_CLASS / EVENT_TYPE bits (rules in :mod:`._params`).
+    """Classify events onto EVENT_CLASS / EVENT_TYPE bits (rules in :mod:`.params`).
 
     Returns event_class uint32, event_type uint32, acd_tile int16 (tile crossed by the track
     extrapolation towards the source, -1 none), acd_tile_energy float64 (MeV in that tile),

@@ -10,7 +10,7 @@ import numpy as np
 
 from fermi_l1 import instrument as inst
 
-from . import _params as P
+from . import params as P
 
 
 def cluster_hits(

@@ -13,12 +13,13 @@ from types import ModuleType
 
 import numpy as np
 
+from fermi_core.mission.pointing import nlerp
 from fermi_l1 import instrument as inst
 from fermi_l1.digi import DigiEvents
 from fermi_sciencetools_shim.bin.galactic import rotation_matrix
 
 from . import _kernels, _reference
-from . import _params as P
+from . import params as P
 
 #: columns returned by :func:`reconstruct` (name -> dtype) in this order
 RECON_COLUMNS: dict[str, str] = {
@@ -258,9 +259,9 @@ def interpolate_attitude(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Return (quaternion (n, 4), position (n, 3)) at event times from FT2-like rows.
 
-    Quaternions are interpolated linearly between the rows around each time and renormalised
-    (the sign of the next row is aligned first); positions linearly. Times outside the rows take
-    the nearest row.
+    The pointing of reconstruction: :func:`fermi_core.mission.pointing.nlerp` (quaternions
+    interpolated linearly and renormalised, positions linearly; times outside the rows take the
+    nearest row).
 
     Parameters
     ----------
@@ -272,19 +273,10 @@ def interpolate_attitude(
         (m, 4) ``QSJ_1..QSJ_4`` of the rows (scalar last).
     sc_position
         (m, 3) ``SC_POSITION`` of the rows (m).
+
+    Raises
+    ------
+    ValueError
+        Without a row, or with row times not strictly increasing.
     """
-    t = np.asarray(time, dtype=np.float64)
-    s = np.asarray(ft2_start, dtype=np.float64)
-    q = np.asarray(qsj, dtype=np.float64)
-    p = np.asarray(sc_position, dtype=np.float64)
-    if s.ndim != 1 or s.size == 0 or np.any(np.diff(s) <= 0):
-        raise ValueError("ft2_start: needs at least one row and strictly increasing times")
-    if len(s) == 1:
-        return np.repeat(q, len(t), axis=0), np.repeat(p, len(t), axis=0)
-    j = np.clip(np.searchsorted(s, t, side="right") - 1, 0, len(s) - 2)
-    f = np.clip((t - s[j]) / (s[j + 1] - s[j]), 0.0, 1.0)[:, None]
-    q0, q1 = q[j], q[j + 1]
-    q1 = np.where(np.sum(q0 * q1, axis=1, keepdims=True) < 0, -q1, q1)
-    qi = (1 - f) * q0 + f * q1
-    qi /= np.linalg.norm(qi, axis=1, keepdims=True)
-    return qi, (1 - f) * p[j] + f * p[j + 1]
+    return nlerp(time, ft2_start, qsj, sc_position)

@@ -14,7 +14,7 @@ import numpy as np
 from fermi_l1 import instrument as inst
 from fermi_l1.digi import DigiEvents, make_events
 
-from . import _params as P
+from . import params as P
 
 
 def simulate_photons(

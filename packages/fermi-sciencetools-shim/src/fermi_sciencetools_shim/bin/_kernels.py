@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from fermi_sciencetools_shim._numba import njit
+from fermi_sciencetools_shim.jit import njit
 
 
 @njit

@@ -25,7 +25,7 @@ import numpy as np
 from astropy.io import fits
 from astropy.io.fits.verify import VerifyWarning
 
-from fermi_sciencetools_shim._atomic import atomic_output
+from fermi_sciencetools_shim.atomic import atomic_output
 from fermi_sciencetools_shim.bin import _headers as H
 from fermi_sciencetools_shim.bin._inputs import EventInput, read_event_input
 from fermi_sciencetools_shim.bin.binners import Binner, read_bin_file

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fermi_sciencetools_shim._numba import njit
+from fermi_sciencetools_shim.jit import njit
 
 
 @njit

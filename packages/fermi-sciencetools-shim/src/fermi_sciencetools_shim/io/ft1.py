@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from astropy.io import fits
 
-from fermi_sciencetools_shim._atomic import atomic_output
+from fermi_sciencetools_shim.atomic import atomic_output
 from fermi_sciencetools_shim.errors import InputFileError, ParameterError
 from fermi_sciencetools_shim.gti import Gti, consolidate, union
 from fermi_sciencetools_shim.io._layout import (

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from astropy.io import fits
 
-from fermi_sciencetools_shim._atomic import atomic_output
+from fermi_sciencetools_shim.atomic import atomic_output
 from fermi_sciencetools_shim.errors import InputFileError, ParameterError
 from fermi_sciencetools_shim.io._layout import ColumnSpec, append_cards, build_table_hdu, keyword_card
 from fermi_sciencetools_shim.io.ft1 import _as_paths, _open, _table, native

@@ -43,7 +43,7 @@ from numba.core import types
 from numba.core.errors import TypingError
 from numba.extending import intrinsic
 
-from fermi_sciencetools_shim._numba import njit
+from fermi_sciencetools_shim.jit import njit
 
 #: Pixels per block (consecutive NESTED pixels); the grid pads its pixel arrays to a multiple.
 BLOCK = 64

@@ -20,8 +20,8 @@ import numpy as np
 from astropy.io import fits
 from astropy.io.fits.verify import VerifyWarning
 
-from fermi_sciencetools_shim._atomic import atomic_output
 from fermi_sciencetools_shim._version import __version__
+from fermi_sciencetools_shim.atomic import atomic_output
 from fermi_sciencetools_shim.bin._headers import creation_date
 from fermi_sciencetools_shim.errors import ParameterError
 from fermi_sciencetools_shim.gti import Gti

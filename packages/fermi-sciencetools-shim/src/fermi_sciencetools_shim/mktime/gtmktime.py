@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 from astropy.io import fits
 
-from fermi_sciencetools_shim._atomic import atomic_output
+from fermi_sciencetools_shim.atomic import atomic_output
 from fermi_sciencetools_shim.errors import InputFileError, ParameterError
 from fermi_sciencetools_shim.gti import Gti, intersection, union
 from fermi_sciencetools_shim.io.dss import read_dss

@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from fermi_sciencetools_shim._numba import njit
+from fermi_sciencetools_shim.jit import njit
 
 _DEG = 4.0 * math.atan(1.0) / 180.0
 

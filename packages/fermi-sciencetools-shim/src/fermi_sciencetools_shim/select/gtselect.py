@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 from astropy.io import fits
 
-from fermi_sciencetools_shim._atomic import atomic_output
+from fermi_sciencetools_shim.atomic import atomic_output
 from fermi_sciencetools_shim.errors import InputFileError, ParameterError, ShimError
 from fermi_sciencetools_shim.gti import Gti
 from fermi_sciencetools_shim.io.dss import read_dss, write_dss

@@ -1,5 +1,9 @@
 """initial schema (as created before migrations existed)
 
+The ``pipeline_*`` tables made here belong to the task engine of fermi-core since it moved there
+(``fermi_core.engine.migrations``, which runs first): they are created only when absent and
+dropped only while no engine schema is recorded.
+
 Revision ID: l1_0001
 Revises:
 Create Date: 2026-11-23 16:39:43.517439
@@ -14,6 +18,10 @@ revision = "l1_0001"
 down_revision = None
 branch_labels = None
 depends_on = None
+
+
+def _exists(name: str) -> bool:
+    return name in sa.inspect(op.get_bind()).get_table_names()
 
 
 def upgrade() -> None:
@@ -42,6 +50,8 @@ def upgrade() -> None:
         )
         batch_op.create_index(batch_op.f("ix_l1_catalog_dataset_run"), ["run"], unique=False)
 
+    if _exists("pipeline_task"):  # made by fermi-core's engine_0001
+        return
     op.create_table(
         "pipeline_task",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -94,9 +104,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_table("pipeline_attempt")
-    op.drop_table("pipeline_run")
-    op.drop_table("pipeline_task")
+    if not _exists("alembic_version_engine"):  # still fermi-l1's
+        op.drop_table("pipeline_attempt")
+        op.drop_table("pipeline_run")
+        op.drop_table("pipeline_task")
     with op.batch_alter_table("l1_catalog_dataset", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_l1_catalog_dataset_run"))
         batch_op.drop_index(batch_op.f("ix_l1_catalog_dataset_logical_path"))

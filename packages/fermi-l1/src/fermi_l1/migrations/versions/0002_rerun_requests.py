@@ -1,5 +1,8 @@
 """re-run requests: pipeline_rerun_request, pipeline_rerun_target
 
+These tables belong to the task engine of fermi-core since it moved there: created only when
+absent, dropped only while no engine schema is recorded.
+
 Revision ID: l1_0002
 Revises: l1_0001
 Create Date: 2026-11-24 10:00:00
@@ -16,7 +19,13 @@ branch_labels = None
 depends_on = None
 
 
+def _exists(name: str) -> bool:
+    return name in sa.inspect(op.get_bind()).get_table_names()
+
+
 def upgrade() -> None:
+    if _exists("pipeline_rerun_request"):  # made by fermi-core's engine_0001
+        return
     op.create_table(
         "pipeline_rerun_request",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -59,5 +68,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_table("pipeline_rerun_target")
-    op.drop_table("pipeline_rerun_request")
+    if not _exists("alembic_version_engine"):  # still fermi-l1's
+        op.drop_table("pipeline_rerun_target")
+        op.drop_table("pipeline_rerun_request")

@@ -1,5 +1,8 @@
 """Reconstruction and classification constants [ours], shared by the kernels and the reference.
 
+Public: the simulator (fermi-latsim) validates its output against the same cuts. The LAT
+geometry these build on is :mod:`fermi_l1.instrument`.
+
 Event classes and types are the Pass 8 bits of products.md section 4; the cuts that set them are
 our simple stand-ins for the Pass 8 classification trees.
 """

@@ -1,4 +1,4 @@
-"""``fermi-ingest db upgrade|current|check``: the schema of every installed package."""
+"""``fermi-core db upgrade|current|check`` (also ``fermi-ingest db ...``): the schema of every installed package."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import argparse
 from rich.console import Console
 from rich.table import Table
 
-from fermi_ingest.migrations import runner
+from fermi_core.migrations import runner
 
 EXIT_OK = 0
 EXIT_REFUSED = 1
@@ -45,17 +45,16 @@ def _targets(items: list[str], names: set[str]) -> dict[str, str]:
 
 def run(args: argparse.Namespace, out: Console) -> int:
     """Run ``fermi-ingest db <action>``; return the exit code."""
-    from fermi_ingest.config import db_url
-    from fermi_ingest.db import _engine_for, normalize_url, safe_url
+    from fermi_core.db import default_url, engine_for, normalize_url, safe_url
 
-    url = normalize_url(args.db_url or db_url())
-    engine = _engine_for(url)  # no schema check: this command is what repairs it
+    url = normalize_url(args.db_url or default_url())
+    engine = engine_for(url)  # no schema check: this command is what repairs it
     if args.db_command == "upgrade":
         names = {s.name for s in runner.discover()}
         try:
             targets = _targets(args.to, names)
         except ValueError as exc:
-            out.print(f"fermi-ingest db upgrade: error: {exc}", markup=False)
+            out.print(f"fermi-core db upgrade: error: {exc}", markup=False)
             return EXIT_REFUSED
         out.print(f"database {safe_url(url)}", markup=False)
         runner.upgrade(engine, targets, echo=lambda line: out.print(line, markup=False))

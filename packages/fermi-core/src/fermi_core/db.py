@@ -5,9 +5,9 @@ PostgreSQL (``postgresql://…``, driven by psycopg 3) is the production backend
 code: only portable SQL is used, and backend-specific statements (SQLite pragmas here, advisory
 locks in the packages) sit behind a test of the dialect.
 
-The schema of each package is versioned by its own Alembic migrations
-(:mod:`fermi_ingest.migrations.runner`). :func:`get_engine` creates a missing schema at the newest
-revision, and refuses a database whose schema is older (run ``fermi-ingest db upgrade``) or newer
+The declarative base itself is in :mod:`fermi_core.schema` (re-exported here). The schema of each package is versioned by its own Alembic migrations
+(:mod:`fermi_core.migrations.runner`). :func:`get_engine` creates a missing schema at the newest
+revision, and refuses a database whose schema is older (run ``fermi-core db upgrade``) or newer
 than the installed software knows (:class:`SchemaVersionError`).
 """
 
@@ -22,50 +22,69 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TypeVar
 
-from sqlalchemy import Engine, MetaData, create_engine, event
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
-from fermi_ingest import config
+from fermi_core.schema import Base, SchemaVersionError, normalize_url, safe_url
+from fermi_core.site import Site
 
-_NAMING = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
+__all__ = [
+    "Base", "SchemaVersionError", "default_url", "get_engine", "normalize_url", "retrying_transaction",
+    "safe_url", "session_scope",
+]  # fmt: skip
 
 T = TypeVar("T")
 
 
-class Base(DeclarativeBase):
-    """Declarative base of every table of the monorepo."""
-
-    metadata = MetaData(naming_convention=_NAMING)
-
-
-class SchemaVersionError(RuntimeError):
-    """The database schema of a package is not the revision this software was written for."""
-
-
-def normalize_url(url: str) -> str:
-    """Return ``url`` with the psycopg 3 driver for PostgreSQL (``postgresql://`` → ``+psycopg``)."""
-    parsed = make_url(url)
-    if parsed.drivername in ("postgresql", "postgres"):
-        parsed = parsed.set(drivername="postgresql+psycopg")
-    return parsed.render_as_string(hide_password=False)
+def _seconds(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"${name}={raw!r}: not a number of seconds") from None
+    if value < 0:
+        raise ValueError(f"${name}={raw!r}: must be >= 0 seconds (0 disables the timeout)")
+    return value
 
 
-def safe_url(url: str | URL) -> str:
-    """``url`` with its password hidden, for messages and logs."""
-    return make_url(str(url) if isinstance(url, URL) else url).render_as_string(hide_password=True)
+def db_timeouts() -> dict[str, float]:
+    """Server-side timeouts in seconds (0 disables one), from the environment.
+
+    ``connect`` (``$FERMI_DB_CONNECT_TIMEOUT``, default 10): giving up on an unreachable server.
+    ``lock`` (``$FERMI_DB_LOCK_TIMEOUT``, default 900): waiting for a row or advisory lock, e.g.
+    a merger waiting for another one to finish the same run.
+    ``statement`` (``$FERMI_DB_STATEMENT_TIMEOUT``, default 0): any single statement.
+    ``idle_in_transaction`` (``$FERMI_DB_IDLE_TIMEOUT``, default 1800): a session left idle
+    inside a transaction (a hung process) loses its connection, so its locks are released.
+    """
+    return {
+        "connect": _seconds("FERMI_DB_CONNECT_TIMEOUT", 10.0),
+        "lock": _seconds("FERMI_DB_LOCK_TIMEOUT", 900.0),
+        "statement": _seconds("FERMI_DB_STATEMENT_TIMEOUT", 0.0),
+        "idle_in_transaction": _seconds("FERMI_DB_IDLE_TIMEOUT", 1800.0),
+    }
+
+
+def db_pool_size() -> int:
+    """Connections kept open per process on a server database (``$FERMI_DB_POOL_SIZE``, default 5)."""
+    raw = os.environ.get("FERMI_DB_POOL_SIZE", "").strip() or "5"
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValueError(f"$FERMI_DB_POOL_SIZE={raw!r}: must be a positive integer")
+    return int(raw)
+
+
+def default_url() -> str:
+    """The database URL of the site in the environment (``FERMI_DB_URL`` or SQLite in ``FERMI_HOME``)."""
+    return Site.from_env().db_url
 
 
 def _postgres_engine_args() -> dict[str, object]:
     """Engine and connect arguments of a PostgreSQL engine: pool and timeouts."""
-    t = config.db_timeouts()
+    t = db_timeouts()
     settings = {
         "lock_timeout": t["lock"],
         "statement_timeout": t["statement"],
@@ -76,8 +95,8 @@ def _postgres_engine_args() -> dict[str, object]:
     if t["connect"] > 0:
         connect_args["connect_timeout"] = max(1, round(t["connect"]))
     engine_args: dict[str, object] = {
-        "pool_size": config.db_pool_size(),
-        "max_overflow": 2 * config.db_pool_size(),
+        "pool_size": db_pool_size(),
+        "max_overflow": 2 * db_pool_size(),
         "pool_timeout": max(t["connect"], 30.0),
         "pool_pre_ping": True,  # a server restart or a killed connection is noticed at checkout
         "pool_recycle": 1800,
@@ -87,14 +106,15 @@ def _postgres_engine_args() -> dict[str, object]:
 
 
 @lru_cache(maxsize=16)
-def _engine_for(url: str) -> Engine:
+def engine_for(url: str) -> Engine:
+    """The engine of ``url`` (normalised), made once per process; no schema check (see :func:`get_engine`)."""
     parsed = make_url(url)
     backend = parsed.get_backend_name()
     kwargs: dict[str, object] = {}
     if backend == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        kwargs["connect_args"] = {"timeout": config.db_timeouts()["lock"] or 60}
+        kwargs["connect_args"] = {"timeout": db_timeouts()["lock"] or 60}
     elif backend == "postgresql":
         kwargs = _postgres_engine_args()
     engine = create_engine(url, **kwargs)
@@ -131,7 +151,7 @@ _SCHEMA_READY: dict[str, tuple[int, bool]] = {}
 
 
 def get_engine(url: str | None = None, create: bool = True) -> Engine:
-    """Return the engine of ``url`` (default :func:`fermi_ingest.config.db_url`).
+    """Return the engine of ``url`` (default :func:`default_url`).
 
     The first call for a URL in a process checks the schema revision of every installed package
     (and with ``create`` makes the missing tables at the newest revision).
@@ -140,15 +160,15 @@ def get_engine(url: str | None = None, create: bool = True) -> Engine:
     ------
     SchemaVersionError
         A package's schema in the database is older than the software (run
-        ``fermi-ingest db upgrade``) or newer than it knows.
+        ``fermi-core db upgrade``) or newer than it knows.
     """
-    key = normalize_url(url or config.db_url())
-    engine = _engine_for(key)
+    key = normalize_url(url or default_url())
+    engine = engine_for(key)
     _ENGINES[key] = engine
     # checked again when a module registered more tables since (they are created if missing)
     ready = _SCHEMA_READY.get(key)
     if ready is None or ready[0] != len(Base.metadata.tables) or (create and not ready[1]):
-        from fermi_ingest.migrations import runner
+        from fermi_core.migrations import runner
 
         runner.prepare_schema(engine, create=create)
         _SCHEMA_READY[key] = (len(Base.metadata.tables), create)

@@ -1,11 +1,10 @@
-"""Numba configuration shared by every kernel module of the monorepo.
+"""Numba settings of the monorepo: the cache folder and ``njit`` with the cache policy.
 
 A conda environment is read only, so numba cannot write its cache beside the
-installed modules. When ``NUMBA_CACHE_DIR`` is not set we point it at a per-user
-folder under the temporary directory. ``FERMI_NUMBA_CACHE=0`` disables on-disk
+installed modules. When ``NUMBA_CACHE_DIR`` is not set, kernels compiled through
+:func:`njit` cache in a per-user folder under the temporary directory (set on numba's
+own configuration, :data:`numba.config.CACHE_DIR`; the environment is left alone). ``FERMI_NUMBA_CACHE=0`` disables on-disk
 caching altogether (useful on farm nodes with a shared, slow home directory).
-
-Import this module before :mod:`numba` is imported: numba reads the variable once.
 """
 
 from __future__ import annotations
@@ -30,7 +29,9 @@ def cache_enabled() -> bool:
     return os.environ.get("FERMI_NUMBA_CACHE", "1").strip().lower() not in {"0", "no", "false", "off"}
 
 
-os.environ.setdefault("NUMBA_CACHE_DIR", _default_cache_dir())
+def cache_dir() -> str:
+    """Where kernels cache: ``$NUMBA_CACHE_DIR``, or a per-user folder under the temporary directory."""
+    return os.environ.get("NUMBA_CACHE_DIR", "").strip() or _default_cache_dir()
 
 
 def njit(*args: Any, **kwargs: Any) -> Callable[..., Any]:
@@ -40,5 +41,7 @@ def njit(*args: Any, **kwargs: Any) -> Callable[..., Any]:
     """
     import numba
 
+    if not numba.config.CACHE_DIR:  # numba read the environment at import: fill in our default
+        numba.config.CACHE_DIR = cache_dir()
     kwargs.setdefault("cache", cache_enabled())
     return numba.njit(*args, **kwargs)

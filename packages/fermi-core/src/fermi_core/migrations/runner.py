@@ -72,7 +72,7 @@ class MigrationSpec:
 
     def tables(self) -> list[Table]:
         """The package's tables as declared by its models (imported on the way)."""
-        from fermi_ingest.db import Base
+        from fermi_core.schema import Base
 
         for module in self.models:
             importlib.import_module(module)
@@ -87,9 +87,7 @@ def discover() -> list[MigrationSpec]:
     RuntimeError
         Two specs share a name, or a spec depends on one that is not installed, or on itself.
     """
-    from fermi_ingest.migrations import SPEC as INGEST
-
-    specs: dict[str, MigrationSpec] = {INGEST.name: INGEST}  # fermi-ingest itself, always
+    specs: dict[str, MigrationSpec] = {}
     for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
         spec = ep.load()
         if not isinstance(spec, MigrationSpec):
@@ -239,11 +237,11 @@ def _refusal(st: Status, url: str) -> str:
     if st.state == "behind":
         return (
             f"database {url}: the schema of {dist} is at revision {st.revision}, older than this "
-            f"software (newest {st.head}); run 'fermi-ingest db upgrade' first"
+            f"software (newest {st.head}); run 'fermi-core db upgrade' first"
         )
     return (
         f"database {url}: tables of {dist} exist but carry no schema revision ({st.spec.version_table} "
-        "is missing); run 'fermi-ingest db upgrade' to record and upgrade them"
+        "is missing); run 'fermi-core db upgrade' to record and upgrade them"
     )
 
 
@@ -255,10 +253,10 @@ def prepare_schema(engine: Engine, create: bool = True) -> None:
 
     Raises
     ------
-    fermi_ingest.db.SchemaVersionError
+    fermi_core.db.SchemaVersionError
         A package's schema is newer than the software knows, older, or unversioned.
     """
-    from fermi_ingest.db import Base, SchemaVersionError, safe_url
+    from fermi_core.schema import Base, SchemaVersionError, safe_url
 
     specs = discover()
     with engine.begin() as conn:
@@ -288,12 +286,12 @@ def upgrade(
 
     Raises
     ------
-    fermi_ingest.db.SchemaVersionError
+    fermi_core.db.SchemaVersionError
         A package's recorded revision is newer than the software knows.
     """
     from alembic import command
 
-    from fermi_ingest.db import SchemaVersionError, safe_url
+    from fermi_core.schema import SchemaVersionError, safe_url
 
     revisions = revisions or {}
     done = []
@@ -324,7 +322,7 @@ def check(engine: Engine) -> list[str]:
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
 
-    from fermi_ingest.db import Base
+    from fermi_core.schema import Base
 
     problems = []
     with engine.connect() as conn:
@@ -360,7 +358,7 @@ def run_env(spec: MigrationSpec) -> None:
     from alembic import context
     from sqlalchemy import create_engine
 
-    from fermi_ingest.db import Base, normalize_url
+    from fermi_core.schema import Base, normalize_url
 
     spec.tables()
     cfg = context.config

@@ -1,7 +1,8 @@
 """Executors: a local process pool (default) and Parsl (local provider in CI, Slurm on the farm).
 
-An executor only runs things: ``submit(fn, *args)`` returns a :class:`concurrent.futures.Future`.
-The farm configuration is a TOML file::
+An executor only runs things: ``submit(fn, *args)`` returns a :class:`concurrent.futures.Future`;
+it knows nothing of tasks (the driver records every attempt, the worker runs it). Parsl is the
+optional extra ``fermi-core[farm]``. The farm configuration is a TOML file::
 
     [executor]
     kind = "parsl"               # or "local"
@@ -30,6 +31,9 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+#: label of the Parsl executor the tasks run on
+PARSL_LABEL = "fermi"
 
 
 @dataclass
@@ -88,7 +92,21 @@ class LocalExecutor:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 
-def slurm_provider(cfg: ExecutorConfig):
+def worker_init(cfg: ExecutorConfig) -> str:
+    """Shell lines run before a Parsl worker starts: this environment's ``bin`` first on ``PATH``, then the prefix.
+
+    Parsl starts its worker pool by script name (``process_worker_pool.py``): it is found in this
+    environment even when the environment is not activated, as the interchange is
+    (:func:`parsl_config`). The command prefix (e.g. activating the farm environment) runs last.
+    """
+    bindir = os.path.dirname(sys.executable)
+    lines = [f'export PATH="{bindir}:$PATH"']
+    if cfg.command_prefix:
+        lines.append(cfg.command_prefix)
+    return "\n".join(lines)
+
+
+def slurm_provider(cfg: ExecutorConfig) -> Any:
     """Return a Parsl ``SlurmProvider`` from the ``[slurm]`` table (the command prefix runs first on the node)."""
     from parsl.launchers import SrunLauncher
     from parsl.providers import SlurmProvider
@@ -103,13 +121,13 @@ def slurm_provider(cfg: ExecutorConfig):
         min_blocks=0,
         max_blocks=int(s.get("max_blocks", 10)),
         scheduler_options=s.get("scheduler_options", ""),
-        worker_init=cfg.command_prefix,
+        worker_init=worker_init(cfg),
         launcher=SrunLauncher(),
         exclusive=bool(s.get("exclusive", False)),
     )
 
 
-def parsl_config(cfg: ExecutorConfig):
+def parsl_config(cfg: ExecutorConfig) -> Any:
     """Return the Parsl ``Config``: one HighThroughputExecutor on a local or Slurm provider."""
     from parsl.config import Config
     from parsl.executors import HighThroughputExecutor
@@ -118,8 +136,13 @@ def parsl_config(cfg: ExecutorConfig):
     if cfg.provider == "slurm":
         provider = slurm_provider(cfg)
     else:
-        provider = LocalProvider(init_blocks=1, min_blocks=0, max_blocks=1, worker_init=cfg.command_prefix)
-    htex = HighThroughputExecutor(label="l1", max_workers_per_node=cfg.max_workers, provider=provider)
+        provider = LocalProvider(init_blocks=1, min_blocks=0, max_blocks=1, worker_init=worker_init(cfg))
+    # the interchange runs here, started by script name: the one of this environment
+    interchange = os.path.join(os.path.dirname(sys.executable), "interchange.py")
+    htex = HighThroughputExecutor(
+        label=PARSL_LABEL, max_workers_per_node=cfg.max_workers, provider=provider,
+        interchange_launch_cmd=[interchange] if os.path.exists(interchange) else None,
+    )  # fmt: skip
     return Config(executors=[htex], run_dir=cfg.run_dir, strategy="simple")
 
 
@@ -132,13 +155,8 @@ class ParslExecutor:
         import parsl
         from parsl import python_app
 
-        # Parsl starts its interchange and workers by script name (interchange.py,
-        # process_worker_pool.py): find them in this environment even when it is not activated
-        bindir = os.path.dirname(sys.executable)
-        if bindir not in os.environ.get("PATH", "").split(os.pathsep):
-            os.environ["PATH"] = os.pathsep.join([bindir, os.environ.get("PATH", "")])
         self._dfk = parsl.load(parsl_config(cfg))
-        self._app = python_app(_call, executors=["l1"])
+        self._app = python_app(_call, executors=[PARSL_LABEL])
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
         """Run ``fn(*args)`` on a Parsl worker."""
@@ -161,6 +179,6 @@ def _call(fn: Callable[..., Any], *args: Any) -> Any:
     return fn(*args)
 
 
-def make_executor(cfg: ExecutorConfig):
+def make_executor(cfg: ExecutorConfig) -> LocalExecutor | ParslExecutor:
     """Return the executor described by ``cfg``."""
     return ParslExecutor(cfg) if cfg.kind == "parsl" else LocalExecutor(cfg.max_workers)

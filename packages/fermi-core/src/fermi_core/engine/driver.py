@@ -1,0 +1,256 @@
+"""The driver: task-run bookkeeping, orphan recovery, retries and submission to an executor.
+
+For each ``(key, params)`` item a ``pipeline_run`` row is created once (state ``queued``, with
+its parameters as JSON and the processing date its products will carry). Task runs already
+final (``done``, ``failed`` on bad input, ``cancelled``) are skipped. Each try is a
+``pipeline_attempt`` row (state, number, host, pid, batch id, exit code, log path, outputs,
+submission/start/end times, queue wait). Attempts left ``queued``/``running`` by a driver that no
+longer exists (killed) are marked ``crashed`` when the next driver starts; crashes are retried up
+to the task's ``max_attempts`` (counted from the latest re-run, :func:`.rerun.attempt_base`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Protocol
+
+from sqlalchemy import select
+
+from fermi_core.db import session_scope
+from fermi_core.engine.models import Task, TaskAttempt, TaskRun, utcnow
+from fermi_core.engine.registry import TaskSpec, get_task
+from fermi_core.engine.rerun import attempt_base
+from fermi_core.engine.states import FINAL, State
+from fermi_core.engine.worker import EXIT_BAD_INPUT, EXIT_OK, run_attempt
+from fermi_core.site import Site
+
+__all__ = ["Executor", "Summary", "outputs_of", "process", "processing_date", "recover_orphans", "states_of"]
+
+
+class Executor(Protocol):
+    """What the driver needs of an executor (:mod:`fermi_core.engine.executors`)."""
+
+    name: str
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Future: ...
+
+    def batch_id(self, future: Future) -> str | None: ...
+
+
+def processing_date(now: datetime | None = None) -> str:
+    """``DATE`` of new task runs' products: UTC ``YYYY-MM-DDThh:mm:ss`` of ``now`` (default: now)."""
+    now = now or datetime.now(timezone.utc)
+    return now.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def _alive(host: str, pid: int) -> bool:
+    if host != socket.gethostname():
+        return True  # cannot tell from here: leave it to the late/cancel tooling
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@dataclass
+class Summary:
+    """Counts of what a driver pass over one task did."""
+
+    done: int = 0
+    failed: int = 0
+    crashed: int = 0
+    skipped: int = 0
+
+    def add(self, other: Summary) -> None:
+        """Accumulate the counts of ``other``."""
+        self.done += other.done
+        self.failed += other.failed
+        self.crashed += other.crashed
+        self.skipped += other.skipped
+
+
+def recover_orphans(db_url: str | None) -> int:
+    """Mark attempts of dead drivers ``crashed`` (and their task runs too); return how many."""
+    n = 0
+    with session_scope(db_url) as s:
+        stale = s.scalars(
+            select(TaskAttempt).where(TaskAttempt.state.in_((State.QUEUED.value, State.RUNNING.value)))
+        )
+        for attempt in stale:
+            if not _alive(attempt.driver_host, attempt.driver_pid):
+                attempt.state, attempt.ended_at = State.CRASHED.value, utcnow()
+                attempt.error = "driver died while the attempt was in flight"
+                attempt.run.state = State.CRASHED.value
+                n += 1
+    return n
+
+
+def _ensure_runs(
+    db_url: str, spec: TaskSpec, items: Sequence[tuple[str, Any]], max_attempts: int, date: str | None
+) -> list[int]:
+    with session_scope(db_url) as s:
+        task = s.scalars(select(Task).where(Task.name == spec.name)).one_or_none()
+        if task is None:
+            task = Task(name=spec.name, max_attempts=max_attempts)
+            s.add(task)
+            s.flush()
+        ids = []
+        for key, params in items:
+            run = s.scalars(
+                select(TaskRun).where(TaskRun.task_pk == task.id, TaskRun.key == key)
+            ).one_or_none()
+            if run is None:
+                run = TaskRun(task_pk=task.id, key=key, params=spec.dump(params),
+                              processing_date=date or processing_date(), state=State.QUEUED.value)  # fmt: skip
+                s.add(run)
+                s.flush()
+            ids.append(run.id)
+    return ids
+
+
+def process(
+    site: Site,
+    task: str,
+    items: Sequence[tuple[str, Any]],
+    executor: Executor,
+    *,
+    max_attempts: int = 3,
+    progress: Callable[[int, int], None] | None = None,
+    date: str | None = None,
+) -> Summary:
+    """Bring every task run of ``items`` (``(key, params)``) of ``task`` to a final state, retrying crashes.
+
+    Parameters
+    ----------
+    site
+        Data home (attempt logs under :attr:`~fermi_core.site.Site.logs`) and database.
+    task
+        A registered task (:func:`.registry.get_task`).
+    items
+        Keys and parameter dataclasses; the parameters are stored when a task run is first
+        created, and an existing task run keeps its stored ones.
+    executor
+        Where attempts run.
+    max_attempts
+        Attempt budget of the task when it is first recorded.
+    progress
+        ``progress(finished, total)`` after each task run reaches a final state.
+    date
+        Processing date of task runs created now (default: the current time); existing ones
+        keep theirs.
+
+    Returns
+    -------
+    Summary
+        How many ended done, failed, were retried after a crash, or were already final.
+    """
+    spec = get_task(task)
+    db_url = site.db_url
+    recover_orphans(db_url)
+    run_ids = _ensure_runs(db_url, spec, items, max_attempts, date)
+    summary = Summary()
+    pending: dict[Future, tuple[int, int]] = {}
+    total = len(run_ids)
+    finished = 0
+
+    def submit(run_id: int) -> bool:
+        with session_scope(db_url) as s:
+            run = s.get(TaskRun, run_id)
+            if run.state in FINAL:
+                return False
+            number = len(run.attempts) + 1
+            if number - attempt_base(s, run.id) > run.task.max_attempts:  # a re-run restarts the budget
+                run.state = State.FAILED.value
+                return False
+            log = site.logs / f"{spec.name}-{run.key}.attempt{number}.log"
+            attempt = TaskAttempt(run_pk=run.id, number=number, state=State.QUEUED.value, executor=executor.name,
+                                  driver_host=socket.gethostname(), driver_pid=os.getpid(),
+                                  log_path=str(log))  # fmt: skip
+            s.add(attempt)
+            run.state, run.updated_at = State.RUNNING.value, utcnow()
+            s.flush()
+            args = (attempt.id, site, str(log), spec.name, run.params, run.key, run.processing_date)
+            attempt_id = attempt.id
+        future = executor.submit(run_attempt, *args)
+        pending[future] = (run_id, attempt_id)
+        return True
+
+    for run_id in run_ids:
+        if not submit(run_id):
+            summary.skipped += 1
+            finished += 1
+    if progress:
+        progress(finished, total)
+    while pending:
+        ready, _ = wait(list(pending), return_when=FIRST_COMPLETED)
+        for future in ready:
+            run_id, attempt_id = pending.pop(future)
+            try:
+                outcome = future.result()
+            except Exception as exc:  # the worker process itself died
+                outcome = {"exit_code": None, "error": f"{type(exc).__name__}: {exc}"}
+            code = outcome.get("exit_code")
+            state = (
+                State.DONE if code == EXIT_OK else State.FAILED if code == EXIT_BAD_INPUT else State.CRASHED
+            )
+            with session_scope(db_url) as s:
+                attempt = s.get(TaskAttempt, attempt_id)
+                attempt.exit_code, attempt.ended_at = code, utcnow()
+                attempt.error = outcome.get("error")
+                if state is State.DONE:
+                    attempt.outputs = json.dumps(outcome.get("outputs", []))
+                attempt.batch_id = executor.batch_id(future)
+                if attempt.started_at is not None:
+                    attempt.queue_wait = (attempt.started_at - attempt.submitted_at).total_seconds()
+                attempt.state = attempt.run.state = state.value
+                attempt.run.updated_at = utcnow()
+            if state is State.CRASHED and submit(run_id):
+                summary.crashed += 1
+                continue
+            finished += 1
+            if state is State.DONE:
+                summary.done += 1
+            else:
+                summary.failed += 1
+            if progress:
+                progress(finished, total)
+    return summary
+
+
+def states_of(db_url: str | None, task: str, keys: Sequence[str]) -> dict[str, str]:
+    """``{key: state}`` of the task runs of ``task`` among ``keys`` (keys never submitted are absent)."""
+    with session_scope(db_url) as s:
+        rows = s.execute(
+            select(TaskRun.key, TaskRun.state)
+            .join(Task, TaskRun.task_pk == Task.id)
+            .where(Task.name == task, TaskRun.key.in_(list(keys)))
+        ).all()
+    return dict(rows)
+
+
+def outputs_of(db_url: str | None, task: str, key: str) -> list[str] | None:
+    """What the latest successful attempt of the task run ``task``/``key`` returned.
+
+    None when the task run does not exist, is not done, or its attempt predates the recording
+    of outputs.
+    """
+    with session_scope(db_url) as s:
+        raw = s.scalar(
+            select(TaskAttempt.outputs)
+            .join(TaskRun, TaskAttempt.run_pk == TaskRun.id)
+            .join(Task, TaskRun.task_pk == Task.id)
+            .where(Task.name == task, TaskRun.key == key, TaskRun.state == State.DONE.value,
+                   TaskAttempt.state == State.DONE.value)
+            .order_by(TaskAttempt.number.desc())
+            .limit(1)
+        )  # fmt: skip
+    return None if raw is None else list(json.loads(raw))

@@ -1,0 +1,78 @@
+"""What runs on the executor: one attempt of one task run, its log, and the classification of failures.
+
+The task is looked up in the registry (:mod:`fermi_core.engine.registry`) by name, its stored
+parameters are parsed into its dataclass and its function is called with stdout and stderr sent
+to the attempt's log. Bad input -- a :class:`fermi_core.errors.BadInput` or one of the types the
+task declares -- returns exit code 2 and is not retried; anything else is an infrastructure
+failure (exit code 1) that the driver retries.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import traceback
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import update
+
+from fermi_core.db import session_scope
+from fermi_core.engine.models import TaskAttempt, utcnow
+from fermi_core.engine.registry import TaskContext, get_task
+from fermi_core.engine.states import State
+from fermi_core.site import Site
+
+EXIT_OK, EXIT_CRASH, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def run_attempt(
+    attempt_id: int, site: Site, log_path: str, task: str, params: str, key: str, processing_date: str
+) -> dict[str, Any]:
+    """Run one attempt of ``task`` with its stored ``params`` (JSON); return the outcome.
+
+    Parameters
+    ----------
+    attempt_id
+        The ``pipeline_attempt`` row, marked ``running`` here (host, pid, start time).
+    site
+        Data home and database of the driver.
+    log_path
+        The attempt's log (appended to).
+    task, params, key, processing_date
+        The task's name, the task run's stored parameters, key and processing date.
+
+    Returns
+    -------
+    dict
+        ``exit_code`` (:data:`EXIT_OK`, :data:`EXIT_CRASH`, :data:`EXIT_BAD_INPUT`) and either
+        ``outputs`` (what the task returned) or ``error`` (``Type: message``).
+    """
+    with session_scope(site.db_url) as s:
+        s.execute(
+            update(TaskAttempt)
+            .where(TaskAttempt.id == attempt_id)
+            .values(
+                state=State.RUNNING.value, host=socket.gethostname(), pid=os.getpid(), started_at=utcnow()
+            )
+        )
+    Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "a") as log, contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+        try:
+            spec = get_task(task)
+        except Exception as exc:  # not installed where the attempt runs: the machine's fault
+            traceback.print_exc()
+            return {"exit_code": EXIT_CRASH, "error": f"{type(exc).__name__}: {exc}"}
+        try:
+            outputs = [
+                str(o) for o in spec.function(spec.load(params), TaskContext(site, key, processing_date))
+            ]
+        except spec.bad_input_types as exc:
+            traceback.print_exc()
+            return {"exit_code": EXIT_BAD_INPUT, "error": f"{type(exc).__name__}: {exc}"}
+        except Exception as exc:
+            traceback.print_exc()
+            return {"exit_code": EXIT_CRASH, "error": f"{type(exc).__name__}: {exc}"}
+        print("outputs:", *outputs, sep="\n  ")
+    return {"exit_code": EXIT_OK, "outputs": outputs}

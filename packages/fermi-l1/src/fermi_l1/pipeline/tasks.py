@@ -1,0 +1,142 @@
+"""The tasks of fermi-l1 for the task engine: ``recon``, ``runinput``, ``l1run``, and their re-run chain.
+
+Registered under the entry point group ``fermi.tasks`` (:mod:`fermi_core.engine.registry`).
+Each task is a parameter dataclass (stored as the task run's JSON ``params``; field names and
+values are those written before the engine moved to fermi-core, so existing rows still load)
+and a small function calling the domain code:
+
+* ``recon`` -- :func:`.runinput.recon_crumb`: one crumb of a merged file to a merit file (key
+  ``r<run10>.cCCCC.kKKK``);
+* ``runinput`` -- :func:`.runinput.assemble_run_input`: the run input folder of a LAT run (key
+  ``r<run10>``);
+* ``l1run`` -- :func:`.l1run.make_run_products`: FT2, FT1, catalog and outbox of a run input
+  (key ``r<run10>``), with the task run's fixed processing date.
+
+Together they are the re-run chain :data:`L1_CHAIN`, whose subject is a LAT run
+(``r0239557414`` or ``239557414``). Bad input is a :class:`fermi_core.errors.BadInput` (every
+fermi-l1 input error is one) or a :class:`fermi_sciencetools_shim.errors.ShimError` (the shim,
+installable alone, cannot depend on fermi-core).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fermi_core.engine.registry import Chain, TaskContext, TaskSpec
+from fermi_core.site import run_folder
+from fermi_sciencetools_shim.errors import ShimError
+
+__all__ = [
+    "L1RUN",
+    "L1_CHAIN",
+    "RECON",
+    "RUNINPUT",
+    "L1RunParams",
+    "ReconParams",
+    "RunInputParams",
+    "lat_run_key",
+]
+
+_LAT_RUN = re.compile(r"^r?(\d{1,10})$")
+
+
+def lat_run_key(text: str) -> str | None:
+    """The task-run key of the LAT run ``text`` names (``239557414`` -> ``r0239557414``), else None."""
+    m = _LAT_RUN.match(text.strip())
+    return None if m is None else run_folder(int(m.group(1)))
+
+
+#: recon crumbs -> run input -> L1 products, for one LAT run
+L1_CHAIN = Chain(
+    name="l1",
+    tasks=("recon", "runinput", "l1run"),
+    subject="LAT run",
+    subject_key=lat_run_key,
+    examples="r0239557414 or 239557414",
+)
+#: bad input of the L1 tasks besides fermi_core.errors.BadInput
+_BAD_INPUT = (ShimError,)
+
+
+@dataclass(frozen=True)
+class ReconParams:
+    """One crumb: events ``[lo, hi)`` of the merged file ``merged`` (with its SHA-256) to ``out``.
+
+    ``spacecraft`` lists the spacecraft sample files (``path``, ``relpath``, ``sha256``, ...).
+    """
+
+    merged: str
+    sha256: str
+    lo: int
+    hi: int
+    run: int
+    spacecraft: list[dict[str, Any]]
+    out: str
+
+
+@dataclass(frozen=True)
+class RunInputParams:
+    """The run input folder ``input_dir`` of LAT run ``run`` from its crumbs (``chunks``: per merged file)."""
+
+    run: int
+    start: float
+    stop: float
+    chunks: list[list[str]]
+    spacecraft: list[dict[str, Any]]
+    merged: list[dict[str, Any]]
+    input_dir: str
+
+
+@dataclass(frozen=True)
+class L1RunParams:
+    """The products of the run input ``input_dir``, into ``products_dir`` and the FSSC ``outbox``."""
+
+    input_dir: str
+    products_dir: str
+    outbox: str
+
+
+def recon(params: ReconParams, ctx: TaskContext) -> list[str]:
+    """Reconstruct one crumb (:func:`.runinput.recon_crumb`); return ``[merit file]``."""
+    from fermi_l1.pipeline.runinput import recon_crumb
+
+    return recon_crumb(
+        params.merged, params.sha256, params.lo, params.hi, params.run, params.spacecraft, params.out
+    )
+
+
+def runinput(params: RunInputParams, ctx: TaskContext) -> list[str]:
+    """Assemble the run input folder (:func:`.runinput.assemble_run_input`); return its files."""
+    from fermi_l1.pipeline.runinput import assemble_run_input
+
+    return assemble_run_input(params.run, params.start, params.stop, params.chunks, params.spacecraft,
+                              params.merged, params.input_dir)  # fmt: skip
+
+
+def l1run(params: L1RunParams, ctx: TaskContext) -> list[str]:
+    """Make, register and export the run's products (:func:`.l1run.make_run_products`); return them."""
+    from fermi_l1.pipeline.l1run import make_run_products
+
+    return make_run_products(params.input_dir, params.products_dir, params.outbox, date=ctx.processing_date,
+                             db_url=ctx.site.db_url, site=ctx.site)  # fmt: skip
+
+
+def _input_folder_complete(params: L1RunParams) -> bool:
+    return (Path(params.input_dir) / "run.json").is_file()
+
+
+RECON = TaskSpec(
+    name="recon", function=recon, params=ReconParams, label="recon crumbs", bad_input=_BAD_INPUT,
+    chain=L1_CHAIN, intermediate=lambda p: [p.out],
+)  # fmt: skip
+RUNINPUT = TaskSpec(
+    name="runinput", function=runinput, params=RunInputParams, label="run inputs", bad_input=_BAD_INPUT,
+    chain=L1_CHAIN, intermediate=lambda p: [p.input_dir],
+)  # fmt: skip
+L1RUN = TaskSpec(
+    name="l1run", function=l1run, params=L1RunParams, label="L1 runs", bad_input=_BAD_INPUT,
+    chain=L1_CHAIN, ready=_input_folder_complete,
+)  # fmt: skip
