@@ -18,6 +18,7 @@ from sqlalchemy import create_engine, text
 
 from fermi_halfpipe.cli import main as halfpipe
 from fermi_ingest.cli import main as ingest
+from fermi_l1.cli import main as l1
 from fermi_latsim.simulate import SimulationConfig, simulate
 
 
@@ -63,7 +64,20 @@ def test_copied_home_reads_its_own_archive(tmp_path, monkeypatch):
     assert archived.name in out and str(copy) in out, out
     assert len([line for line in out.splitlines() if line.strip()]) == 1, out  # one line, no traceback
 
-    rc, out = _run(halfpipe, [*_site_args(original), "merge", first])
-    assert rc == 0, out
+    for d in deliveries:
+        rc, out = _run(halfpipe, [*_site_args(original), "merge", d])
+        assert rc == 0, out
     assert list((original / "runs").rglob("*.arrow"))
     assert not (copy / "runs").exists() or not list((copy / "runs").rglob("*.arrow"))
+
+    # Level 1 records task parameters, attempt logs and catalogued products relative to the home
+    rc, out = _run(l1, [*_site_args(original), "pipeline", "--from-halfpipe", "--no-progress"])
+    assert rc == 0, out
+    with create_engine(f"sqlite:///{original / 'fermi.db'}").connect() as conn:
+        params = [r[0] for r in conn.execute(text("SELECT params FROM pipeline_run"))]
+        logs = [r[0] for r in conn.execute(text("SELECT log_path FROM pipeline_attempt"))]
+        products = [r[0] for r in conn.execute(text("SELECT file_path FROM l1_catalog_dataset"))]
+        provenance = [r[0] for r in conn.execute(text("SELECT provenance FROM l1_catalog_dataset"))]
+    assert params and logs and products
+    assert str(tmp_path) not in "".join(params + logs + products + provenance)
+    assert all((original / p).is_file() for p in products + logs)

@@ -107,7 +107,7 @@ def join(params, ctx):
 
 ECHO = TaskSpec("toyecho", echo, EchoParams, label="toy echo", bad_input=(ToyRefusal,))
 SPLIT = TaskSpec("toysplit", split, PieceParams, chain=BATCH, intermediate=lambda p: [p.out])
-JOIN = TaskSpec("toyjoin", join, JoinParams, chain=BATCH, ready=lambda p: all(Path(x).exists() for x in p.pieces))
+JOIN = TaskSpec("toyjoin", join, JoinParams, chain=BATCH, ready=lambda p, site: all(Path(x).exists() for x in p.pieces))
 '''
 
 
@@ -172,7 +172,8 @@ def test_a_toy_task_registered_by_entry_point_runs_through_the_engine(toy, site,
     assert (attempt.state, attempt.exit_code, attempt.number, attempt.executor) == ("done", 0, 1, "local")
     assert json.loads(attempt.outputs) == [str(out)] == outputs_of(site.db_url, "toyecho", "a")
     assert attempt.host and attempt.pid and attempt.started_at and attempt.ended_at
-    log = Path(attempt.log_path)
+    assert not Path(attempt.log_path).is_absolute()  # stored relative to the data home
+    log = site.resolve(attempt.log_path)
     assert log.parent == site.logs and log.name == "toyecho-a.attempt1.log"
     assert f"wrote {out}" in log.read_text()
     with session_scope(site.db_url) as s:

@@ -9,10 +9,8 @@ merged event files written for the delivery's runs.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from fermi_core.engine.registry import TaskContext, TaskSpec
-from fermi_core.site import Site
 
 __all__ = ["MERGE", "MergeParams", "merge_delivery_task"]
 
@@ -24,29 +22,28 @@ class MergeParams:
     Parameters
     ----------
     path
-        The inbox entry the delivery came from (the task run's name, for the record).
-    home
-        Data home of the delivery.
+        The inbox entry the delivery came from, relative to the data home (absolute in older rows).
     delivery_id
         The delivery, as the ingest returned it. Empty in task runs recorded before it was
         passed on: then it is read from the entry's manifest.
     """
 
     path: str
-    home: str
     delivery_id: str = ""
+    #: data home, recorded by older rows; the task's site is the data home it merges into
+    home: str = ""
 
 
 def merge_delivery_task(params: MergeParams, ctx: TaskContext) -> list[str]:
     """Merge the ingested delivery of ``params``; return the merged files of its runs."""
     from fermi_halfpipe.delivery import merge_delivery
 
-    site = Site(Path(params.home), ctx.site.db_url)
+    site = ctx.site
     delivery_id = params.delivery_id
     if not delivery_id:
         from fermi_ingest.task import delivery_id_of
 
-        delivery_id = delivery_id_of(params.path)
+        delivery_id = delivery_id_of(site.resolve(params.path))
     summary = merge_delivery(delivery_id, site=site)
     for r in summary["runs"]:
         print(f"run {r['run_id']}: {r.get('status')}")

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fermi_core.engine.registry import TaskContext, TaskSpec
-from fermi_core.site import Site
 from fermi_ingest.errors import IngestError
 from fermi_ingest.manifest import MANIFEST_NAME, read_manifest
 
@@ -25,26 +24,26 @@ __all__ = ["INGEST", "IngestParams", "delivery_id_of", "ingest_delivery"]
 
 @dataclass(frozen=True)
 class IngestParams:
-    """Parameters of one ``ingest`` task run (stored as JSON: ``{"home": ..., "path": ...}``).
+    """Parameters of one ``ingest`` task run (stored as JSON: ``{"path": ...}``).
 
     Parameters
     ----------
     path
-        The inbox entry: a delivery directory (with ``manifest.json``) or a tar of one.
+        The inbox entry: a delivery directory (with ``manifest.json``) or a tar of one, relative
+        to the data home (absolute in older rows).
     home
-        Data home the delivery is ingested into.
+        The data home, recorded by older rows; the task's site is the home it ingests into.
     """
 
     path: str
-    home: str
+    home: str = ""
 
 
 def ingest_delivery(params: IngestParams, ctx: TaskContext) -> list[str]:
-    """Ingest the delivery at ``params.path`` into ``params.home``; return ``[delivery id]``."""
+    """Ingest the delivery at ``params.path`` into the task's data home; return ``[delivery id]``."""
     from fermi_ingest.ingest import ingest
 
-    site = Site(Path(params.home), ctx.site.db_url)
-    result = ingest(params.path, site=site)
+    result = ingest(ctx.site.resolve(params.path), site=ctx.site)
     print(f"delivery {result.delivery_id}: {'already ingested' if result.already_ingested else 'ingested'}")
     return [result.delivery_id]
 

@@ -174,7 +174,7 @@ def process(
             log = site.logs / f"{spec.name}-{run.key}.attempt{number}.log"
             attempt = TaskAttempt(run_pk=run.id, number=number, state=State.QUEUED.value, executor=executor.name,
                                   driver_host=socket.gethostname(), driver_pid=os.getpid(),
-                                  log_path=str(log))  # fmt: skip
+                                  log_path=site.relative(log))  # fmt: skip
             s.add(attempt)
             run.state, run.updated_at = State.RUNNING.value, utcnow()
             s.flush()

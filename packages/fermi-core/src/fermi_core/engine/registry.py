@@ -121,10 +121,13 @@ class TaskSpec(Generic[P]):
         The re-run chain the task belongs to.
     intermediate
         ``intermediate(params)``: outputs a re-run moves aside (kept under ``.rerun-<id>/``
-        next to them) so that they are really recomputed.
+        next to them) so that they are really recomputed; paths as stored in the parameters
+        (relative to the data home, resolved by the engine against the driver's site).
     ready
-        ``ready(params)``: False while an input the task needs is not there yet; a requeued task
-        run waits for it (besides waiting for the earlier tasks of its chain).
+        ``ready(params, site)``: False while an input the task needs is not there yet; a
+        requeued task run waits for it (besides waiting for the earlier tasks of its chain).
+        ``site`` is the driver's data home (None when the caller gave only a database URL: then
+        stored paths are taken as they are).
     """
 
     name: str
@@ -134,7 +137,7 @@ class TaskSpec(Generic[P]):
     bad_input: tuple[type[BaseException], ...] = ()
     chain: Chain | None = None
     intermediate: Callable[[P], Sequence[str | Path]] | None = None
-    ready: Callable[[P], bool] | None = None
+    ready: Callable[[P, Site | None], bool] | None = None
     _fields: tuple[str, ...] = field(default=(), init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

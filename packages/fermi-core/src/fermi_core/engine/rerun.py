@@ -32,6 +32,7 @@ from fermi_core.db import session_scope
 from fermi_core.engine.models import RerunRequest, RerunTarget, Task, TaskAttempt, TaskRun, utcnow
 from fermi_core.engine.registry import Chain, UnknownTask, chains, get_task, subjects_of
 from fermi_core.engine.states import BUSY, FINAL, RERUNNABLE, RequestState, State
+from fermi_core.site import Site
 
 __all__ = [
     "RerunError",
@@ -249,6 +250,10 @@ def request_rerun(
     return request
 
 
+def _stored(site: Site | None, path: str | Path) -> Path:
+    return site.resolve(path) if site is not None else Path(path)
+
+
 def _move_aside(path: Path, request_id: int) -> None:
     """Move an intermediate output next to itself under ``.rerun-<id>/`` (kept, not deleted)."""
     if not path.exists():
@@ -258,15 +263,18 @@ def _move_aside(path: Path, request_id: int) -> None:
     path.replace(dest)  # a move on the same file system, not a write
 
 
-def _intermediate(task: str, params: str) -> list[Path]:
-    """What task ``task`` declares as intermediate outputs for ``params`` (none if not installed)."""
+def _intermediate(task: str, params: str, site: Site | None) -> list[Path]:
+    """What task ``task`` declares as intermediate outputs for ``params`` (none if not installed).
+
+    Stored paths are relative to the data home: resolved against ``site`` (as they are without one).
+    """
     try:
         spec = get_task(task)
     except UnknownTask:
         return []
     if spec.intermediate is None:
         return []
-    return [Path(p) for p in spec.intermediate(spec.load(params)) if p]
+    return [_stored(site, p) for p in spec.intermediate(spec.load(params)) if p]
 
 
 def _requested_ids(db_url: str | None) -> list[int]:
@@ -281,7 +289,7 @@ def _requested_ids(db_url: str | None) -> list[int]:
         )
 
 
-def _claim_one(db_url: str | None, request_id: int) -> bool:
+def _claim_one(db_url: str | None, request_id: int, site: Site | None = None) -> bool:
     """Claim request ``request_id`` and requeue its targets in one transaction; False if another driver had it.
 
     The claim is a conditional update (``state`` from ``requested`` to ``queued``), the first
@@ -312,7 +320,7 @@ def _claim_one(db_url: str | None, request_id: int) -> bool:
             )
             return False
         for run in targets:
-            for path in _intermediate(run.task.name, run.params):
+            for path in _intermediate(run.task.name, run.params, site):
                 _move_aside(path, req.id)
             base = s.scalar(select(func.count()).where(TaskAttempt.run_pk == run.id)) or 0
             s.add(RerunTarget(request_pk=req.id, run_pk=run.id, attempt_base=base))
@@ -320,15 +328,15 @@ def _claim_one(db_url: str | None, request_id: int) -> bool:
     return True
 
 
-def claim_pending(db_url: str | None) -> list[int]:
+def claim_pending(db_url: str | None, site: Site | None = None) -> list[int]:
     """Requeue the targets of every ``requested`` request (a driver's hook); return the request ids.
 
     Each request is claimed atomically (:func:`_claim_one`): when two drivers run at once, exactly
     one acts on a request and the other skips it without error. A request whose task runs changed
     since it was made (now in flight, or its step no longer failed) is marked ``refused`` with
-    the reason.
+    the reason. ``site`` is the driver's data home, against which stored paths are resolved.
     """
-    return [rid for rid in _requested_ids(db_url) if _claim_one(db_url, rid)]
+    return [rid for rid in _requested_ids(db_url) if _claim_one(db_url, rid, site)]
 
 
 def attempt_base(s: Session, run_pk: int) -> int:
@@ -341,7 +349,7 @@ def _subject_key(key: str) -> str:
     return key.partition(".")[0]
 
 
-def _inputs_ready(s: Session, task: str, run: TaskRun) -> bool:
+def _inputs_ready(s: Session, task: str, run: TaskRun, site: Site | None) -> bool:
     """True when the earlier tasks of the run's chain are done for its subject and the task's check passes."""
     try:
         spec = get_task(task)
@@ -357,11 +365,14 @@ def _inputs_ready(s: Session, task: str, run: TaskRun) -> bool:
             ).all()
             if any(st != State.DONE for st in states):
                 return False
-    return spec.ready is None or spec.ready(spec.load(run.params))
+    return spec.ready is None or spec.ready(spec.load(run.params), site)
 
 
 def requeued_items(
-    db_url: str | None, task: str, exclude: set[str] | frozenset[str] = frozenset()
+    db_url: str | None,
+    task: str,
+    exclude: set[str] | frozenset[str] = frozenset(),
+    site: Site | None = None,
 ) -> list[tuple[str, Any]]:
     """``(key, params)`` of the task runs of ``task`` requeued by a request and whose inputs are ready.
 
@@ -384,7 +395,9 @@ def requeued_items(
             .distinct()
         ).all()
         return [
-            (r.key, spec.load(r.params)) for r in rows if r.key not in exclude and _inputs_ready(s, task, r)
+            (r.key, spec.load(r.params))
+            for r in rows
+            if r.key not in exclude and _inputs_ready(s, task, r, site)
         ]
 
 

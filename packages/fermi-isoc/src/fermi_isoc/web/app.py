@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 import fermi_isoc.models  # noqa: F401  (registers isoc's tables)
 from fermi_core.db import get_engine
 from fermi_core.engine.rerun import RerunError, request_rerun
+from fermi_core.site import Site
 from fermi_isoc import queries
 from fermi_isoc._version import __version__
 from fermi_isoc.alarms import Context, evaluate, load_alarms, worst
@@ -44,6 +45,8 @@ class Settings:
     """Page configuration: database, operator token (never defaulted), alarms, refresh period."""
 
     db_url: str | None = None
+    #: data home the stored paths (attempt logs) are relative to (default ``$FERMI_HOME``)
+    home: str | None = None
     operator_token: str | None = field(default_factory=lambda: os.environ.get(TOKEN_ENV) or None)
     alarms_path: str | None = None
     refresh_seconds: int = 10
@@ -150,7 +153,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             match = [a for a in queries.attempts_of(s, key) if a.step == step and a.attempt == attempt]
         if not match:
             raise HTTPException(404, f"task run {key} has no attempt {attempt} of step {step}")
-        path = Path(match[0].log_path)
+        path = Site.from_env(home=settings.home, db_url=settings.db_url).resolve(match[0].log_path)
         try:
             data = path.read_bytes()[-200_000:]
         except OSError as exc:

@@ -65,6 +65,11 @@ class FlowSummary:
         return sum(s.failed for s in self.stages.values())
 
 
+def _records(files: Sequence[Any]) -> list[dict[str, Any]]:
+    """File records for task parameters: ``path`` is the home-relative path, as stored."""
+    return [{**vars(f), "path": f.relpath} for f in files]
+
+
 def run_pipeline(
     site: Site,
     executor: Executor,
@@ -78,10 +83,10 @@ def run_pipeline(
     """Run every stage for ``site`` with ``executor``; see the module documentation."""
     db_url = site.db_url
     out = FlowSummary()
-    claim_pending(db_url)
+    claim_pending(db_url, site)
 
     def with_reruns(task: str, items: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
-        return items + requeued_items(db_url, task, exclude={k for k, _ in items})
+        return items + requeued_items(db_url, task, exclude={k for k, _ in items}, site=site)
 
     def stage(task: str, items: Sequence[tuple[str, Any]]) -> Summary:
         label = get_task(task).title
@@ -94,10 +99,10 @@ def run_pipeline(
 
     if inbox:
         for entry in inbox_entries(site):
-            ingest = [(entry.name, IngestParams(path=str(entry), home=str(site.home)))]
+            ingest = [(entry.name, IngestParams(path=site.relative(entry)))]
             if stage("ingest", ingest).failed == 0:
                 ingested = outputs_of(db_url, "ingest", entry.name) or [""]
-                merge = MergeParams(path=str(entry), home=str(site.home), delivery_id=ingested[0])
+                merge = MergeParams(path=site.relative(entry), delivery_id=ingested[0])
                 stage("merge", [(entry.name, merge)])
     for task in ("ingest", "merge"):
         if extra := with_reruns(task, []):
@@ -108,15 +113,15 @@ def run_pipeline(
     ]
     crumbs: dict[int, list[list[tuple[str, ReconParams]]]] = {}
     for plan in plans:
-        sc = [vars(f) for f in plan.spacecraft]
+        sc = _records(plan.spacecraft)
         per_chunk = []
         for c, f in enumerate(plan.files):
             items = []
             for k, (lo, hi) in enumerate(crumb_bounds(f.n_events, min_crumb=min_crumb)):
                 key = f"{plan.key}.c{c:04d}.k{k:03d}"
                 crumb = site.l1_work_dir(plan.run) / f"c{c:04d}-k{k:03d}.parquet"
-                params = ReconParams(merged=f.path, sha256=f.sha256, lo=lo, hi=hi, run=plan.run, spacecraft=sc,
-                                     out=str(crumb))  # fmt: skip
+                params = ReconParams(merged=f.relpath, sha256=f.sha256, lo=lo, hi=hi, run=plan.run, spacecraft=sc,
+                                     out=site.relative(crumb))  # fmt: skip
                 items.append((key, params))
             per_chunk.append(items)
         crumbs[plan.run] = per_chunk
@@ -133,8 +138,8 @@ def run_pipeline(
         params = RunInputParams(
             run=plan.run, start=plan.start, stop=plan.stop,
             chunks=[[p.out for _, p in items] for items in crumbs[plan.run]],
-            spacecraft=[vars(f) for f in plan.spacecraft], merged=[vars(f) for f in plan.files],
-            input_dir=str(site.l1_input_dir(plan.run)),
+            spacecraft=_records(plan.spacecraft), merged=_records(plan.files),
+            input_dir=site.relative(site.l1_input_dir(plan.run)),
         )  # fmt: skip
         runinputs.append((plan.key, params))
     if runinputs := with_reruns("runinput", runinputs):
@@ -142,7 +147,14 @@ def run_pipeline(
 
     folders = sorted(p.parent for p in site.l1_inputs.glob("r*/run.json"))
     l1runs: list[tuple[str, Any]] = [
-        (p.name, L1RunParams(input_dir=str(p), products_dir=str(site.products), outbox=str(site.outbox)))
+        (
+            p.name,
+            L1RunParams(
+                input_dir=site.relative(p),
+                products_dir=site.relative(site.products),
+                outbox=site.relative(site.outbox),
+            ),
+        )
         for p in folders
     ]
     if l1runs := with_reruns("l1run", l1runs):

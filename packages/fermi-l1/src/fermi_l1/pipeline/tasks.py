@@ -1,9 +1,10 @@
 """The tasks of fermi-l1 for the task engine: ``recon``, ``runinput``, ``l1run``, and their re-run chain.
 
 Registered under the entry point group ``fermi.tasks`` (:mod:`fermi_core.engine.registry`).
-Each task is a parameter dataclass (stored as the task run's JSON ``params``; field names and
-values are those written before the engine moved to fermi-core, so existing rows still load)
-and a small function calling the domain code:
+Each task is a parameter dataclass (stored as the task run's JSON ``params``; field names are
+those written before the engine moved to fermi-core, so existing rows still load; paths in them
+are relative to the data home, resolved against the task's site, while the absolute paths of
+older rows are used as they are) and a small function calling the domain code:
 
 * ``recon`` -- :func:`.runinput.recon_crumb`: one crumb of a merged file to a merit file (key
   ``r<run10>.cCCCC.kKKK``);
@@ -26,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from fermi_core.engine.registry import Chain, TaskContext, TaskSpec
-from fermi_core.site import run_folder
+from fermi_core.site import Site, run_folder
 from fermi_sciencetools_shim.errors import ShimError
 
 __all__ = [
@@ -99,33 +100,49 @@ class L1RunParams:
     outbox: str
 
 
+def _path(site: Site | None, stored: str) -> str:
+    """A path of the parameters (relative to the data home since 0.1; absolute in older rows)."""
+    return str(site.resolve(stored)) if site is not None else stored
+
+
+def _files(site: Site, files: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """File records (``path``, ``relpath``, ``sha256`` ...) with ``path`` resolved in the data home."""
+    return [{**f, "path": _path(site, f.get("relpath") or f["path"])} for f in files]
+
+
 def recon(params: ReconParams, ctx: TaskContext) -> list[str]:
     """Reconstruct one crumb (:func:`.runinput.recon_crumb`); return ``[merit file]``."""
     from fermi_l1.pipeline.runinput import recon_crumb
 
+    site = ctx.site
     return recon_crumb(
-        params.merged, params.sha256, params.lo, params.hi, params.run, params.spacecraft, params.out
-    )
+        _path(site, params.merged), params.sha256, params.lo, params.hi, params.run,
+        _files(site, params.spacecraft), _path(site, params.out),
+    )  # fmt: skip
 
 
 def runinput(params: RunInputParams, ctx: TaskContext) -> list[str]:
     """Assemble the run input folder (:func:`.runinput.assemble_run_input`); return its files."""
     from fermi_l1.pipeline.runinput import assemble_run_input
 
-    return assemble_run_input(params.run, params.start, params.stop, params.chunks, params.spacecraft,
-                              params.merged, params.input_dir)  # fmt: skip
+    site = ctx.site
+    chunks = [[_path(site, c) for c in crumbs] for crumbs in params.chunks]
+    return assemble_run_input(params.run, params.start, params.stop, chunks, _files(site, params.spacecraft),
+                              _files(site, params.merged), _path(site, params.input_dir))  # fmt: skip
 
 
 def l1run(params: L1RunParams, ctx: TaskContext) -> list[str]:
     """Make, register and export the run's products (:func:`.l1run.make_run_products`); return them."""
     from fermi_l1.pipeline.l1run import make_run_products
 
-    return make_run_products(params.input_dir, params.products_dir, params.outbox, date=ctx.processing_date,
-                             db_url=ctx.site.db_url, site=ctx.site)  # fmt: skip
+    site = ctx.site
+    return make_run_products(_path(site, params.input_dir), _path(site, params.products_dir),
+                             _path(site, params.outbox), date=ctx.processing_date, db_url=site.db_url,
+                             site=site)  # fmt: skip
 
 
-def _input_folder_complete(params: L1RunParams) -> bool:
-    return (Path(params.input_dir) / "run.json").is_file()
+def _input_folder_complete(params: L1RunParams, site: Site | None) -> bool:
+    return (Path(_path(site, params.input_dir)) / "run.json").is_file()
 
 
 RECON = TaskSpec(
