@@ -240,3 +240,20 @@ def test_one_saa_polygon_tle_propagation_and_apid_table():
     assert _defining(r"^\s*from sgp4") == ["fermi_core.mission.orbit"]
     assert len(_defining(r"^(SAA_POLYGON|LAT_SAA\w*|SAA_VERTICES)\s*=")) == 1
     assert len(_defining(r"^(APID_\w+|\w*APIDS)\s*=\s*[\(\[{0-9]")) == 1
+
+
+def test_stages_read_what_the_stage_before_publishes():
+    # the halfpipe takes packets from fermi_ingest.published, never by decoding the archive or
+    # querying ingest's tables; Level 1 takes runs from fermi_halfpipe.published, never its tables
+    rules = {
+        "fermi_halfpipe": ("fermi_ingest.ccsds.decode", "fermi_ingest.models", "fermi_ingest.ingest"),
+        "fermi_l1": ("fermi_halfpipe.models", "fermi_halfpipe.store", "fermi_halfpipe.stitch"),
+        "fermi_isoc": ("fermi_halfpipe.models", "fermi_l1.pipeline"),
+    }
+    bad = [
+        _where(i)
+        for i in IMPORTS
+        for reader, forbidden in rules.items()
+        if _top(i.module) == reader and any(i.target == f or i.target.startswith(f + ".") for f in forbidden)
+    ]
+    assert bad == []

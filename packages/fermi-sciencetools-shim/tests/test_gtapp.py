@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import shlex
+
+import gt_apps
 import numpy as np
 import pytest
 from astropy.io import fits
 
-from fermi_sciencetools_shim import gtapp
 from fermi_sciencetools_shim.errors import ParameterError
 from fermi_sciencetools_shim.gtapp import GtApp
 from fermi_sciencetools_shim.select.gtselect import main as gtselect_main
@@ -42,7 +44,7 @@ def test_parameters_read_and_set_like_gtapp():
     lenient = GtApp("gtselect", raiseKeyErrors=False)
     lenient["nonsense"] = 1
     assert lenient["nonsense"] is None
-    assert gtapp.filter.appName == "gtselect" and gtapp.expCube.appName == "gtltcube"
+    assert gt_apps.filter.appName == "gtselect" and gt_apps.expCube.appName == "gtltcube"
 
 
 def test_command_lists_every_parameter_in_par_order():
@@ -51,8 +53,12 @@ def test_command_lists_every_parameter_in_par_order():
     app["outfile"] = "out.fits"
     app["ra"] = 83.6324
     command = app.command()
-    assert command.startswith('gtselect infile="/data/ft1 copy.fits" outfile=out.fits ra=83.6324 dec=INDEF')
-    assert "emin=30.0 emax=300000.0" in command and command.endswith("clobber=yes debug=no gui=no mode=ql")
+    # As the Fermitools' GtApp writes it: timed, strings and INDEF in double quotes.
+    assert command.startswith(
+        'time -p gtselect infile="/data/ft1 copy.fits" outfile=out.fits ra=83.6324 dec="INDEF"'
+    )
+    assert "emin=30.0 emax=300000.0" in command and command.endswith('clobber=yes debug=no gui=no mode="ql"')
+    assert app.command(do_timing=False) == "gtselect" + app.pars()
 
 
 def test_run_without_required_parameter_fails_clearly():
@@ -75,8 +81,9 @@ def test_run_and_command_line_give_the_same_selection(shared_data, tmp_path, cap
     )
     printed = capsys.readouterr().out.splitlines()
     assert printed[0] == app.command()
+    assert printed[-3].startswith("real ") and printed[-1].startswith("sys ")
     assert result.n_events > 0
-    argv = app.command().split()[1:]
+    argv = shlex.split(app.command(do_timing=False))[1:]
     argv[1] = f"outfile={tmp_path / 'b.fits'}"
     assert gtselect_main(argv) == 0
     with fits.open(tmp_path / "a.fits") as a, fits.open(tmp_path / "b.fits") as b:

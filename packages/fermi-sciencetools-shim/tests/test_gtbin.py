@@ -160,8 +160,8 @@ def test_count_error_formula():
 def test_errors_name_parameter_or_file(ft1, tmp_path, capsys):
     with pytest.raises(ParameterError, match="nxpix"):
         gtbin(ft1, tmp_path / "x.fits", "CMAP", nypix=3, binsz=1.0, xref=0.0, yref=0.0)
-    with pytest.raises(ParameterError, match="HEALPIX is not implemented"):
-        gtbin(ft1, tmp_path / "x.fits", "HEALPIX")
+    with pytest.raises(ParameterError, match="hpx_order"):
+        gtbin(ft1, tmp_path / "x.fits", "HEALPIX", hpx_order=13)
     with pytest.raises(InputFileError, match=r"missing\.fits"):
         gtbin(str(tmp_path / "missing.fits"), tmp_path / "x.fits", "PHA1")
     assert not (tmp_path / "x.fits").exists()
@@ -259,6 +259,6 @@ def test_event_list_is_concatenated_and_gtis_united(tmp_path):
     with fits.open(a) as h:
         fits.HDUList([h[0].copy(), h["EVENTS"].copy()]).writeto(no_gti)
     with pytest.raises(InputFileError, match=r"nogti\.fits.*no GTI extension"):
-        gtbin(str(no_gti), tmp_path / "x.fits", "PHA1")
+        gtbin(str(no_gti), tmp_path / "x.fits", "PHA1", enumbins=3)
     with pytest.raises(InputFileError, match=r"a\.fits.*no column FLUX"):
-        gtbin(str(a), tmp_path / "x.fits", "PHA1", efield="FLUX")
+        gtbin(str(a), tmp_path / "x.fits", "PHA1", efield="FLUX", enumbins=3)

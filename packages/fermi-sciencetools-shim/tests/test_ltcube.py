@@ -178,7 +178,7 @@ def test_gtltcube_product(tmp_path):
 def test_gtltcube_errors(tmp_path, capsys):
     ft1, ft2 = _write_inputs(tmp_path)
     with pytest.raises(ParameterError, match="phibins"):
-        gtltcube(str(ft2), str(tmp_path / "x.fits"), str(ft1), phibins=4)
+        gtltcube(str(ft2), str(tmp_path / "x.fits"), str(ft1), phibins=-1)
     with pytest.raises(ParameterError, match="tmax"):
         gtltcube(str(ft2), str(tmp_path / "x.fits"))
     with pytest.raises(InputFileError, match="SC_DATA"):

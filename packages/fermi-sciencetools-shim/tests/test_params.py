@@ -34,7 +34,9 @@ def test_unknown_parameter_is_named():
 
 
 def test_bad_number_is_named():
-    with pytest.raises(ParameterError, match="'emin': cannot read 'abc' as a real number"):
+    with pytest.raises(
+        ParameterError, match="'emin': cannot convert value \"abc\" cleanly to floating point type"
+    ):
         resolve(PARS, {"infile": "a", "outfile": "b", "emin": "abc"})
 
 

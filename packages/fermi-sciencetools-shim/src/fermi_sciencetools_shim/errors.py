@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 
-class ShimError(Exception):
-    """Base class: an error a user can act on, printed as one line by the commands."""
+class ShimError(RuntimeError):
+    """Base class: an error a user can act on, printed as one line by the commands.
+
+    It is a :class:`RuntimeError`, the exception the Fermitools' ``GtApp.run`` raises when
+    a tool fails, so scripts (and retry wrappers) catching ``RuntimeError`` see it.
+    """
 
 
 class ParameterError(ShimError, ValueError):

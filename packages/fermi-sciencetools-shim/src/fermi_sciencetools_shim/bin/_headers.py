@@ -230,3 +230,85 @@ def append_history(header: fits.Header, source: fits.Header, names: Iterable[str
     else:
         header.add_history(f"No history available in {label}")
     header.add_history(rule)
+
+
+#: Primary HDU of a HEALPIX map (``LatHealpixTemplate``; no image, no TSTART/TSTOP).
+HEALPIX_PRIMARY: Template = [
+    ("DATE", "", "Date file was made"),
+    ("FILENAME", "", "Name of this file"),
+    ("TELESCOP", "GLAST", "Name of telescope generating data"),
+    ("INSTRUME", "LAT", "Name of instrument generating data"),
+    ("DATE-OBS", "", "Start Date and Time of the observation (UTC)"),
+    ("DATE-END", "", "End Date and Time of the observation (UTC)"),
+    ("TIMEUNIT", "s", "units for the time related keywords"),
+    ("TIMEZERO", 0.0, "clock correction"),
+    ("TIMESYS", "TT", "Time system used to define time"),
+    ("TIMEREF", "LOCAL", "reference frame used for times"),
+    ("CLOCKAPP", False, "was a clock drift correction applied"),
+    ("GPS_OUT", False, "whether GPS time was unavailable at any time"),
+    ("NDSKEYS", 0, "Number of data subspace keywords in header"),
+    ("EQUINOX", 2000.0, "Equinox of RA & DEC specifications"),
+    ("OBSERVER", "Michelson", "PI name"),
+    ("CREATOR", "gtbin", "Software and version creating file"),
+]
+
+#: The SKYMAP table of a HEALPIX map, before the HEALPix keywords.
+SKYMAP: Template = [
+    ("EXTNAME", "SKYMAP", "Extension name"),
+    *_MISSION,
+    ("FILTER", "NONE", "Instrument filter in use (if any)"),
+    ("CHANTYPE", "PI", "Energy channel type"),
+    ("HDUCLASS", "OGIP", "Format confirms to OGIP standard"),
+    ("HDUCLAS1", "RESPONSE", "Extension contains response data"),
+    ("HDUCLAS2", "SKYMAP", "Extension contains response matrix"),
+    ("PIXTYPE", "HEALPIX", "HEALPIX scheme"),
+    ("HDUVERS", "1.2.0", "Version number of the format"),
+    *_TIME_KEYS,
+    ("CREATOR", "gtbin", "Software and version creating file"),
+]
+
+#: The GTI of a HEALPIX map (its template has EXPOSURE but no ONTIME).
+HEALPIX_GTI: Template = [
+    ("EXTNAME", "GTI", "Extension name"),
+    *_MISSION,
+    *_MJDREF,
+    *_TSTARTSTOP,
+    ("EXPOSURE", 0.0, "Total livetime in seconds"),
+    ("HDUCLASS", "OGIP", "File format is OGIP standard"),
+    ("HDUCLAS1", "GTI", "Contains Good Time Intervals"),
+    ("HDUVERS", "1.2.0", "Version of file format"),
+    *_TIME_KEYS,
+    ("NDSKEYS", 0, None),
+    ("CREATOR", "gtbin", "Software and version creating file"),
+]
+
+#: The SPECTRUM table of a PHA2 (type II) file (``LatBinnedTemplate``).
+SPECTRUM_TYPE2: Template = [
+    ("EXTNAME", "SPECTRUM", "Extension name"),
+    *_MISSION,
+    ("HDUCLASS", "OGIP", "Format confirms to OGIP standard"),
+    ("HDUCLAS1", "SPECTRUM", "PHA dataset (OGIP memo OGIP-92-007)"),
+    ("HDUCLAS2", "TOTAL", "Type of data stored"),
+    ("HDUCLAS3", "COUNT", "Further details of type of data stored"),
+    ("HDUCLAS4", "TYPE:II", "Multiple PHA datasets"),
+    ("HDUVERS", "1.2.0", "Version number of the format"),
+    ("DETCHANS", 0, "Total number of detector channels available"),
+    ("BACKFILE", "NONE", "Name of background file (if any)"),
+    ("CORRFILE", "NONE", "Name of correction file (if any)"),
+    ("CORRSCAL", 1.0, "Correction scaling factor."),
+    ("RESPFILE", "NONE", "Name of redistribution matrix file (if any)"),
+    ("ANCRFILE", "NONE", "Name of ancillary response file (if any)"),
+    ("SYS_ERR", 0.0, "Fractional systematic error"),
+    ("QUALITY", 0, "Data quality flag"),
+    ("GROUPING", 0, "Data grouping flag"),
+    ("AREASCAL", 1.0, "Area scaling factor"),
+    ("BACKSCAL", 1.0, "Scaling factor to be applied to Bkgdfile"),
+    ("CHANTYPE", "PI", "Whether channels used in the file have been corrected in any way"),
+    ("FILTER", "NONE", "Instrument filter in use"),
+    ("OBJECT", "", "Observed object"),
+    ("EQUINOX", 2000.0, "Equinox of RA & DEC specifications"),
+    ("RADECSYS", "FK5", "Stellar reference frame"),
+    *_TIME_KEYS,
+    ("NDSKEYS", 0, None),
+    ("CREATOR", "gtbin", "Software and version creating file"),
+]

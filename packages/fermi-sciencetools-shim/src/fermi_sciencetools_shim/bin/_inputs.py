@@ -16,6 +16,7 @@ from astropy.io import fits
 
 from fermi_sciencetools_shim.gti import Gti, union
 from fermi_sciencetools_shim.io.ft1 import read_events, read_gti
+from fermi_sciencetools_shim.io.progress import Progress
 
 
 @dataclass
@@ -28,10 +29,13 @@ class EventInput:
     paths: list[Path]
 
 
-def read_event_input(paths: Sequence[Path], columns: Sequence[str], evtable: str = "EVENTS") -> EventInput:
+def read_event_input(
+    paths: Sequence[Path], columns: Sequence[str], evtable: str = "EVENTS", progress_chatter: int | None = 0
+) -> EventInput:
     """Read ``columns`` (float64, keyed as given) of every event file, concatenated, and the GTI union.
 
     The GTI is consolidated like evtbin's (touching intervals merged) even for one file.
+    With several files, progress is shown on a terminal when ``progress_chatter >= 2``.
 
     Raises
     ------
@@ -43,12 +47,14 @@ def read_event_input(paths: Sequence[Path], columns: Sequence[str], evtable: str
         raise ValueError("no event file given")
     parts: dict[str, list[np.ndarray]] = {c: [] for c in columns}
     header: fits.Header | None = None
-    for path in paths:
-        data, hdr = read_events(path, list(columns), evtable)
-        if header is None:
-            header = hdr
-        for c in columns:
-            parts[c].append(np.asarray(data[c.upper()], dtype=np.float64).ravel())
+    with Progress("gtbin: reading event files", len(paths) if len(paths) > 1 else 0, progress_chatter) as bar:
+        for number, path in enumerate(paths, start=1):
+            data, hdr = read_events(path, list(columns), evtable)
+            if header is None:
+                header = hdr
+            for c in columns:
+                parts[c].append(np.asarray(data[c.upper()], dtype=np.float64).ravel())
+            bar.update(number)
     assert header is not None
     gti = union(read_gti(paths))
     return EventInput({c: np.concatenate(v) for c, v in parts.items()}, gti, header, list(paths))

@@ -18,10 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from astropy.io import fits
 
 from fermi_sciencetools_shim.bin import _kernels
 from fermi_sciencetools_shim.errors import InputFileError, ParameterError
+from fermi_sciencetools_shim.io.fitsfile import open_fits
+from fermi_sciencetools_shim.io.limits import check_allocation
+
+#: Bytes per bin while binners and their histograms are built (edges, centres, counts, errors).
+_BIN_BYTES = 48
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,7 @@ class Binner:
         if not hi > lo:
             raise ParameterError(name, f"upper limit {hi!r} must exceed lower limit {lo!r}")
         n = math.ceil((hi - lo) / width)
+        check_allocation(float(n) * _BIN_BYTES, f"{n} bins of width {width!r} from {lo!r} to {hi!r}", name)
         edges_lo = lo + width * np.arange(n, dtype=np.float64)
         edges_hi = np.minimum(edges_lo + width, hi)
         return cls(edges_lo, edges_hi, "LIN", float(lo), float(hi), float(width))
@@ -77,6 +82,7 @@ class Binner:
             raise ParameterError(name, f"must be a positive integer (got {nbins!r})")
         if not (lo > 0 and hi > lo):
             raise ParameterError(name, f"logarithmic bins need 0 < lower ({lo!r}) < upper ({hi!r})")
+        check_allocation(float(nbins) * _BIN_BYTES, f"{nbins} logarithmic bins", name)
         step = math.log(hi / lo) / nbins
         edges = lo * np.exp(step * np.arange(nbins + 1, dtype=np.float64))
         edges[0], edges[-1] = lo, hi
@@ -132,7 +138,7 @@ def read_bin_file(path: str | Path, kind: str) -> Binner:
     if not path.is_file():
         raise InputFileError(path, "bin definition file not found")
     try:
-        with fits.open(path) as hdul:
+        with open_fits(path) as hdul:
             if extname not in hdul:
                 raise InputFileError(path, f"no {extname} extension (make it with gtbindef)")
             data = hdul[extname].data

@@ -20,7 +20,13 @@ def _read_list(listfile: Path, param: str) -> list[Path]:
     if not listfile.is_file():
         raise InputFileError(listfile, f"list file given for parameter {param!r} does not exist")
     names: list[Path] = []
-    for lineno, line in enumerate(listfile.read_text().splitlines(), start=1):
+    try:
+        lines = listfile.read_text().splitlines()
+    except UnicodeDecodeError:
+        raise InputFileError(
+            listfile, f"neither a FITS file nor a text list of files (parameter {param!r})"
+        ) from None
+    for lineno, line in enumerate(lines, start=1):
         text = line.strip()
         if not text or text.startswith("#"):
             continue

@@ -25,6 +25,7 @@ from fermi_sciencetools_shim.io._layout import (
     keyword_card,
 )
 from fermi_sciencetools_shim.io.dss import DssKey, write_dss
+from fermi_sciencetools_shim.io.fitsfile import open_fits
 from fermi_sciencetools_shim.io.headers import file_date
 from fermi_sciencetools_shim.time import date_obs
 
@@ -113,6 +114,27 @@ def decode_bits(column: np.ndarray) -> np.ndarray:
     raise ValueError(f"cannot decode a bit column of dtype {array.dtype}")
 
 
+def decode_bit_column(column: np.ndarray, path: PathLike, evtable: str, name: str) -> np.ndarray:
+    """Return :func:`decode_bits` of a column, or raise an error naming the file and the column.
+
+    Raises
+    ------
+    InputFileError
+        If the column is neither a bit array (``32X``/``32L``) nor an integer column (``J``),
+        e.g. a float column written by a user's script.
+    """
+    try:
+        return decode_bits(column)
+    except ValueError as exc:
+        dtype = np.asarray(column).dtype
+        kind = {"f": "floating-point", "c": "complex", "U": "text", "S": "text"}.get(dtype.kind, str(dtype))
+        raise InputFileError(
+            path,
+            f"{evtable} column {name} is {kind} ({dtype.str}); a class or type column must be a bit "
+            f"array (32X/32L) or an integer (J) ({exc})",
+        ) from None
+
+
 def encode_bits(values: np.ndarray, nbits: int = 32) -> np.ndarray:
     """Return the ``(n, nbits)`` boolean array (element 0 = most significant bit) of integers."""
     v = np.asarray(values, dtype=np.int64).ravel()
@@ -124,13 +146,7 @@ def encode_bits(values: np.ndarray, nbits: int = 32) -> np.ndarray:
 
 # --------------------------------------------------------------------------- reading
 def _open(path: PathLike) -> fits.HDUList:
-    p = Path(path)
-    if not p.is_file():
-        raise InputFileError(p, "no such file")
-    try:
-        return fits.open(p, memmap=True)
-    except OSError as exc:
-        raise InputFileError(p, f"not a readable FITS file ({exc})") from None
+    return open_fits(path)
 
 
 def _table(hdul: fits.HDUList, path: PathLike, extname: str) -> fits.BinTableHDU:
@@ -243,7 +259,7 @@ def read_events(
         for name in wanted:
             raw = data.field(available[name]) if data is not None else np.empty(0)
             if name in BIT_COLUMNS:
-                out[name] = decode_bits(raw)
+                out[name] = decode_bit_column(raw, path, evtable, name)
             else:
                 out[name] = native(raw)
         header = hdu.header.copy()

@@ -155,6 +155,92 @@ def read_ft2(
     return {name: np.concatenate(parts[name]) if len(parts[name]) > 1 else parts[name][0] for name in wanted}
 
 
+#: Columns that must be finite in every row (directions).
+POINTING_COLUMNS = ("RA_SCZ", "DEC_SCZ", "RA_SCX", "DEC_SCX", "RA_ZENITH", "DEC_ZENITH")
+
+
+def check_ft2_rows(
+    path: PathLike, cols: Mapping[str, np.ndarray], previous: tuple[float, str] | None = None
+) -> None:
+    """Refuse FT2 rows the livetime and exposure sums cannot use, naming the file and the row.
+
+    Checked, for the columns present in ``cols``: ``START`` finite and strictly increasing
+    (a repeated ``START`` would count its livetime twice), ``STOP >= START``, ``LIVETIME``
+    finite and not negative, pointing directions finite. ``previous`` is the last ``START``
+    of the file before (and that file's name), for a list of FT2 files.
+
+    Raises
+    ------
+    InputFileError
+        Naming ``path``, the 1-based row and the reason.
+    """
+    start = cols.get("START")
+    if start is not None and start.size:
+        bad = np.flatnonzero(~np.isfinite(start))
+        if bad.size:
+            raise InputFileError(path, f"SC_DATA row {bad[0] + 1}: START is {float(start[bad[0]])!r}")
+        step = np.diff(start)
+        bad = np.flatnonzero(step <= 0)
+        if bad.size:
+            k = int(bad[0]) + 1
+            how = "repeats the START of" if step[bad[0]] == 0 else "is before the START of"
+            raise InputFileError(
+                path,
+                f"SC_DATA row {k + 1}: START {float(start[k])!r} {how} row {k} (rows must be in time order)",
+            )
+        if previous is not None and start[0] <= previous[0]:
+            raise InputFileError(
+                path,
+                f"SC_DATA row 1: START {float(start[0])!r} is not after the last START {previous[0]!r} of {previous[1]} "
+                "(FT2 files must be listed in time order without overlap)",
+            )
+        stop = cols.get("STOP")
+        if stop is not None:
+            bad = np.flatnonzero(~(stop >= start))
+            if bad.size:
+                k = int(bad[0])
+                raise InputFileError(
+                    path, f"SC_DATA row {k + 1}: STOP {float(stop[k])!r} is before START {float(start[k])!r}"
+                )
+    livetime = cols.get("LIVETIME")
+    if livetime is not None:
+        bad = np.flatnonzero(~(livetime >= 0))
+        if bad.size:
+            k = int(bad[0])
+            raise InputFileError(
+                path, f"SC_DATA row {k + 1}: LIVETIME {float(livetime[k])!r} is negative or not a number"
+            )
+    for name in POINTING_COLUMNS:
+        values = cols.get(name)
+        if values is not None:
+            bad = np.flatnonzero(~np.isfinite(values))
+            if bad.size:
+                k = int(bad[0])
+                raise InputFileError(
+                    path, f"SC_DATA row {k + 1}: {name} is {float(values[k])!r} (pointing unknown)"
+                )
+
+
+def read_ft2_checked(
+    paths: PathLike | Iterable[PathLike], columns: Sequence[str], sctable: str = "SC_DATA"
+) -> dict[str, np.ndarray]:
+    """Read FT2 columns like :func:`read_ft2`, checking each file's rows with :func:`check_ft2_rows`."""
+    files = _as_paths(paths)
+    if not files:
+        raise ParameterError("scfile", "no FT2 file given")
+    parts: list[dict[str, np.ndarray]] = []
+    previous: tuple[float, str] | None = None
+    for path in files:
+        cols = read_ft2(path, columns, sctable)
+        check_ft2_rows(path, cols, previous)
+        if cols["START"].size if "START" in cols else False:
+            previous = (float(cols["START"][-1]), str(path))
+        parts.append(cols)
+    if len(parts) == 1:
+        return parts[0]
+    return {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
+
+
 def ft2_layout(names: Iterable[str]) -> str:
     """Return ``"30"`` or ``"27"``: the template whose columns match ``names``."""
     upper = {n.upper() for n in names}

@@ -203,3 +203,99 @@ def accumulate_livetime(
                     for i in range(BLOCK):
                         _add_pair(acc, (p0 + i) * stride + 2 * bins[i], d, wd)
     return acc
+
+
+@njit(nogil=True)
+def accumulate_livetime_phi(
+    px,
+    py,
+    pz,
+    block_x,
+    block_y,
+    block_z,
+    thresholds,
+    blocks,
+    frames,
+    ex,
+    ey,
+    ez,
+    delta,
+    wdelta,
+    nbins,
+    phibins,
+    cos_zmax,
+    cos_zmin,
+    zenith_cut,
+    acc,
+):  # pragma: no cover - compiled
+    """Like :func:`accumulate_livetime`, with ``phibins > 0`` azimuth bins (``CosineBinner`` with phi).
+
+    ``frames`` (nrows, 3, 3) holds per row the instrument axes ``x, y, z`` (unit vectors,
+    orthonormalised as CLHEP's ``HepRotation`` does from S/C z and x). For a pixel ``p``,
+    ``cos(theta) = p . z`` and ``phi = atan2(p . y, p . x)``; the folded azimuth
+    ``f = 1 - |pi/4 - mod(phi, pi/2)| / (pi/4)`` gives the phi bin ``int(f * phibins)``
+    (the value ``f = 1`` goes to the last bin). A counted pixel adds the row's livetime to
+    its theta cell ``[p, ci]`` (the sum over phi) and to ``[p, (phi_bin + 1) * nbins + ci]``;
+    ``acc`` has shape (npix_padded, nbins * (1 + phibins), 2). The block caps use the
+    instrument z axis; the result equals :func:`..._reference.accumulate_livetime_phi`.
+    """
+    nrows = delta.shape[0]
+    fn = float(nbins)
+    last = nbins - 1
+    ncells = nbins * (1 + phibins)
+    stride = 2 * ncells
+    use_zmin = zenith_cut and cos_zmin < 1.0
+    quarter = math.pi / 4.0
+    half = math.pi / 2.0
+    two_pi = 2.0 * math.pi
+    for r0 in range(0, nrows, TILE):
+        r1 = min(r0 + TILE, nrows)
+        for k in blocks:
+            p0 = k * BLOCK
+            cx = block_x[k]
+            cy = block_y[k]
+            cz = block_z[k]
+            for r in range(r0, r1):
+                d = delta[r]
+                if d <= 0.0:
+                    continue
+                vx = frames[r, 2, 0]
+                vy = frames[r, 2, 1]
+                vz = frames[r, 2, 2]
+                if cx * vx + cy * vy + cz * vz <= thresholds[k, 0, 1]:
+                    continue
+                if zenith_cut:
+                    e0 = cx * ex[r] + cy * ey[r] + cz * ez[r]
+                    if e0 <= thresholds[k, 1, 1]:
+                        continue
+                    if use_zmin and e0 > thresholds[k, 2, 0]:
+                        continue
+                wd = wdelta[r]
+                ax = frames[r, 0, 0]
+                ay = frames[r, 0, 1]
+                az = frames[r, 0, 2]
+                bx = frames[r, 1, 0]
+                by = frames[r, 1, 1]
+                bz = frames[r, 1, 2]
+                for i in range(p0, p0 + BLOCK):
+                    c = px[i] * vx + py[i] * vy + pz[i] * vz
+                    if c <= 0.0:
+                        continue
+                    if zenith_cut:
+                        cz_p = px[i] * ex[r] + py[i] * ey[r] + pz[i] * ez[r]
+                        if cz_p <= cos_zmax or (use_zmin and cz_p >= cos_zmin):
+                            continue
+                    q = 1.0 - c
+                    if q < 0.0:
+                        q = 0.0
+                    ci = min(int(math.sqrt(q) * fn), last)
+                    lx = px[i] * ax + py[i] * ay + pz[i] * az
+                    ly = px[i] * bx + py[i] * by + pz[i] * bz
+                    phi = 0.0 if (lx == 0.0 and ly == 0.0) else math.atan2(ly, lx)
+                    if phi < 0.0:
+                        phi += two_pi
+                    folded = 1.0 - abs(quarter - np.fmod(phi, half)) / quarter
+                    pi = min(int(folded * phibins), phibins - 1)
+                    _add_pair(acc, i * stride + 2 * ci, d, wd)
+                    _add_pair(acc, i * stride + 2 * ((pi + 1) * nbins + ci), d, wd)
+    return acc

@@ -4,7 +4,14 @@ For every FT2 row the livetime weight is ``LIVETIME x (GTI overlap / row duratio
 added, for every HEALPix (NESTED, equatorial) pixel centre above the LAT horizon (and inside
 the zenith cut, if any), to the cell of the pixel's ``sqrt(1 - cos theta)`` inclination bin.
 ``WEIGHTED_EXPOSURE`` uses the weight times the row's livetime fraction. Accumulation is in
-float32 like the ScienceTools. ``phibins > 0`` is not implemented (a ParameterError says so).
+float32 like the ScienceTools. With ``phibins > 0`` the azimuth of each pixel in the
+instrument frame (S/C z and x axes) is binned too, folded into 0..45 deg as ``CosineBinner``
+does: ``COSBINS`` then has ``nbins * (1 + phibins)`` values (the phi-summed bins first).
+
+Refused before any work, with one line naming the file: an FT2 that does not cover the
+GTIs (the ScienceTools write an all-zero cube), FT2 rows out of time order or with a repeated
+``START``, ``STOP < START``, negative ``LIVETIME`` or a NaN pointing; a cube larger than the
+memory budget. Progress is shown on a terminal (``chatter >= 2``).
 
 Python use: ``gtltcube(evfile="ft1.fits", scfile="ft2.fits", outfile="ltcube.fits", zmax=90)``.
 """
@@ -23,41 +30,32 @@ from astropy.io.fits.verify import VerifyWarning
 from fermi_sciencetools_shim._version import __version__
 from fermi_sciencetools_shim.atomic import atomic_output
 from fermi_sciencetools_shim.bin._headers import creation_date
-from fermi_sciencetools_shim.errors import ParameterError
+from fermi_sciencetools_shim.errors import InputFileError, ParameterError
 from fermi_sciencetools_shim.gti import Gti
 from fermi_sciencetools_shim.io.filelist import expand_file_list
 from fermi_sciencetools_shim.io.ft1 import read_gti
-from fermi_sciencetools_shim.io.ft2 import read_ft2
+from fermi_sciencetools_shim.io.ft2 import read_ft2_checked
+from fermi_sciencetools_shim.io.limits import check_allocation
+from fermi_sciencetools_shim.io.outfile import check_outfile
+from fermi_sciencetools_shim.io.progress import Progress
 from fermi_sciencetools_shim.ltcube.grid import LivetimeGrid, nside_for_binsz
 from fermi_sciencetools_shim.ltcube.livetime import livetime_cube
-from fermi_sciencetools_shim.params import Parameter, resolve, run_command
+from fermi_sciencetools_shim.params import Parameter, resolve, run_command, tool_parameters
 from fermi_sciencetools_shim.time import date_obs
 
 TOOL = "gtltcube"
 SUMMARY = "Compute the livetime cube (livetime vs sky position and inclination) from FT2 and event GTIs."
 
-PARAMETERS: list[Parameter] = [
-    Parameter("evfile", "s", "", "Event data file (or @list); empty to use tmin/tmax"),
-    Parameter("evtable", "s", "EVENTS", "Event data extension", hidden=True),
-    Parameter("scfile", "s", None, "Spacecraft data file (or @list)"),
-    Parameter("sctable", "s", "SC_DATA", "Spacecraft data extension", hidden=True),
-    Parameter("outfile", "s", None, "Output file"),
-    Parameter("dcostheta", "r", 0.025, "Step size in cos(theta)"),
-    Parameter("binsz", "r", 1.0, "Pixel size (degrees)"),
-    Parameter("phibins", "i", 0, "Number of phi bins"),
-    Parameter("tmin", "r", 0.0, "Start time (MET s); used without evfile or to clip its GTI"),
-    Parameter("tmax", "r", 0.0, "Stop time (MET s)"),
-    Parameter("file_version", "s", "1", "Output file version", hidden=True),
-    Parameter("zmin", "r", 0.0, "Minimum zenith angle (deg)"),
-    Parameter("zmax", "r", 180.0, "Maximum zenith angle (deg)"),
-    Parameter("chatter", "i", 2, "Output verbosity", hidden=True),
-    Parameter("clobber", "b", True, "Overwrite existing output files", hidden=True),
-    Parameter("debug", "b", False, "Activate debugging mode", hidden=True),
-    Parameter("gui", "b", False, "GUI mode activated", hidden=True),
-    Parameter("mode", "s", "ql", "Mode of automatic parameters", hidden=True),
-]
+# The one definition of the parameters: the shipped pfiles/gtltcube.par (hoops/ape semantics).
+PARAMETERS: list[Parameter] = tool_parameters(TOOL)
 
 FT2_COLUMNS = ("START", "STOP", "LIVETIME", "RA_SCZ", "DEC_SCZ", "RA_ZENITH", "DEC_ZENITH")
+#: Extra columns needed with phibins > 0 (the S/C x axis fixes the azimuth).
+FT2_PHI_COLUMNS = ("RA_SCX", "DEC_SCX")
+#: Bytes per (pixel, cell) while the cube is built and written (accumulator pairs, outputs, FITS).
+_CELL_BYTES = 24
+#: Bytes per pixel of the grid (centres, unit vectors, padding).
+_PIXEL_BYTES = 80
 
 
 def cos_theta_bounds(nbins: int) -> tuple[np.ndarray, np.ndarray]:
@@ -92,11 +90,19 @@ def _time_keys() -> list[tuple[str, Any, str]]:
 
 
 def _exposure_hdu(
-    name: str, data: np.ndarray, grid: LivetimeGrid, gti: Gti, date: str, zmin: float, zmax: float
+    name: str,
+    data: np.ndarray,
+    grid: LivetimeGrid,
+    gti: Gti,
+    date: str,
+    zmin: float,
+    zmax: float,
+    phibins: int = 0,
 ) -> fits.BinTableHDU:
-    nbins = data.shape[1]
+    ncells = data.shape[1]
+    nbins = ncells // (1 + phibins)
     cols = [
-        fits.Column("COSBINS", f"{nbins}E", unit="s", array=data),
+        fits.Column("COSBINS", f"{ncells}E", unit="s", array=data),
         fits.Column("RA", "E", unit="deg", array=grid.ra.astype(np.float32)),
         fits.Column("DEC", "E", unit="deg", array=grid.dec.astype(np.float32)),
     ]
@@ -119,7 +125,7 @@ def _exposure_hdu(
         ("THETABIN", "SQRT(1-COSTHETA)", "Costheta binning scheme"),
         ("NBRBINS", nbins, "Number of costheta bins"),
         ("COSMIN", 0.0, "Minimum costheta value"),
-        ("PHIBINS", 0, "Number of phi bins"),
+        ("PHIBINS", phibins, "Number of phi bins"),
     ]
     if zmax < 180.0:
         cards.append(("ZENMIN", zmin, "Minimum zenith angle"))
@@ -149,8 +155,13 @@ def write_ltcube(
     zmax: float,
     file_version: str = "1",
     clobber: bool = True,
+    phibins: int = 0,
 ) -> None:
-    """Write the livetime cube: PRIMARY, EXPOSURE, WEIGHTED_EXPOSURE, CTHETABOUNDS, GTI."""
+    """Write the livetime cube: PRIMARY, EXPOSURE, WEIGHTED_EXPOSURE, CTHETABOUNDS, GTI.
+
+    ``exposure`` and ``weighted`` have ``nbins * (1 + phibins)`` columns; CTHETABOUNDS has
+    ``nbins`` rows.
+    """
     date = creation_date()
     primary = fits.PrimaryHDU()
     for card in [
@@ -169,7 +180,7 @@ def write_ltcube(
         ("VERSION", file_version, "release version of the file"),
     ]:
         primary.header.append(card, end=True)
-    nbins = exposure.shape[1]
+    nbins = exposure.shape[1] // (1 + phibins)
     cmin, cmax = cos_theta_bounds(nbins)
     ctheta = fits.BinTableHDU.from_columns(
         [
@@ -216,8 +227,8 @@ def write_ltcube(
     hdus = fits.HDUList(
         [
             primary,
-            _exposure_hdu("EXPOSURE", exposure, grid, gti, date, zmin, zmax),
-            _exposure_hdu("WEIGHTED_EXPOSURE", weighted, grid, gti, date, zmin, zmax),
+            _exposure_hdu("EXPOSURE", exposure, grid, gti, date, zmin, zmax, phibins),
+            _exposure_hdu("WEIGHTED_EXPOSURE", weighted, grid, gti, date, zmin, zmax, phibins),
             ctheta,
             gti_hdu,
         ]
@@ -228,6 +239,33 @@ def write_ltcube(
             hdus.writeto(tmp, checksum=True)
     except FileExistsError:
         raise ParameterError("outfile", f"{path} exists and clobber=no") from None
+    except OSError as exc:
+        raise ParameterError("outfile", f"{path}: cannot write ({exc.strerror or exc})") from None
+
+
+def check_coverage(
+    gti: Gti, ft2: dict[str, np.ndarray], scfiles: list[Path], scfile: str, evfile: str
+) -> None:
+    """Refuse a spacecraft file that does not cover the good time intervals (as gtmktime does).
+
+    The GTIs must lie within ``[first START, last STOP]`` of the FT2 rows; otherwise the
+    cube would silently miss (or entirely lack) the livetime of the uncovered time.
+
+    Raises
+    ------
+    InputFileError
+        Naming the FT2 file (or list) and both time spans.
+    """
+    name = scfiles[0] if len(scfiles) == 1 else scfile
+    what = f"the GTIs of {Path(evfile).name}" if evfile else "the requested tmin..tmax"
+    if ft2["START"].size == 0:
+        raise InputFileError(name, f"spacecraft data have no rows, so they cannot cover {what}")
+    lo, hi = float(ft2["START"].min()), float(ft2["STOP"].max())
+    if gti.tmin < lo or gti.tmax > hi:
+        raise InputFileError(
+            name,
+            f"spacecraft data cover MET {lo:.6f}..{hi:.6f} but {what} span {gti.tmin:.6f}..{gti.tmax:.6f}",
+        )
 
 
 def gtltcube(scfile: str, outfile: str, evfile: str = "", **pars: Any) -> Path:
@@ -250,8 +288,10 @@ def gtltcube(scfile: str, outfile: str, evfile: str = "", **pars: Any) -> Path:
         For bad parameters or unreadable inputs; nothing is written then.
     """
     p = resolve(PARAMETERS, {"scfile": scfile, "outfile": outfile, "evfile": evfile, **pars})
-    if p["phibins"]:
-        raise ParameterError("phibins", "phi binning is not implemented in this shim (use phibins=0)")
+    out = check_outfile(p["outfile"], p["clobber"])
+    phibins = p["phibins"] or 0
+    if phibins < 0:
+        raise ParameterError("phibins", f"must be 0 or a positive integer (got {phibins!r})")
     if p["dcostheta"] is None or not 0 < p["dcostheta"] <= 1:
         raise ParameterError("dcostheta", f"must be in (0, 1] (got {p['dcostheta']!r})")
     nbins = int(1.0 / p["dcostheta"])
@@ -270,10 +310,23 @@ def gtltcube(scfile: str, outfile: str, evfile: str = "", **pars: Any) -> Path:
         gti = Gti.from_intervals([tmin], [tmax])
     if len(gti) == 0:
         raise ParameterError("evfile" if ev else "tmin", "the good time intervals are empty")
-    ft2 = read_ft2(expand_file_list(p["scfile"], "scfile"), FT2_COLUMNS, p["sctable"])
-    grid = LivetimeGrid.build(nside_for_binsz(p["binsz"]))
-    exposure, weighted = livetime_cube(grid, gti, ft2, nbins, zmin, zmax)
-    out = Path(p["outfile"])
+    nside = nside_for_binsz(p["binsz"])
+    ncells = nbins * (1 + phibins)
+    check_allocation(
+        12.0 * nside * nside * (ncells * _CELL_BYTES + _PIXEL_BYTES),
+        f"the livetime cube of {12 * nside * nside} pixels x {ncells} cells",
+        "dcostheta" if phibins == 0 else "phibins",
+    )
+    scfiles = expand_file_list(p["scfile"], "scfile")
+    columns = FT2_COLUMNS + (FT2_PHI_COLUMNS if phibins else ())
+    ft2 = read_ft2_checked(scfiles, columns, p["sctable"])
+    check_coverage(gti, ft2, scfiles, p["scfile"], ev if ev and ev.upper() != "NONE" else "")
+    grid = LivetimeGrid.build(nside)
+    rows = int(np.count_nonzero(ft2["START"] < gti.tmax))
+    with Progress("gtltcube: FT2 rows", rows, p["chatter"]) as bar:
+        exposure, weighted = livetime_cube(
+            grid, gti, ft2, nbins, zmin, zmax, phibins=phibins, progress=bar.update
+        )
     write_ltcube(
         out,
         grid,
@@ -284,6 +337,7 @@ def gtltcube(scfile: str, outfile: str, evfile: str = "", **pars: Any) -> Path:
         zmax=zmax,
         file_version=p["file_version"],
         clobber=p["clobber"],
+        phibins=phibins,
     )
     return out
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -49,6 +50,44 @@ def row_weights(gti: Gti, ft2: dict[str, np.ndarray]) -> tuple[np.ndarray, np.nd
     return delta, np.where(good, wdelta, 0.0)
 
 
+def instrument_frames(scz: np.ndarray, scx: np.ndarray) -> np.ndarray:
+    """Return (nrows, 3, 3) instrument axes ``[x, y, z]`` from S/C z and x unit vectors.
+
+    As CLHEP's ``HepRotation(x, z cross x, z)``: the columns are normalised, the pair with
+    the smallest dot product is made orthogonal (Gram-Schmidt) and the third axis is their
+    cross product.
+    """
+
+    def unit(v: np.ndarray) -> np.ndarray:
+        return v / np.linalg.norm(v, axis=-1, keepdims=True)
+
+    ux = unit(np.asarray(scx, dtype=np.float64))
+    uz = unit(np.asarray(scz, dtype=np.float64))
+    uy = unit(np.cross(uz, ux))
+    d12 = np.einsum("ij,ij->i", ux, uy)
+    d13 = np.einsum("ij,ij->i", ux, uz)
+    d23 = np.einsum("ij,ij->i", uy, uz)
+    f12, f13, f23 = np.abs(d12), np.abs(d13), np.abs(d23)
+    out = np.empty((ux.shape[0], 3, 3), dtype=np.float64)
+    case_a = (f12 <= f13) & (f12 <= f23)
+    case_b = ~case_a & (f13 <= f23)
+    # a: keep x, orthogonalise y against x, z = x cross y
+    v1 = ux
+    v2 = unit(uy - d12[:, None] * ux)
+    a = (v1, v2, np.cross(v1, v2))
+    # b: keep z, orthogonalise x against z, y = z cross x
+    v3 = uz
+    w1 = unit(ux - d13[:, None] * uz)
+    b = (w1, np.cross(v3, w1), v3)
+    # c: keep y, orthogonalise z against y, x = y cross z
+    y2 = uy
+    z2 = unit(uz - d23[:, None] * uy)
+    c = (np.cross(y2, z2), y2, z2)
+    for axis in range(3):
+        out[:, axis] = np.where(case_a[:, None], a[axis], np.where(case_b[:, None], b[axis], c[axis]))
+    return out
+
+
 def livetime_cube(
     grid: LivetimeGrid,
     gti: Gti,
@@ -57,8 +96,10 @@ def livetime_cube(
     zmin: float = 0.0,
     zmax: float = 180.0,
     threads: int | None = None,
+    phibins: int = 0,
+    progress: Callable[[int], None] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Return float32 ``(exposure, weighted)`` arrays of shape (npix, nbins).
+    """Return float32 ``(exposure, weighted)`` arrays of shape (npix, nbins * (1 + phibins)).
 
     Parameters
     ----------
@@ -75,6 +116,12 @@ def livetime_cube(
         Zenith-angle cut in degrees (no test when 0 and 180).
     threads
         Kernel threads (default :func:`default_threads`); the result does not depend on it.
+    phibins
+        Number of azimuth bins (0: none). With phibins > 0, ``ft2`` also needs ``RA_SCX``
+        and ``DEC_SCX``; columns ``0..nbins-1`` are the sum over phi, then one block of
+        ``nbins`` per phi bin (the ScienceTools' ``CosineBinner`` layout).
+    progress
+        Called with the number of FT2 rows done after each chunk.
     """
     if grid.block_size != _kernels.BLOCK:
         raise ValueError(f"the kernel needs blocks of {_kernels.BLOCK} pixels (grid has {grid.block_size})")
@@ -87,7 +134,8 @@ def livetime_cube(
         thresholds[:, j, 0], thresholds[:, j, 1] = grid.cap_thresholds(cut)
     px, py, pz = (np.ascontiguousarray(grid.padded_xyz[:, i]) for i in range(3))
     bx, by, bz = (np.ascontiguousarray(grid.block_xyz[:, i]) for i in range(3))
-    acc = np.zeros((grid.padded_xyz.shape[0], nbins, 2), dtype=np.float32)
+    ncells = nbins * (1 + phibins) if phibins > 0 else nbins
+    acc = np.zeros((grid.padded_xyz.shape[0], ncells, 2), dtype=np.float32)
     rows = np.flatnonzero(delta > 0)
     nthreads = max(1, threads or default_threads())
     if rows.size * grid.npix < _MIN_THREADED_WORK:
@@ -98,6 +146,38 @@ def livetime_cube(
     try:
         for lo in range(0, rows.size, CHUNK_ROWS):
             sel = rows[lo : lo + CHUNK_ROWS]
+            if phibins > 0:
+                frames = instrument_frames(
+                    np.stack(unit_vector_components(ft2["RA_SCZ"][sel], ft2["DEC_SCZ"][sel]), axis=-1),
+                    np.stack(unit_vector_components(ft2["RA_SCX"][sel], ft2["DEC_SCX"][sel]), axis=-1),
+                )
+                phi_args = (
+                    px,
+                    py,
+                    pz,
+                    bx,
+                    by,
+                    bz,
+                    thresholds,
+                    np.ascontiguousarray(frames),
+                    *unit_vector_components(ft2["RA_ZENITH"][sel], ft2["DEC_ZENITH"][sel]),
+                    np.ascontiguousarray(delta[sel]),
+                    np.ascontiguousarray(wdelta[sel]),
+                    nbins,
+                    phibins,
+                    cos_zmax,
+                    cos_zmin,
+                    zenith_cut,
+                    acc,
+                )
+                if pool is None:
+                    _run_phi(block_lists[0], phi_args)
+                else:
+                    for future in [pool.submit(_run_phi, blocks, phi_args) for blocks in block_lists]:
+                        future.result()
+                if progress is not None:
+                    progress(int(sel.size + lo))
+                continue
             args = (
                 px,
                 py,
@@ -121,6 +201,8 @@ def livetime_cube(
             else:
                 for future in [pool.submit(_run, blocks, args) for blocks in block_lists]:
                     future.result()
+            if progress is not None:
+                progress(int(sel.size + lo))
     finally:
         if pool is not None:
             pool.shutdown()
@@ -131,3 +213,8 @@ def livetime_cube(
 def _run(blocks: np.ndarray, args: tuple) -> None:
     px, py, pz, bx, by, bz, thresholds, *rest = args
     _kernels.accumulate_livetime(px, py, pz, bx, by, bz, thresholds, blocks, *rest)
+
+
+def _run_phi(blocks: np.ndarray, args: tuple) -> None:
+    px, py, pz, bx, by, bz, thresholds, *rest = args
+    _kernels.accumulate_livetime_phi(px, py, pz, bx, by, bz, thresholds, blocks, *rest)

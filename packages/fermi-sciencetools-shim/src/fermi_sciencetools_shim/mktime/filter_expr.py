@@ -80,6 +80,12 @@ class Node:
 
 
 def _error(text: str, pos: int, reason: str) -> ParameterError:
+    if len(text) > 80:  # quote only the neighbourhood of a very long expression
+        lo = max(pos - 30, 0)
+        excerpt = ("..." if lo else "") + text[lo : pos + 30] + ("..." if pos + 30 < len(text) else "")
+        return ParameterError(
+            "filter", f"{reason} at position {pos + 1} of the filter ({len(text)} characters): {excerpt!r}"
+        )
     return ParameterError("filter", f"{reason} at position {pos + 1} of {text!r}")
 
 
@@ -110,11 +116,26 @@ def tokenize(text: str) -> list[Token]:
     return tokens
 
 
+#: Deepest nesting of parentheses, function calls and unary operators the parser accepts
+#: (the parser recurses once per level; long flat chains such as ``a && b && ...`` have no limit).
+MAX_NESTING = 64
+
+
 class _Parser:
     def __init__(self, text: str) -> None:
         self.text = text
         self.tokens = tokenize(text)
         self.i = 0
+        self.depth = 0
+
+    def enter(self, tok: Token) -> None:
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise _error(
+                self.text,
+                tok.pos,
+                f"expression nested more than {MAX_NESTING} levels deep (parentheses, functions or unary operators)",
+            )
 
     def peek(self) -> Token:
         return self.tokens[self.i]
@@ -155,7 +176,10 @@ class _Parser:
         tok = self.peek()
         if tok.kind == "op" and tok.text in ("!", "-", "+"):
             self.take()
-            return Node("unary", tok.pos, tok.text, (self.unary(),))
+            self.enter(tok)
+            node = Node("unary", tok.pos, tok.text, (self.unary(),))
+            self.depth -= 1
+            return node
         return self.primary()
 
     def primary(self) -> Node:
@@ -163,8 +187,10 @@ class _Parser:
         if tok.kind == "number":
             return Node("num", tok.pos, tok.value)
         if tok.kind == "op" and tok.text == "(":
+            self.enter(tok)
             node = self.binary(1)
             self.expect(")")
+            self.depth -= 1
             return node
         if tok.kind == "name":
             upper = tok.text.upper()
@@ -188,11 +214,13 @@ class _Parser:
         if name not in _FUNC_ARITY:
             raise _error(self.text, tok.pos, f"unknown function {tok.text!r}")
         self.expect("(")
+        self.enter(tok)
         args = [self.binary(1)]
         while self.peek().kind == "op" and self.peek().text == ",":
             self.take()
             args.append(self.binary(1))
         self.expect(")")
+        self.depth -= 1
         if len(args) != _FUNC_ARITY[name]:
             raise _error(self.text, tok.pos, f"{name} takes {_FUNC_ARITY[name]} argument(s), got {len(args)}")
         return Node("call", tok.pos, name, tuple(args))
@@ -240,9 +268,12 @@ class FilterExpression:
         return list(seen)
 
     def _walk(self, node: Node) -> Iterable[Node]:
-        yield node
-        for child in node.children:
-            yield from self._walk(child)
+        # iterative pre-order walk: a chain of thousands of terms makes a tree that deep
+        stack = [node]
+        while stack:
+            current = stack.pop()
+            yield current
+            stack.extend(reversed(current.children))
 
     def check_columns(self, available: Iterable[str], where: str = "the FT2 file") -> None:
         """Raise :class:`ParameterError` (with the position) for a column not in ``available``."""
@@ -259,7 +290,24 @@ class FilterExpression:
             raise _error(self.text, 0, "expression does not give a true/false value")
         return np.broadcast_to(result, (nrows,)).copy()
 
-    def _eval(self, node: Node, cols: dict[str, np.ndarray]) -> np.ndarray:
+    def _eval(self, root: Node, cols: dict[str, np.ndarray]) -> np.ndarray:
+        # iterative post-order evaluation (no recursion, whatever the depth of the tree)
+        stack: list[tuple[Node, bool]] = [(root, False)]
+        values: list[np.ndarray] = []
+        while stack:
+            node, expanded = stack.pop()
+            if node.children and not expanded:
+                stack.append((node, True))
+                stack.extend((child, False) for child in reversed(node.children))
+                continue
+            n = len(node.children)
+            args = values[len(values) - n :] if n else []
+            if n:
+                del values[len(values) - n :]
+            values.append(self._apply(node, args, cols))
+        return values[0]
+
+    def _apply(self, node: Node, args: list[np.ndarray], cols: dict[str, np.ndarray]) -> np.ndarray:
         if node.kind in ("num", "bool"):
             return np.asarray(node.value)
         if node.kind == "col":
@@ -275,25 +323,22 @@ class FilterExpression:
                 raise _error(self.text, node.pos, f"column {name!r} has no element {index}")
             return array[:, index - 1]
         if node.kind == "unary":
-            x = self._eval(node.children[0], cols)
+            x = args[0]
             if node.value == "!":
                 return ~_as_bool(x)
             return -_as_num(x) if node.value == "-" else _as_num(x)
         if node.kind == "call":
-            args = [np.asarray(_as_num(self._eval(c, cols)), dtype=np.float64) for c in node.children]
-            if node.value == "ANGSEP":
-                return angsep(*args)
             if node.value == "ABS":
-                raw = _as_num(self._eval(node.children[0], cols))
-                return np.abs(raw)
+                return np.abs(_as_num(args[0]))
+            numbers = [np.asarray(_as_num(a), dtype=np.float64) for a in args]
+            if node.value == "ANGSEP":
+                return angsep(*numbers)
             with np.errstate(invalid="ignore", divide="ignore"):
-                return _UNARY_FUNCS[node.value](args[0])
-        return self._binary(node, cols)
+                return _UNARY_FUNCS[node.value](numbers[0])
+        return self._binary(node, args[0], args[1])
 
-    def _binary(self, node: Node, cols: dict[str, np.ndarray]) -> np.ndarray:
+    def _binary(self, node: Node, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         op = node.value
-        a = self._eval(node.children[0], cols)
-        b = self._eval(node.children[1], cols)
         if op == "&&":
             return _as_bool(a) & _as_bool(b)
         if op == "||":

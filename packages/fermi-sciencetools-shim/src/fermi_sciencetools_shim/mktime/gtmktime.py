@@ -17,7 +17,9 @@ Differences from the ScienceTools, on purpose: a filter that the ScienceTools wo
 but this module's parser does not know is an error, not a silent cfitsio extension; an
 FT2 set that does not cover the event times is an error (the ScienceTools silently drop
 those events); an event file without a GTI extension is intersected with
-``[TSTART, TSTOP]``.
+``[TSTART, TSTOP]``; FT2 rows out of time order (a repeated ``START``) or with
+``STOP < START`` are refused naming the file and row; a missing, empty, non-FITS or
+truncated file, or an output folder that does not exist, is one error line before any work.
 """
 
 from __future__ import annotations
@@ -36,37 +38,21 @@ from fermi_sciencetools_shim.errors import InputFileError, ParameterError
 from fermi_sciencetools_shim.gti import Gti, intersection, union
 from fermi_sciencetools_shim.io.dss import read_dss
 from fermi_sciencetools_shim.io.filelist import expand_file_list
+from fermi_sciencetools_shim.io.fitsfile import open_fits
 from fermi_sciencetools_shim.io.ft1 import GTI_COLUMNS, native, read_gti_file
-from fermi_sciencetools_shim.io.ft2 import read_ft2
+from fermi_sciencetools_shim.io.ft2 import check_ft2_rows, read_ft2
 from fermi_sciencetools_shim.io.headers import set_ontime
+from fermi_sciencetools_shim.io.outfile import check_outfile
 from fermi_sciencetools_shim.mktime.filter_expr import parse_filter
 from fermi_sciencetools_shim.mktime.ft2_gti import ft2_gti
-from fermi_sciencetools_shim.params import Parameter, run_command
+from fermi_sciencetools_shim.params import Parameter, run_command, tool_parameters
 
 TOOL = "gtmktime"
 SUMMARY = "Create GTIs from a spacecraft-file filter and apply them to an event file."
 DEFAULT_FILTER = "DATA_QUAL>0 && LAT_CONFIG==1 && ABS(ROCK_ANGLE)<52"
 
-PARAMETERS: tuple[Parameter, ...] = (
-    Parameter("scfile", "s", None, "Spacecraft data file (or @list)"),
-    Parameter("sctable", "s", "SC_DATA", "Spacecraft data extension", hidden=True),
-    Parameter("filter", "s", DEFAULT_FILTER, "Filter expression"),
-    Parameter("roicut", "b", True, "Apply ROI-based zenith angle cut"),
-    Parameter("evfile", "s", None, "Event data file"),
-    Parameter("evtable", "s", "EVENTS", "Event data extension", hidden=True),
-    Parameter("outfile", "s", None, "Output event file name"),
-    Parameter("apply_filter", "b", True, "Apply filter expression to the data?", hidden=True),
-    Parameter("overwrite", "b", False, "Overwrite existing GTI extension?", hidden=True),
-    Parameter("header_obstimes", "b", True, "Use TSTART/TSTOP in the event file header?", hidden=True),
-    Parameter(
-        "tstart", "r", 0.0, "Start time (MET in s) (with overwrite=yes, header_obstimes=no)", hidden=True
-    ),
-    Parameter(
-        "tstop", "r", 0.0, "Stop time (MET in s) (with overwrite=yes, header_obstimes=no)", hidden=True
-    ),
-    Parameter("chatter", "i", 2, "Chattiness of output", hidden=True),
-    Parameter("clobber", "b", True, "Overwrite existing output files", hidden=True),
-)
+# The one definition of the parameters: the shipped pfiles/gtmktime.par (hoops/ape semantics).
+PARAMETERS: list[Parameter] = tool_parameters(TOOL)
 
 _CIRCLE = re.compile(r"CIRCLE\(\s*([^,]+),\s*([^,]+),\s*([^)]+)\)", re.IGNORECASE)
 
@@ -105,7 +91,7 @@ def roi_zenith_cut(header: fits.Header) -> str:
 
 
 def _event_times(path: Path, evtable: str) -> tuple[fits.Header, np.ndarray, bool]:
-    with fits.open(path, memmap=True) as hdul:
+    with open_fits(path) as hdul:
         names = [h.name for h in hdul]
         if evtable.upper() not in names:
             raise InputFileError(path, f"has no {evtable} extension (HDUs: {', '.join(names)})")
@@ -129,13 +115,14 @@ def make_gti(
     pieces = []
     span_lo, span_hi = np.inf, -np.inf
     for path in scfiles:
-        with fits.open(path, memmap=True) as hdul:
+        with open_fits(path) as hdul:
             if sctable.upper() not in [h.name for h in hdul]:
                 raise InputFileError(path, f"has no {sctable} extension")
             available = hdul[sctable].columns.names
         expr.check_columns(available, where=f"{Path(path).name}[{sctable}]")
         cols = read_ft2(path, columns=["START", "STOP", *[c for c in expr.columns if c not in ("START", "STOP")]],
                         sctable=sctable)  # fmt: skip
+        check_ft2_rows(path, cols)
         start, stop = cols["START"], cols["STOP"]
         if start.size:
             span_lo, span_hi = min(span_lo, float(start.min())), max(span_hi, float(stop.max()))
@@ -203,11 +190,7 @@ def gtmktime(
     ev_path = Path(os.fspath(evfile))
     if not ev_path.is_file():
         raise InputFileError(ev_path, "no such file (parameter 'evfile')")
-    out_path = Path(os.fspath(outfile))
-    if not str(outfile).strip():
-        raise ParameterError("outfile", "no output file given")
-    if out_path.exists() and not clobber:
-        raise ParameterError("outfile", f"{out_path} exists and clobber=no")
+    out_path = check_outfile(os.fspath(outfile), clobber)
     if out_path.resolve() == ev_path.resolve():
         raise ParameterError("outfile", "must differ from evfile")
     scfiles = expand_file_list(os.fspath(scfile), "scfile")
@@ -265,7 +248,7 @@ def _gti_table(gti: Gti, header: fits.Header | None) -> fits.BinTableHDU:
 def _write_output(
     ev_path: Path, out_path: Path, evtable: str, keep: np.ndarray, gti: Gti, clobber: bool
 ) -> None:
-    with fits.open(ev_path, memmap=True) as hdul:
+    with open_fits(ev_path) as hdul:
         out = fits.HDUList()
         for hdu in hdul:
             if isinstance(hdu, fits.PrimaryHDU):
@@ -280,8 +263,13 @@ def _write_output(
                 out.append(hdu.copy())
         if "GTI" not in [h.name for h in hdul]:
             out.append(_gti_table(gti, None))
-        with atomic_output(out_path, clobber=clobber) as tmp:
-            out.writeto(tmp, checksum=True)
+        try:
+            with atomic_output(out_path, clobber=clobber) as tmp:
+                out.writeto(tmp, checksum=True)
+        except FileExistsError:
+            raise ParameterError("outfile", f"{out_path} exists and clobber=no") from None
+        except OSError as exc:
+            raise ParameterError("outfile", f"{out_path}: cannot write ({exc.strerror or exc})") from None
 
 
 def _describe(result: MktimeResult) -> str:

@@ -32,41 +32,26 @@ from fermi_sciencetools_shim.errors import InputFileError, ParameterError, ShimE
 from fermi_sciencetools_shim.gti import Gti
 from fermi_sciencetools_shim.io.dss import read_dss, write_dss
 from fermi_sciencetools_shim.io.filelist import expand_file_list
-from fermi_sciencetools_shim.io.ft1 import BIT_COLUMNS, decode_bits, native, pass_version, read_gti_file
+from fermi_sciencetools_shim.io.fitsfile import open_fits
+from fermi_sciencetools_shim.io.ft1 import (
+    BIT_COLUMNS,
+    decode_bit_column,
+    native,
+    pass_version,
+    read_gti_file,
+)
 from fermi_sciencetools_shim.io.headers import set_date, set_ontime, update_time_keywords
-from fermi_sciencetools_shim.params import Parameter, resolve, run_command
+from fermi_sciencetools_shim.io.outfile import check_outfile
+from fermi_sciencetools_shim.params import Parameter, resolve, run_command, tool_parameters
 from fermi_sciencetools_shim.select.cuts import BitMaskCut, ConeCut, RangeCut, is_post_p7
 from fermi_sciencetools_shim.select.selection import DssError, Selection
 
 TOOL = "gtselect"
 SUMMARY = "Select FT1 events (cone, time, energy, zenith angle, event class and type) as the ScienceTools do."
 
-PARAMETERS = [
-    Parameter("infile", "s", None, "Input FT1 file (or @list of files)"),
-    Parameter("outfile", "s", None, "Output FT1 file"),
-    Parameter("ra", "r", None, "RA for new search center (degrees)"),
-    Parameter("dec", "r", None, "Dec for new search center (degrees)"),
-    Parameter("rad", "r", None, "radius of new search region (degrees)"),
-    Parameter("tmin", "r", None, "start time (MET in s)"),
-    Parameter("tmax", "r", None, "end time (MET in s)"),
-    Parameter("emin", "r", 30.0, "lower energy limit (MeV)"),
-    Parameter("emax", "r", 300000.0, "upper energy limit (MeV)"),
-    Parameter("zmin", "r", 0.0, "minimum zenith angle value (degrees)", hidden=True),
-    Parameter("zmax", "r", 180.0, "maximum zenith angle value (degrees)"),
-    Parameter(
-        "evclass", "i", None, "Event class selection (mask value; bit position before Pass 8)", hidden=True
-    ),
-    Parameter("evtype", "i", None, "Event type selection (bit mask)", hidden=True),
-    Parameter("convtype", "i", -1, "Conversion type (-1=both, 0=Front, 1=Back)", hidden=True),
-    Parameter("phasemin", "r", 0.0, "minimum pulse phase", hidden=True),
-    Parameter("phasemax", "r", 1.0, "maximum pulse phase", hidden=True),
-    Parameter("evtable", "s", "EVENTS", "Event data extension", hidden=True),
-    Parameter("chatter", "i", 2, "Output verbosity", hidden=True),
-    Parameter("clobber", "b", True, "Overwrite existing output files", hidden=True),
-    Parameter("debug", "b", False, "Activate debugging mode", hidden=True),
-    Parameter("gui", "b", False, "GUI mode activated", hidden=True),
-    Parameter("mode", "s", "ql", "Mode of automatic parameters", hidden=True),
-]
+# The one definition of the parameters: the shipped pfiles/gtselect.par (hoops/ape semantics,
+# ranges enforced for the parameters gtselect queries; see fermi_sciencetools_shim.queries).
+PARAMETERS: list[Parameter] = tool_parameters(TOOL)
 
 
 @dataclass(frozen=True)
@@ -112,7 +97,9 @@ class _EventColumns(Mapping):
                     self._path, f"{self._evtable} has no column {key}, which the selection needs"
                 )
             raw = self._data.field(self._names[key])
-            self._cache[key] = decode_bits(raw) if key in BIT_COLUMNS else native(raw)
+            self._cache[key] = (
+                decode_bit_column(raw, self._path, self._evtable, key) if key in BIT_COLUMNS else native(raw)
+            )
         return self._cache[key]
 
     def __iter__(self) -> Iterator[str]:
@@ -265,17 +252,14 @@ def gtselect(
     chatter = pars["chatter"]
     evtable = pars["evtable"]
     paths = expand_file_list(pars["infile"], "infile")
-    out_path = Path(pars["outfile"])
+    out_path = check_outfile(pars["outfile"], bool(pars["clobber"]))
     if any(out_path.resolve() == p.resolve() for p in paths):
         raise ParameterError("outfile", f"{out_path} is also an input file")
 
     hduls = []
     try:
         for path in paths:
-            try:
-                hduls.append(fits.open(path, memmap=True))
-            except OSError as exc:
-                raise InputFileError(path, f"not a readable FITS file ({exc})") from None
+            hduls.append(open_fits(path))
         tables = []
         for path, hdul in zip(paths, hduls, strict=True):
             if evtable not in hdul or not isinstance(hdul[evtable], fits.BinTableHDU):
@@ -354,6 +338,8 @@ def gtselect(
                 output.writeto(tmp, checksum=True)
         except FileExistsError:
             raise ParameterError("outfile", f"{out_path} exists and clobber=no") from None
+        except OSError as exc:
+            raise ParameterError("outfile", f"{out_path}: cannot write ({exc.strerror or exc})") from None
         n_events = len(events_hdu.data) if events_hdu.data is not None else 0
     finally:
         for hdul in hduls:
