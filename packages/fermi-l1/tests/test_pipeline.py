@@ -128,7 +128,7 @@ def test_slurm_configuration_renders_a_valid_submit_script(tmp_path):
 
     config = tmp_path / "farm.toml"
     config.write_text(
-        '[executor]\nkind = "parsl"\nprovider = "slurm"\ncommand_prefix = "source /opt/conda/bin/activate fermi"\n'
+        '[executor]\nkind = "parsl"\nprovider = "slurm"\nworker_init = "source /opt/conda/bin/activate fermi"\n'
         '[slurm]\npartition = "milano"\naccount = "fermi:l1"\nwalltime = "00:30:00"\nnodes_per_block = 2\n'
     )
     cfg = ExecutorConfig.from_toml(config)

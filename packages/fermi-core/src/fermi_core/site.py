@@ -20,6 +20,7 @@ Layout (``<home>`` is :attr:`Site.home`)::
     <home>/halfpipe/                     halfpipe working area: store/, spacecraft/, deliveries/
     <home>/runs/<run id>/                merged event files (fermi-halfpipe)
     <home>/l1/{inputs,work,products,logs}/<run folder>/   Level 1 (fermi-l1)
+    <home>/l1/batch/                     Parsl's run directory (batch scripts, job and worker logs)
     <home>/outbox/                       FSSC exports (fermi-l1)
 """
 
@@ -203,6 +204,11 @@ class Site:
     def logs(self) -> Path:
         """Logs of the task attempts."""
         return self.l1 / "logs"
+
+    @property
+    def batch(self) -> Path:
+        """Parsl's run directory: batch submit scripts, the jobs' stdout/stderr, worker logs."""
+        return self.l1 / "batch"
 
     @property
     def outbox(self) -> Path:

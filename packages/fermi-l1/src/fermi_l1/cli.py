@@ -88,10 +88,14 @@ def _run_pipeline(args: argparse.Namespace) -> int:
     from fermi_l1.pipeline.flow import run_pipeline
 
     site = _site(args)
-    cfg = ExecutorConfig.from_toml(args.config) if args.config else ExecutorConfig()
+    try:
+        cfg = ExecutorConfig.from_toml(args.config) if args.config else ExecutorConfig()
+    except ValueError as exc:  # one line naming the file and the key
+        print(f"fermi-l1 pipeline: error: {exc}")
+        return 1
     if args.workers:
         cfg.max_workers = args.workers
-    executor = make_executor(cfg)
+    executor = make_executor(cfg, site)  # Parsl's run directory under the data home
     try:
         with Progress(disable=args.no_progress) as bar:
             bars: dict[str, object] = {}

@@ -208,7 +208,7 @@ def process(
                 attempt.error = outcome.get("error")
                 if state is State.DONE:
                     attempt.outputs = json.dumps(outcome.get("outputs", []))
-                attempt.batch_id = executor.batch_id(future)
+                attempt.batch_id = attempt.batch_id or executor.batch_id(future)  # the worker's batch job
                 if attempt.started_at is not None:
                     attempt.queue_wait = (attempt.started_at - attempt.submitted_at).total_seconds()
                 attempt.state = attempt.run.state = state.value

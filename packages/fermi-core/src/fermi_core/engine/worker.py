@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import update
 
 from fermi_core.db import session_scope
+from fermi_core.engine.executors import batch_job_id
 from fermi_core.engine.models import TaskAttempt, utcnow
 from fermi_core.engine.registry import TaskContext, get_task
 from fermi_core.engine.states import State
@@ -35,7 +36,9 @@ def run_attempt(
     Parameters
     ----------
     attempt_id
-        The ``pipeline_attempt`` row, marked ``running`` here (host, pid, start time).
+        The ``pipeline_attempt`` row, marked ``running`` here (host, pid, start time, the batch
+        job of :func:`.executors.batch_job_id`); an attempt no longer ``queued`` (given up by
+        the driver) is not run.
     site
         Data home and database of the driver.
     log_path
@@ -49,16 +52,25 @@ def run_attempt(
         ``exit_code`` (:data:`EXIT_OK`, :data:`EXIT_CRASH`, :data:`EXIT_BAD_INPUT`) and either
         ``outputs`` (what the task returned) or ``error`` (``Type: message``).
     """
+    batch = batch_job_id()
     with session_scope(site.db_url) as s:
-        s.execute(
+        started = s.execute(
             update(TaskAttempt)
-            .where(TaskAttempt.id == attempt_id)
-            .values(
-                state=State.RUNNING.value, host=socket.gethostname(), pid=os.getpid(), started_at=utcnow()
-            )
-        )
+            .where(TaskAttempt.id == attempt_id, TaskAttempt.state == State.QUEUED.value)
+            .values(state=State.RUNNING.value, host=socket.gethostname(), pid=os.getpid(), started_at=utcnow(),
+                    batch_id=batch)
+        ).rowcount  # fmt: skip
+    if not started:  # the driver gave this attempt up (its worker was declared lost): never run it twice
+        return {"exit_code": EXIT_CRASH, "error": f"attempt {attempt_id} was no longer queued at its start"}
     Path(log_path).parent.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "a") as log, contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+    # line-buffered: what an attempt printed is on disk when its job is cancelled or its node lost
+    with (
+        open(log_path, "a", buffering=1) as log,
+        contextlib.redirect_stdout(log),
+        contextlib.redirect_stderr(log),
+    ):
+        if batch:
+            print(f"attempt {attempt_id} on {socket.gethostname()} pid {os.getpid()} in batch job {batch}")
         try:
             spec = get_task(task)
         except Exception as exc:  # not installed where the attempt runs: the machine's fault
