@@ -7,15 +7,16 @@ PY := $(VENV)/bin/python
 PACKAGES := fermi-sciencetools-shim fermi-core fermi-ingest fermi-halfpipe fermi-l1 fermi-latsim fermi-isoc
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test lint conda bench clean
+.PHONY: venv demo test lint conda channel image bench clean
 
 venv: $(STAMP)
 
-$(STAMP): requirements-dev.txt $(foreach p,$(PACKAGES),packages/$(p)/pyproject.toml)
+$(STAMP): requirements-dev.txt requirements-fermipy.txt $(foreach p,$(PACKAGES),packages/$(p)/pyproject.toml)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt \
 		$(foreach p,$(PACKAGES),-e packages/$(p))
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-fermipy.txt
 	touch $(STAMP)
 
 demo: venv
@@ -33,6 +34,16 @@ lint: venv
 
 conda: venv
 	$(PY) ci/conda_build.py
+
+# Local channel of the packages (reuses `make conda`'s while the sources are unchanged), the farm
+# lock resolved from it, and a fresh prefix made from the lock alone running the demo.
+channel: venv
+	$(PY) ci/channel.py
+
+# The farm container image (needs root and mmdebstrap): Debian minbase + the farm lock in /opt/fermi,
+# an OCI archive and an Apptainer definition file; checked with chroot (gtselect, the demo).
+image: venv
+	$(PY) ci/image.py
 
 bench: venv
 	$(PY) packages/fermi-sciencetools-shim/bench/bench_tools.py

@@ -3,12 +3,14 @@
 conda-forge cannot be reached from the CI machines, so the recipes are built and tested
 against a local channel holding what they need:
 
-* ``python`` and ``python_abi``, packed with ``rattler_build.assemble_package`` as a
-  venv-style prefix of the local CPython (a copy of its executable and a ``pyvenv.cfg``
-  whose ``home`` points at the local installation: machine-specific);
-* every other package (pip, hatchling, setuptools and the run dependencies of the six
-  packages with their own dependencies, read from the pyprojects and from the installed
-  distributions of the CI virtualenv), converted from PyPI wheels with whl2conda.
+* ``python`` and ``python_abi``, packed with ``rattler_build.assemble_package`` from a
+  relocatable copy of the local CPython (executable, ``libpython``, standard library, run
+  paths rewritten to ``$ORIGIN``): it works in any prefix, but its extension modules use
+  this Debian system's shared libraries (libssl, libsqlite3, libffi, ...);
+* every other package (pip, hatchling, setuptools, the run dependencies of the packages and
+  the external packages of their ``farm`` extras, with all their own dependencies, read from
+  the pyprojects and from the installed distributions of the CI virtualenv), converted from
+  PyPI wheels with whl2conda.
 
 Passing against this channel proves that our recipes, package metadata and inter-package
 pins are consistent; it does not prove that the environment solves on conda-forge (its
@@ -44,9 +46,12 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 
 # Bump when the layout of the channel changes, so that cached channels are rebuilt.
-FORMAT = 3
+FORMAT = 5
 # What the recipes' host environments need besides the run dependencies.
 HOST_TOOLS = ("pip", "hatchling", "setuptools")
+# Optional-dependency lists of the packages that the farm environment installs (envs/farm.yml):
+# their external packages (parsl and its dependencies) are in the channel too.
+FARM_EXTRAS = ("farm",)
 
 README = """\
 BOOTSTRAP CHANNEL OF THE OFFLINE CI HARNESS -- NOT A RELEASE CHANNEL.
@@ -54,8 +59,8 @@ BOOTSTRAP CHANNEL OF THE OFFLINE CI HARNESS -- NOT A RELEASE CHANNEL.
 Made by ci/conda_build.py on {host} for Python {python}. Never upload or install from it
 anywhere else.
 
-* python / python_abi: a venv-style prefix of the local CPython ({executable}); it only
-  works on this machine.
+* python / python_abi: a relocatable copy of the local CPython ({executable}); its
+  extension modules use this Debian system's shared libraries.
 * everything else: PyPI wheels converted with whl2conda; the dependency metadata is the
   wheels', not conda-forge's (no libgcc, openmp or BLAS packages, other build strings).
 
@@ -117,7 +122,15 @@ def required_wheels(root: Path) -> dict[str, str]:
     roots = [Requirement(t) for t in HOST_TOOLS]
     for pkg in pkgs:
         roots += [r for r in pkg.requirements() if canonicalize_name(r.name) not in internal]
+        roots += [r for r in farm_requirements(pkg.path) if canonicalize_name(r.name) not in internal]
     return wheel_closure(roots)
+
+
+def farm_requirements(package_dir: Path) -> list[Requirement]:
+    """The requirements of the :data:`FARM_EXTRAS` optional-dependency lists of one package."""
+    data = monorepo.tomllib.loads((package_dir / "pyproject.toml").read_text(encoding="utf-8"))
+    extras = data.get("project", {}).get("optional-dependencies") or {}
+    return [Requirement(d) for e in FARM_EXTRAS for d in extras.get(e, [])]
 
 
 def cache_key(wheels: dict[str, str]) -> str:
@@ -167,12 +180,19 @@ def dependency_renames(wheels: dict[str, str]) -> dict[str, str]:
 
     whl2conda renames dependencies with its own PyPI -> conda table; the packages of the
     bootstrap channel are named with :func:`packages.conda_name` (the names our recipes use),
-    so wherever the two tables disagree for a package of the channel, ours wins.
+    so wherever the two tables disagree for a package of the channel, ours wins. A name that
+    whl2conda's table lacks is kept *as the wheel's metadata spells it* (``requests`` asks for
+    ``charset_normalizer``, the package is ``charset-normalizer``): every such name with a
+    ``-`` gets a rename too (the pattern is matched against the normalized name).
     """
     from whl2conda.api.stdrename import load_std_renames
 
     std = load_std_renames()
-    return {n: _channel_name(n) for n in wheels if std.get(n, n) != _channel_name(n)}
+    return {
+        n: _channel_name(n)
+        for n in wheels
+        if std.get(n, n) != _channel_name(n) or (n not in std and "-" in n)
+    }
 
 
 def _channel_name(pypi_name: str) -> str:
@@ -229,8 +249,96 @@ def _conda_subdir() -> str:
     return {"x86_64": "linux-64", "aarch64": "linux-aarch64"}.get(machine, f"linux-{machine}")
 
 
+# Parts of the local CPython installation left out of the python package: the test suite,
+# the GUI stack (Tk is not on the farm), and the static library.
+_STDLIB_SKIP = ("site-packages", "test", "idlelib", "tkinter", "turtledemo", "__phello__")
+_FILE_SKIP = ("libpython{short}.a", "_tkinter.cpython-", "_test", "xxlimited", "_xxtestfuzz")
+
+
+def relocate_runpath(elf: Path, old: str, new: str) -> bool:
+    """Rewrite the ``DT_RUNPATH`` string ``old`` of ``elf`` in place to ``new`` (no longer than ``old``).
+
+    The string is replaced inside ``.dynstr`` and padded with NUL bytes, the way conda's binary
+    prefix replacement works, so no tool is needed. Returns False when ``elf`` does not hold
+    ``old`` (nothing to do); raises :class:`BootstrapError` when it holds it more than once.
+    """
+    data = elf.read_bytes()
+    needle = old.encode() + b"\0"
+    count = data.count(needle)
+    if count == 0:
+        return False
+    if count > 1 or len(new) > len(old):
+        raise BootstrapError(f"{elf}: cannot relocate the run path {old!r} ({count} copies) to {new!r}")
+    elf.write_bytes(data.replace(needle, new.encode().ljust(len(needle), b"\0")))
+    return True
+
+
+def stage_relocatable_python(stage: Path) -> None:
+    """Copy the running CPython installation (executable, libpython, stdlib) into ``stage``.
+
+    The copy finds its standard library relative to its executable (CPython's ``getpath``
+    landmark search) and its ``libpython`` through ``$ORIGIN`` run paths, so it works in any
+    prefix, e.g. ``/opt/fermi`` of the farm image, like conda-forge's python. Its extension
+    modules still need the system's shared libraries (libssl, libsqlite3, libffi, ...): the
+    image takes them from Debian (``ci/image.py``).
+    """
+    v = sys.version_info
+    short = f"{v.major}.{v.minor}"
+    base = Path(sys.base_prefix)
+    libdir = base / "lib"
+    stdlib = libdir / f"python{short}"
+    if not (stdlib / "os.py").is_file():
+        raise BootstrapError(f"{stdlib}: no standard library next to {_python_executable()}")
+    skip_files = tuple(s.format(short=short) for s in _FILE_SKIP)
+    (stage / "bin").mkdir(parents=True)
+    shutil.copy2(_python_executable(), stage / "bin" / f"python{short}")
+    (stage / "bin" / "python3").symlink_to(f"python{short}")
+    (stage / "bin" / "python").symlink_to(f"python{short}")
+    (stage / "lib").mkdir()
+    for lib in sorted(libdir.glob(f"libpython{v.major}*.so*")):
+        if lib.is_symlink():
+            (stage / "lib" / lib.name).symlink_to(os.readlink(lib))
+        else:
+            shutil.copy2(lib, stage / "lib" / lib.name)
+    shutil.copytree(
+        stdlib,
+        stage / "lib" / f"python{short}",
+        symlinks=True,
+        ignore=lambda d, names: [
+            n
+            for n in names
+            if (Path(d) == stdlib and n in _STDLIB_SKIP) or n.startswith(skip_files) or n.endswith(skip_files)
+        ],
+    )
+    (stage / "lib" / f"python{short}" / "site-packages").mkdir()
+    _compile_stdlib(stage / "lib" / f"python{short}")
+    old = str(libdir)
+    relocate_runpath(stage / "bin" / f"python{short}", old, "$ORIGIN/../lib")
+    for lib in (stage / "lib").glob("libpython*.so*"):
+        if not lib.is_symlink():
+            relocate_runpath(lib, old, "$ORIGIN")
+    for ext in (stage / "lib" / f"python{short}" / "lib-dynload").glob("*.so"):
+        relocate_runpath(ext, old, "$ORIGIN/../..")
+
+
+def _compile_stdlib(stdlib: Path) -> None:
+    """Byte-compile ``stdlib`` with hash-checked ``.pyc`` files, replacing the copied ones.
+
+    The copied ``.pyc`` files record their source's mtime, which packing and installing change:
+    they would be stale in every prefix, and with ``PYTHONDONTWRITEBYTECODE`` (or a read-only
+    image) the standard library would be compiled again at every start. Hash-checked ``.pyc``
+    files stay valid wherever the files land.
+    """
+    for cache in sorted(stdlib.rglob("__pycache__"), reverse=True):
+        shutil.rmtree(cache)
+    cmd = [sys.executable, "-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "checked-hash"]
+    _run(
+        [*cmd, "-x", r"lib2to3/tests|bad_coding|badsyntax", str(stdlib)], "byte-compiling the python package"
+    )
+
+
 def make_python_packages(channel: Path) -> None:
-    """Pack ``python`` and ``python_abi`` as a venv-style prefix of the running CPython."""
+    """Pack ``python`` (a relocatable copy of the running CPython) and ``python_abi``."""
     import rattler_build as rb
 
     v = sys.version_info
@@ -238,23 +346,10 @@ def make_python_packages(channel: Path) -> None:
     version = f"{v.major}.{v.minor}.{v.micro}"
     subdir = channel / _conda_subdir()
     subdir.mkdir(parents=True, exist_ok=True)
-    exe = _python_executable()
     now = datetime.datetime.now(datetime.timezone.utc)
     with tempfile.TemporaryDirectory() as tmp:
         stage = Path(tmp) / "python"
-        bindir = stage / "bin"
-        bindir.mkdir(parents=True)
-        shutil.copy2(exe, bindir / f"python{short}")
-        (bindir / "python3").symlink_to(f"python{short}")
-        (bindir / "python").symlink_to(f"python{short}")
-        (stage / "pyvenv.cfg").write_text(
-            f"home = {Path(exe).parent}\ninclude-system-site-packages = false\nversion = {version}\n"
-        )
-        site = stage / "lib" / f"python{short}" / "site-packages"
-        site.mkdir(parents=True)
-        (site / "README.bootstrap-python.txt").write_text(
-            f"CI harness python: a venv over {exe}; not a conda-forge python.\n"
-        )
+        stage_relocatable_python(stage)
         abi_tag = f"cp{v.major}{v.minor}"
         rb.assemble_package(
             "python",
@@ -263,7 +358,7 @@ def make_python_packages(channel: Path) -> None:
             f"0_bootstrap_{abi_tag}",
             subdir,
             files_dir=stage,
-            summary="CI harness python (venv over the local CPython); NOT a release package",
+            summary=f"CI harness python: a relocatable copy of {_python_executable()}; NOT a release package",
             depends=[f"python_abi {short}.* *_{abi_tag}"],
             archive_type=rb.ArchiveType.TarBz2,
             detect_prefix=False,

@@ -4,8 +4,12 @@ Each ``recipes/<name>/recipe.yaml`` is rendered offline with py-rattler-build (t
 linux-64, ``python_min`` from ``recipes/variants.yaml``) and compared with
 ``packages/<name>``: name, version (``_version.py`` == CHANGELOG top heading == recipe),
 source path, run dependencies (names and version specs, internal ones included), entry
-points, imports test, summary and license. The ``fermi-ground`` metapackage must pin every
-package at exactly its current version. With ``--tag <package>/v<version>`` (the release tag
+points, imports test, summary, license, ``about.homepage`` / ``repository`` /
+``documentation`` (the values of :data:`PROJECT_URLS`) and ``extra.recipe-maintainers``
+(:data:`RECIPE_MAINTAINERS`), as conda-forge's linter requires. Every dependency on a sibling
+package, in the pyproject (``dependencies`` and every optional-dependency list) and in the
+recipe, must follow :func:`sibling_bounds`: ``>=<lower>,<<next breaking release>>``. The
+``fermi-ground`` metapackage must pin every package at exactly its current version. With ``--tag <package>/v<version>`` (the release tag
 format) the tag must name a package (or the metapackage) at that version, with a released
 CHANGELOG heading.
 
@@ -25,12 +29,30 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import monorepo
 from packaging.markers import Marker
 from packaging.requirements import Requirement
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10 (requirements-dev.txt installs tomli there)
+    import tomli as tomllib
 
 METAPACKAGE = "fermi-ground"
 # A dependency whose marker only tests the Python version (``tomli; python_version < "3.11"``)
 # is listed unconditionally in a noarch recipe, as conda-forge does.
 _PYTHON_MARKERS = {"python_version", "python_full_version"}
+# Where the project lives: every recipe's ``about`` must carry exactly these (one definition;
+# the README names the same repository). ``{docs}`` is the package's folder (``packages/<name>``),
+# or nothing for the metapackage, whose documentation is the repository README.
+REPOSITORY = "https://github.com/fermi-lat/fermi-ground"
+PROJECT_URLS = {
+    "homepage": REPOSITORY,
+    "repository": REPOSITORY,
+    "documentation": REPOSITORY + "{docs}#readme",
+}
+# GitHub accounts that maintain the conda recipes (conda-forge's ``extra.recipe-maintainers``).
+RECIPE_MAINTAINERS = ("fermi-lat-ground",)
 TAG_PATTERN = re.compile(r"^(?:refs/tags/)?(?P<name>[a-z0-9][a-z0-9-]*)/v(?P<version>[^/\s]+)$")
 
 
@@ -90,6 +112,116 @@ def parse_match_spec(spec: str) -> tuple[str, str]:
     return canonicalize_name(name), _norm_spec(rest)
 
 
+def sibling_upper_bound(version: str) -> str:
+    """The next breaking release after ``version``: ``0.2`` for ``0.1.x``, ``3`` for ``2.x``.
+
+    While the major version is 0 a minor release may break its users (SemVer); from 1.0 on,
+    only a major release does.
+    """
+    release = Version(version).release
+    major = release[0]
+    minor = release[1] if len(release) > 1 else 0
+    return f"{major}.{minor + 1}" if major == 0 else f"{major + 1}"
+
+
+def sibling_bounds(version: str) -> str:
+    """The dependency specifier the policy gives for a sibling now at ``version``.
+
+    Policy (the one rule for every dependency between our packages, in pyprojects and
+    recipes alike): a lower bound ``>=L`` with ``L`` no newer than the sibling's current
+    version (the oldest release the dependent is known to work with; the current version
+    when in doubt), and an upper bound ``<U`` at the sibling's next breaking release
+    (:func:`sibling_upper_bound`), e.g. ``fermi-ingest >=0.1.0.dev0,<0.2``. A sibling's
+    breaking release therefore makes every dependent's pin fail this check until its upper
+    bound is raised on purpose.
+    """
+    return f">={version},<{sibling_upper_bound(version)}"
+
+
+def sibling_spec_problem(spec: str, sibling_version: str) -> str | None:
+    """Why ``spec`` (PEP 440 or conda, comma-separated) breaks the sibling policy; None when it follows it."""
+    try:
+        parts = SpecifierSet(spec.replace(" ", ""))
+    except InvalidSpecifier:
+        return f"cannot parse the version spec {spec!r}"
+    ops = sorted(s.operator for s in parts)
+    if ops != ["<", ">="]:
+        return "needs exactly a lower bound '>=' and an upper bound '<'"
+    lower = next(s.version for s in parts if s.operator == ">=")
+    upper = next(s.version for s in parts if s.operator == "<")
+    try:
+        if Version(lower) > Version(sibling_version):
+            return f"lower bound {lower} is newer than the sibling's current version {sibling_version}"
+    except InvalidVersion:
+        return f"cannot parse the lower bound {lower!r}"
+    if upper != sibling_upper_bound(sibling_version):
+        return (
+            f"upper bound <{upper} is not the next breaking release <{sibling_upper_bound(sibling_version)} "
+            f"of the sibling's current version {sibling_version}"
+        )
+    return None
+
+
+def check_sibling_pins(
+    pkg: monorepo.PackageInfo, versions: dict[str, str], recipe_path: Path, recipe_run: list[str]
+) -> list[str]:
+    """Sibling dependencies of ``pkg`` (pyproject lists and recipe run list) that break the policy."""
+    problems: list[str] = []
+    pyproject = pkg.path / "pyproject.toml"
+    project = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("project", {})
+    lists = {"dependencies": project.get("dependencies", [])}
+    for extra, deps in sorted((project.get("optional-dependencies") or {}).items()):
+        lists[f"optional-dependencies.{extra}"] = deps
+    for where, deps in lists.items():
+        for dep in deps:
+            req = Requirement(dep)
+            sibling = canonicalize_name(req.name)
+            if sibling not in versions:
+                continue
+            problem = sibling_spec_problem(str(req.specifier), versions[sibling])
+            if problem:
+                problems.append(
+                    f"{pyproject}: [project] {where}: sibling {dep!r} {problem} "
+                    f"(policy: '{req.name}{sibling_bounds(versions[sibling])}', see ci/README.md)"
+                )
+    for spec in recipe_run:
+        name, version = parse_match_spec(spec)
+        if name in versions:
+            problem = sibling_spec_problem(version, versions[name])
+            if problem:
+                problems.append(
+                    f"{recipe_path}: run dependency {spec!r}: unpinned sibling: {problem} "
+                    f"(policy: '{name} {sibling_bounds(versions[name])}', see ci/README.md)"
+                )
+    return problems
+
+
+def check_about(name: str, recipe_path: Path, rendered: dict) -> list[str]:
+    """conda-forge metadata of one recipe: the project URLs and the recipe maintainers."""
+    problems: list[str] = []
+    about = rendered.get("about", {})
+    for key, template in PROJECT_URLS.items():
+        want = template.format(docs="" if name == METAPACKAGE else f"/tree/main/packages/{name}")
+        got = about.get(key)
+        if not got:
+            problems.append(f"{recipe_path}: about.{key} is missing (expected {want!r})")
+        elif got != want:
+            problems.append(
+                f"{recipe_path}: about.{key} {got!r} != {want!r} (PROJECT_URLS in ci/check_recipes.py)"
+            )
+    maintainers = (rendered.get("extra") or {}).get("recipe-maintainers")
+    if not maintainers:
+        problems.append(
+            f"{recipe_path}: extra.recipe-maintainers is missing or empty (expected {list(RECIPE_MAINTAINERS)})"
+        )
+    elif list(maintainers) != list(RECIPE_MAINTAINERS):
+        problems.append(
+            f"{recipe_path}: extra.recipe-maintainers {list(maintainers)} != {list(RECIPE_MAINTAINERS)} "
+            "(RECIPE_MAINTAINERS in ci/check_recipes.py)"
+        )
+    return problems
+
+
 def _norm_entry_point(ep: str) -> str:
     name, _, target = ep.partition("=")
     return f"{name.strip()} = {target.strip()}"
@@ -133,7 +265,10 @@ def check_package_recipe(
     build = rendered.get("build", {})
     if build.get("noarch") != "python":
         bad(f"build.noarch is {build.get('noarch')!r}, expected 'python'")
-    recipe_eps = {_norm_entry_point(e) for e in build.get("python", {}).get("entry_points", [])}
+    listed_eps = [_norm_entry_point(e) for e in build.get("python", {}).get("entry_points", [])]
+    for ep in sorted({e for e in listed_eps if listed_eps.count(e) > 1}):
+        bad(f"entry point '{ep}' is listed {listed_eps.count(ep)} times in build.python.entry_points")
+    recipe_eps = set(listed_eps)
     project_eps = {f"{k} = {v}" for k, v in pkg.scripts.items()}
     for ep in sorted(project_eps - recipe_eps):
         bad(f"entry point missing from build.python.entry_points: '{ep}' (declared in pyproject)")
@@ -276,6 +411,13 @@ def check(root: Path, variants: Path | None = None, tag: str | None = None) -> l
             problems.append(str(exc))
             continue
         problems += check_package_recipe(pkg, recipe, rendered, python_min)
+        problems += check_about(pkg.name, recipe, rendered)
+        problems += check_sibling_pins(
+            pkg,
+            {canonicalize_name(p.name): p.version for p in packages},
+            recipe,
+            rendered.get("requirements", {}).get("run", []),
+        )
     meta = recipe_dirs.pop(METAPACKAGE, None)
     if meta is None:
         problems.append(f"{recipes_dir / METAPACKAGE / 'recipe.yaml'}: missing (the farm metapackage)")
@@ -284,6 +426,7 @@ def check(root: Path, variants: Path | None = None, tag: str | None = None) -> l
             rendered = render_recipe(meta, variants)
             meta_version = rendered.get("package", {}).get("version")
             problems += check_metapackage(packages, meta, rendered)
+            problems += check_about(METAPACKAGE, meta, rendered)
         except ValueError as exc:
             problems.append(str(exc))
     for name, recipe in sorted(recipe_dirs.items()):

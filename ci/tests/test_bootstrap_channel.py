@@ -73,3 +73,42 @@ def test_channel_names_follow_our_mapping_as_whl2conda_spells_them():
     renames = bootstrap_channel.dependency_renames({"typing-extensions": "==4", "numpy": "==2"})
     # whl2conda would rename the dependency to typing_extensions, but it names packages with '-'
     assert renames == {"typing-extensions": "typing-extensions"}
+
+
+def test_names_missing_from_whl2conda_table_are_renamed_to_the_channel_spelling():
+    renames = bootstrap_channel.dependency_renames({"charset-normalizer": "==3.4.0", "numpy": "==2.0.0"})
+    # requests spells it charset_normalizer; whl2conda would keep that spelling without a rename
+    assert renames.get("charset-normalizer") == "charset-normalizer"
+    assert "numpy" not in renames
+
+
+def test_the_python_package_is_a_relocatable_copy(tmp_path: Path):
+    import subprocess
+    import sys
+
+    stage = tmp_path / "stage"
+    bootstrap_channel.stage_relocatable_python(stage)
+    moved = tmp_path / "elsewhere" / "prefix"
+    moved.parent.mkdir()
+    stage.rename(moved)  # a prefix other than the one it was staged in
+    out = subprocess.run(
+        [str(moved / "bin" / "python"), "-c", "import sys, ssl, sqlite3, ctypes; print(sys.prefix)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert out == str(moved)
+    stdlib = moved / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}"
+    assert (stdlib / "site-packages").is_dir() and not any((stdlib / "site-packages").iterdir())
+    assert not (stdlib / "test").exists()
+
+
+def test_runpath_relocation_refuses_ambiguous_or_longer_paths(tmp_path: Path):
+    elf = tmp_path / "lib.so"
+    elf.write_bytes(b"\x7fELF....ABC/lib\x00....ABC/lib\x00")
+    with pytest.raises(bootstrap_channel.BootstrapError, match="2 copies"):
+        bootstrap_channel.relocate_runpath(elf, "ABC/lib", "$O")
+    elf.write_bytes(b"\x7fELF....ABC/lib\x00rest")
+    assert bootstrap_channel.relocate_runpath(elf, "ABC/lib", "$O") is True
+    assert elf.read_bytes() == b"\x7fELF....$O\x00\x00\x00\x00\x00\x00rest"
+    assert bootstrap_channel.relocate_runpath(elf, "ABC/lib", "$O") is False

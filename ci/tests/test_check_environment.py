@@ -46,5 +46,48 @@ def test_channels_python_floor_and_own_packages_are_checked(repo_copy: Path):
 
 def test_unreadable_environment_is_reported(repo_copy: Path):
     (repo_copy / "environment.yml").write_text("dependencies: [unclosed\n")
-    (problem,) = check_environment.check(repo_copy)
+    (problem,) = check_environment.check_dev(repo_copy)
     assert problem.startswith("environment.yml: cannot read:")
+
+
+def test_dev_environment_must_hold_what_requirements_dev_installs(repo_copy: Path):
+    env = _env_copy(repo_copy)
+    shutil.copy2(ROOT / "requirements-dev.txt", repo_copy / "requirements-dev.txt")
+    env.write_text(
+        env.read_text()
+        .replace("  - hypothesis\n", "")
+        .replace("      - py-rattler-build\n", "      - rattler-build-cli\n")
+    )
+    problems = check_environment.check_dev(repo_copy)
+    assert problems == [
+        "environment.yml: 'hypothesis' of requirements-dev.txt (the pip development setup) is missing",
+        "environment.yml: 'py-rattler-build' of requirements-dev.txt (the pip development setup) is missing",
+    ]
+    # a conda-forge spelling with '_' (prometheus_client) satisfies the PyPI name prometheus-client
+    assert "prometheus_client" in env.read_text()
+
+
+def _farm_copy(repo_copy: Path) -> Path:
+    (repo_copy / "envs").mkdir(exist_ok=True)
+    shutil.copy2(ROOT / "envs" / "farm.yml", repo_copy / "envs" / "farm.yml")
+    return repo_copy / "envs" / "farm.yml"
+
+
+def test_real_farm_environment_is_runtime_only():
+    assert check_environment.check_farm(ROOT) == []
+
+
+def test_farm_environment_refuses_dev_tools_and_needs_the_pinned_metapackage(repo_copy: Path):
+    farm = _farm_copy(repo_copy)
+    text = farm.read_text()
+    text = text.replace("  - fermi-ground ==0.1.0.dev0\n", "  - fermi-ground\n  - pytest\n  - fermi-l1\n")
+    text = text.replace("  - parsl >=2024.1\n", "")
+    text = text.replace("  - https://repo.prefix.dev/fermi-ground\n", "")
+    farm.write_text(text)
+    assert check_environment.check_farm(repo_copy) == [
+        "envs/farm.yml: channels lack our channel https://repo.prefix.dev/fermi-ground",
+        "envs/farm.yml: 'pytest' is not a runtime dependency of any package (development tool?)",
+        "envs/farm.yml: lists 'fermi-l1'; the farm takes our packages through fermi-ground",
+        "envs/farm.yml: needs 'fermi-ground ==0.1.0.dev0' (recipes/fermi-ground/recipe.yaml), got ''",
+        "envs/farm.yml: 'parsl>=2024.1' of the farm extra of fermi-core is missing",
+    ]

@@ -139,3 +139,90 @@ def test_metapackage_license_copy_must_match_the_repository(repo_copy: Path):
     (repo_copy / "recipes" / "fermi-ground" / "LICENSE").write_text("MIT\n")
     (problem,) = check_recipes.check(repo_copy)
     assert problem.startswith("recipes/fermi-ground/LICENSE: missing or different from the repository")
+
+
+def test_recipe_without_homepage_or_maintainers_is_caught(repo_copy: Path, capsys):
+    recipe = repo_copy / "recipes" / "fermi-halfpipe" / "recipe.yaml"
+    _edit(recipe, "  homepage: https://github.com/fermi-lat/fermi-ground\n", "")
+    _edit(recipe, "extra:\n  recipe-maintainers:\n    - fermi-lat-ground\n", "")
+    meta = repo_copy / "recipes" / "fermi-ground" / "recipe.yaml"
+    _edit(meta, "fermi-ground#readme", "fermi-ground/wiki")
+    assert check_recipes.main(["--root", str(repo_copy)]) == 1
+    err = capsys.readouterr().err
+    assert (
+        "recipes/fermi-halfpipe/recipe.yaml: about.homepage is missing "
+        "(expected 'https://github.com/fermi-lat/fermi-ground')"
+    ) in err
+    assert (
+        "recipes/fermi-halfpipe/recipe.yaml: extra.recipe-maintainers is missing or empty "
+        "(expected ['fermi-lat-ground'])"
+    ) in err
+    assert (
+        "recipes/fermi-ground/recipe.yaml: about.documentation 'https://github.com/fermi-lat/fermi-ground/wiki' "
+        "!= 'https://github.com/fermi-lat/fermi-ground#readme'"
+    ) in err
+    assert err.count("  - ") == 3
+
+
+def test_unpinned_sibling_is_caught_in_recipe_and_pyproject(repo_copy: Path):
+    _edit(
+        repo_copy / "recipes" / "fermi-l1" / "recipe.yaml", "fermi-ingest >=0.1.0.dev0,<0.2", "fermi-ingest"
+    )
+    _edit(
+        repo_copy / "packages" / "fermi-l1" / "pyproject.toml",
+        '"fermi-ingest>=0.1.0.dev0,<0.2"',
+        '"fermi-ingest"',
+    )
+    problems = check_recipes.check(repo_copy)
+    assert problems == [
+        "packages/fermi-l1/pyproject.toml: [project] dependencies: sibling 'fermi-ingest' needs exactly a "
+        "lower bound '>=' and an upper bound '<' (policy: 'fermi-ingest>=0.1.0.dev0,<0.2', see ci/README.md)",
+        "recipes/fermi-l1/recipe.yaml: run dependency 'fermi-ingest': unpinned sibling: needs exactly a lower "
+        "bound '>=' and an upper bound '<' (policy: 'fermi-ingest >=0.1.0.dev0,<0.2', see ci/README.md)",
+    ]
+
+
+def test_lower_bound_only_sibling_in_recipe_is_caught_even_when_pyproject_agrees(repo_copy: Path):
+    _edit(repo_copy / "recipes" / "fermi-core" / "recipe.yaml", "shim >=0.1.0.dev0,<0.2", "shim >=0.1.0.dev0")
+    problems = "\n".join(check_recipes.check(repo_copy))
+    assert (
+        "recipes/fermi-core/recipe.yaml: run dependency 'fermi-sciencetools-shim >=0.1.0.dev0': unpinned"
+        in problems
+    )
+    # and the recipe no longer matches the pyproject either
+    assert "recipe spec '>=0.1.0.dev0' != pyproject spec '<0.2,>=0.1.0.dev0'" in problems
+
+
+def test_sibling_in_optional_dependencies_follows_the_policy(repo_copy: Path):
+    _edit(
+        repo_copy / "packages" / "fermi-l1" / "pyproject.toml",
+        '"fermi-core[farm]>=0.1.0.dev0,<0.2"',
+        '"fermi-core[farm]>=0.1.0.dev0,<1"',
+    )
+    (problem,) = check_recipes.check(repo_copy)
+    assert problem.startswith(
+        "packages/fermi-l1/pyproject.toml: [project] optional-dependencies.farm: sibling "
+        "'fermi-core[farm]>=0.1.0.dev0,<1' upper bound <1 is not the next breaking release <0.2"
+    )
+
+
+def test_sibling_policy_bounds():
+    assert check_recipes.sibling_bounds("0.1.0.dev0") == ">=0.1.0.dev0,<0.2"
+    assert check_recipes.sibling_bounds("0.9.3") == ">=0.9.3,<0.10"
+    assert check_recipes.sibling_bounds("2.4.1") == ">=2.4.1,<3"
+    assert check_recipes.sibling_spec_problem(">=0.1.0,<0.2", "0.1.4") is None
+    assert check_recipes.sibling_spec_problem(">=0.1.0.dev0, <0.2", "0.1.0.dev0") is None
+    assert "newer than the sibling's current version" in check_recipes.sibling_spec_problem(
+        ">=0.2,<0.2", "0.1.0"
+    )
+    assert "exactly a lower bound" in check_recipes.sibling_spec_problem("==0.1.0", "0.1.0")
+    assert "cannot parse" in check_recipes.sibling_spec_problem(">=>0.1", "0.1.0")
+
+
+def test_duplicate_entry_point_is_caught(repo_copy: Path):
+    line = "      - gtbin = fermi_sciencetools_shim.bin.gtbin:main\n"
+    _edit(repo_copy / "recipes" / "fermi-sciencetools-shim" / "recipe.yaml", line, line + line)
+    assert check_recipes.check(repo_copy) == [
+        "recipes/fermi-sciencetools-shim/recipe.yaml: entry point 'gtbin = fermi_sciencetools_shim.bin.gtbin:main' "
+        "is listed 2 times in build.python.entry_points"
+    ]
