@@ -146,60 +146,25 @@ def livetime_cube(
     try:
         for lo in range(0, rows.size, CHUNK_ROWS):
             sel = rows[lo : lo + CHUNK_ROWS]
+            geometry = (px, py, pz, bx, by, bz, thresholds)
+            zenith = unit_vector_components(ft2["RA_ZENITH"][sel], ft2["DEC_ZENITH"][sel])
+            weights = (np.ascontiguousarray(delta[sel]), np.ascontiguousarray(wdelta[sel]))
+            cuts = (cos_zmax, cos_zmin, zenith_cut, acc)
             if phibins > 0:
                 frames = instrument_frames(
                     np.stack(unit_vector_components(ft2["RA_SCZ"][sel], ft2["DEC_SCZ"][sel]), axis=-1),
                     np.stack(unit_vector_components(ft2["RA_SCX"][sel], ft2["DEC_SCX"][sel]), axis=-1),
                 )
-                phi_args = (
-                    px,
-                    py,
-                    pz,
-                    bx,
-                    by,
-                    bz,
-                    thresholds,
-                    np.ascontiguousarray(frames),
-                    *unit_vector_components(ft2["RA_ZENITH"][sel], ft2["DEC_ZENITH"][sel]),
-                    np.ascontiguousarray(delta[sel]),
-                    np.ascontiguousarray(wdelta[sel]),
-                    nbins,
-                    phibins,
-                    cos_zmax,
-                    cos_zmin,
-                    zenith_cut,
-                    acc,
-                )
-                if pool is None:
-                    _run_phi(block_lists[0], phi_args)
-                else:
-                    for future in [pool.submit(_run_phi, blocks, phi_args) for blocks in block_lists]:
-                        future.result()
-                if progress is not None:
-                    progress(int(sel.size + lo))
-                continue
-            args = (
-                px,
-                py,
-                pz,
-                bx,
-                by,
-                bz,
-                thresholds,
-                *unit_vector_components(ft2["RA_SCZ"][sel], ft2["DEC_SCZ"][sel]),
-                *unit_vector_components(ft2["RA_ZENITH"][sel], ft2["DEC_ZENITH"][sel]),
-                np.ascontiguousarray(delta[sel]),
-                np.ascontiguousarray(wdelta[sel]),
-                nbins,
-                cos_zmax,
-                cos_zmin,
-                zenith_cut,
-                acc,
-            )
-            if pool is None:
-                _run(block_lists[0], args)
+                kernel = _kernels.accumulate_livetime_phi
+                args = (*geometry, np.ascontiguousarray(frames), *zenith, *weights, nbins, phibins, *cuts)
             else:
-                for future in [pool.submit(_run, blocks, args) for blocks in block_lists]:
+                kernel = _kernels.accumulate_livetime
+                scz = unit_vector_components(ft2["RA_SCZ"][sel], ft2["DEC_SCZ"][sel])
+                args = (*geometry, *scz, *zenith, *weights, nbins, *cuts)
+            if pool is None:
+                _run(kernel, block_lists[0], args)
+            else:
+                for future in [pool.submit(_run, kernel, blocks, args) for blocks in block_lists]:
                     future.result()
             if progress is not None:
                 progress(int(sel.size + lo))
@@ -210,11 +175,7 @@ def livetime_cube(
     return np.ascontiguousarray(cells[:, :, 0]), np.ascontiguousarray(cells[:, :, 1])
 
 
-def _run(blocks: np.ndarray, args: tuple) -> None:
+def _run(kernel: Callable[..., None], blocks: np.ndarray, args: tuple) -> None:
+    """Run an accumulation kernel on ``blocks`` (the block list goes after the pixel geometry)."""
     px, py, pz, bx, by, bz, thresholds, *rest = args
-    _kernels.accumulate_livetime(px, py, pz, bx, by, bz, thresholds, blocks, *rest)
-
-
-def _run_phi(blocks: np.ndarray, args: tuple) -> None:
-    px, py, pz, bx, by, bz, thresholds, *rest = args
-    _kernels.accumulate_livetime_phi(px, py, pz, bx, by, bz, thresholds, blocks, *rest)
+    kernel(px, py, pz, bx, by, bz, thresholds, blocks, *rest)
