@@ -14,8 +14,6 @@ from fermi_core.db import Base, get_engine
 from fermi_core.migrations import runner
 from fermi_halfpipe.stitch import run_status
 
-from .conftest import _drop_pg_database, _fresh_pg_database, pg_server_url
-
 
 def _tool(name: str) -> str:
     found = shutil.which(name) or next(iter(sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"))), None)
@@ -38,7 +36,9 @@ def _rows(url: str) -> dict[str, list[tuple]]:
         }
 
 
-def test_pg_dump_and_pg_restore_give_back_every_row_and_the_schema_versions(pg_url, tmp_path, workers):
+def test_pg_dump_and_pg_restore_give_back_every_row_and_the_schema_versions(
+    pg_url, pg_database, tmp_path, workers
+):
     workers.write_deliveries(tmp_path / "in", 1)
     workers.ingest(str(tmp_path / "in" / "dl00"))
     workers.merge("230401001", "a")
@@ -46,15 +46,9 @@ def test_pg_dump_and_pg_restore_give_back_every_row_and_the_schema_versions(pg_u
     subprocess.run(
         [_tool("pg_dump"), "--format=custom", "--no-owner", f"--file={dump}", _libpq(pg_url)], check=True
     )
-    server = pg_server_url()
-    restored = _fresh_pg_database(server)
-    try:
-        subprocess.run(
-            [_tool("pg_restore"), "--no-owner", f"--dbname={_libpq(restored)}", str(dump)], check=True
-        )
-        with get_engine(restored).connect() as conn:  # accepted: the version tables came along
-            assert {st.state for st in runner.status(conn)} == {"current"}
-        assert _rows(restored) == _rows(pg_url)
-        assert run_status(url=restored) == run_status(url=pg_url)
-    finally:
-        _drop_pg_database(server, restored)
+    restored = pg_database()
+    subprocess.run([_tool("pg_restore"), "--no-owner", f"--dbname={_libpq(restored)}", str(dump)], check=True)
+    with get_engine(restored).connect() as conn:  # accepted: the version tables came along
+        assert {st.state for st in runner.status(conn)} == {"current"}
+    assert _rows(restored) == _rows(pg_url)
+    assert run_status(url=restored) == run_status(url=pg_url)
