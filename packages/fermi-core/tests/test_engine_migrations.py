@@ -11,7 +11,8 @@ from fermi_core.migrations import runner
 def test_the_engine_schema_is_discovered_and_owns_the_pipeline_tables():
     assert SPEC in runner.discover()
     assert sorted(t.name for t in SPEC.tables()) == [
-        "pipeline_attempt", "pipeline_rerun_request", "pipeline_rerun_target", "pipeline_run", "pipeline_task",
+        "pipeline_attempt", "pipeline_driver", "pipeline_rerun_request", "pipeline_rerun_target", "pipeline_run",
+        "pipeline_task",
     ]  # fmt: skip
     assert not [
         s.name for s in runner.discover() if s is not SPEC and any(s.owns(t.name) for t in SPEC.tables())
@@ -23,7 +24,7 @@ def test_migrations_build_the_same_engine_schema_as_the_models(tmp_path):
     runner.upgrade(engine, echo=None)
     assert [p for p in runner.check(engine) if p.startswith("fermi-core")] == []
     with engine.connect() as conn:
-        assert runner.current(conn, SPEC) == runner.head(SPEC) == "engine_0002"
+        assert runner.current(conn, SPEC) == runner.head(SPEC) == "engine_0003"
 
 
 def test_tables_made_by_an_older_fermi_l1_are_adopted_with_their_rows(tmp_path):
@@ -31,6 +32,7 @@ def test_tables_made_by_an_older_fermi_l1_are_adopted_with_their_rows(tmp_path):
     runner.upgrade(engine, echo=None)
     with engine.begin() as conn:  # what fermi-l1 (l1_0002) left: no engine version, no outputs column
         conn.execute(text("DROP TABLE alembic_version_engine"))
+        conn.execute(text("DROP TABLE pipeline_driver"))  # engine_0003, after the move
         conn.execute(text("ALTER TABLE pipeline_attempt DROP COLUMN outputs"))
         conn.execute(text("INSERT INTO pipeline_task (id, name, max_attempts) VALUES (1, 'l1run', 3)"))
         conn.execute(
@@ -53,7 +55,7 @@ def test_tables_made_by_an_older_fermi_l1_are_adopted_with_their_rows(tmp_path):
     lines: list[str] = []
     runner.upgrade(engine, echo=lines.append)
     assert any(
-        "fermi-core" in line and "engine_0001 (stamped" in line and "engine_0002" in line for line in lines
+        "fermi-core" in line and "engine_0001 (stamped" in line and "engine_0003" in line for line in lines
     )
     assert "outputs" in {c["name"] for c in inspect(engine).get_columns("pipeline_attempt")}
     with engine.connect() as conn:

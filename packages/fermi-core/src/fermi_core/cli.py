@@ -1,4 +1,8 @@
-"""``fermi-core``: the foundation's command: ``db upgrade|current|check`` for every installed package."""
+"""``fermi-core``: the foundation's command: ``db upgrade|current|check`` for every installed package.
+
+An unreachable database gives one line naming it (password hidden) and the cause, exit code 2
+(:func:`fermi_core.dbguard.call_guarded`).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from rich.console import Console
 
 from fermi_core import logs
 from fermi_core._version import __version__
+from fermi_core.dbguard import call_guarded
 from fermi_core.migrations import command as db_command
 from fermi_core.site import Site
 
@@ -32,4 +37,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logs.configure(args)
     args.db_url = Site.from_env(home=args.home, db_url=args.db_url).db_url
-    return db_command.run(args, Console(highlight=False))
+    command = f"fermi-core {args.command} {getattr(args, 'db_command', '')}".strip()
+    return call_guarded(command, args.db_url, db_command.run, args, Console(highlight=False))

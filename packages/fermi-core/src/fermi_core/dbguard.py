@@ -72,7 +72,7 @@ def call_guarded(
     """
     try:
         return int(handler(*args, **kwargs))
-    except Exception as exc:  # noqa: BLE001 - only database errors are handled, the rest re-raised
+    except Exception as exc:
         if not is_database_unavailable(exc):
             raise
         shown = url() if callable(url) else url

@@ -39,6 +39,12 @@ def run_folder(run: int) -> str:
     return f"r{int(run):010d}"
 
 
+def run_version_folder(run: int, version: int = 1) -> str:
+    """Folder (and task key) of one version of a LAT run's L1 products: ``r0524669480`` for version 1
+    (as before versions existed), ``r0524669480.v002`` for the next ones."""
+    return run_folder(run) if int(version) == 1 else f"{run_folder(run)}.v{int(version):03d}"
+
+
 @dataclass(frozen=True)
 class Site:
     """The data home of one site and its database URL.
@@ -178,18 +184,18 @@ class Site:
         """Per-run input folders of the FT1/FT2 step."""
         return self.l1 / "inputs"
 
-    def l1_input_dir(self, run: int) -> Path:
-        """Input folder of one run."""
-        return self.l1_inputs / run_folder(run)
+    def l1_input_dir(self, run: int, version: int = 1) -> Path:
+        """Input folder of one version of a run's products (``r<run10>``, ``r<run10>.v002`` ...)."""
+        return self.l1_inputs / run_version_folder(run, version)
 
     @property
     def l1_work(self) -> Path:
         """Intermediate files (reconstructed crumbs) per run."""
         return self.l1 / "work"
 
-    def l1_work_dir(self, run: int) -> Path:
-        """Work folder of one run."""
-        return self.l1_work / run_folder(run)
+    def l1_work_dir(self, run: int, version: int = 1) -> Path:
+        """Work folder of one version of a run's products (``r<run10>``, ``r<run10>.v002`` ...)."""
+        return self.l1_work / run_version_folder(run, version)
 
     @property
     def products(self) -> Path:
@@ -209,6 +215,15 @@ class Site:
     def batch(self) -> Path:
         """Parsl's run directory: batch submit scripts, the jobs' stdout/stderr, worker logs."""
         return self.l1 / "batch"
+
+    @property
+    def scratch(self) -> Path:
+        """Temporary folders of task attempts (one ``attempt-<id>/`` each, removed when it ends)."""
+        return self.l1 / "scratch"
+
+    def attempt_scratch(self, attempt_id: int) -> Path:
+        """The temporary folder of one task attempt (its ``tempfile`` default while it runs)."""
+        return self.scratch / f"attempt-{attempt_id}"
 
     @property
     def outbox(self) -> Path:

@@ -24,12 +24,14 @@ by the task, not here. Parsl is the optional extra ``fermi-core[farm]``.
 * :mod:`.executors` -- local process pool and Parsl (local / Slurm provider from TOML).
 * :mod:`.worker` -- one attempt on an executor, its log, failure classification.
 * :mod:`.driver` -- bookkeeping, orphan recovery, retries (:func:`process`).
+* :mod:`.lock` -- one driver per data home (:func:`driver_lock`, :class:`DriverBusy`).
 * :mod:`.rerun` -- re-run requests: :func:`request_rerun`, :func:`claim_pending`, :func:`settle`.
 * :mod:`.migrations` -- the tables' Alembic history (spec ``engine``).
 """
 
 from fermi_core.engine.driver import Summary, outputs_of, process, processing_date, recover_orphans, states_of
 from fermi_core.engine.executors import ExecutorConfig, LocalExecutor, ParslExecutor, make_executor
+from fermi_core.engine.lock import EXIT_DRIVER_BUSY, DriverBusy, driver_lock
 from fermi_core.engine.models import RerunRequest, RerunTarget, Task, TaskAttempt, TaskRun
 from fermi_core.engine.registry import Chain, TaskContext, TaskSpec, UnknownTask, chains, get_task, tasks
 from fermi_core.engine.rerun import (
@@ -44,9 +46,39 @@ from fermi_core.engine.rerun import (
 from fermi_core.engine.states import STATE_NAMES, RequestState, State
 
 __all__ = [
-    "STATE_NAMES", "Chain", "ExecutorConfig", "LocalExecutor", "ParslExecutor", "RequestState", "RerunError",
-    "RerunRequest", "RerunTarget", "State", "Summary", "Task", "TaskAttempt", "TaskContext", "TaskRun",
-    "TaskSpec", "UnknownTask", "attempt_base", "chains", "claim_pending", "get_task", "make_executor",
-    "outputs_of", "process", "processing_date", "recover_orphans", "request_rerun", "requests_for",
-    "requeued_items", "settle", "states_of", "tasks",
+    "EXIT_DRIVER_BUSY",
+    "STATE_NAMES",
+    "Chain",
+    "DriverBusy",
+    "ExecutorConfig",
+    "LocalExecutor",
+    "ParslExecutor",
+    "RequestState",
+    "RerunError",
+    "RerunRequest",
+    "RerunTarget",
+    "State",
+    "Summary",
+    "Task",
+    "TaskAttempt",
+    "TaskContext",
+    "TaskRun",
+    "TaskSpec",
+    "UnknownTask",
+    "attempt_base",
+    "chains",
+    "claim_pending",
+    "driver_lock",
+    "get_task",
+    "make_executor",
+    "outputs_of",
+    "process",
+    "processing_date",
+    "recover_orphans",
+    "request_rerun",
+    "requests_for",
+    "requeued_items",
+    "settle",
+    "states_of",
+    "tasks",
 ]  # fmt: skip

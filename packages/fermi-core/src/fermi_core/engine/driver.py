@@ -5,13 +5,16 @@ its parameters as JSON and the processing date its products will carry). Task ru
 final (``done``, ``failed`` on bad input, ``cancelled``) are skipped. Each try is a
 ``pipeline_attempt`` row (state, number, host, pid, batch id, exit code, log path, outputs,
 submission/start/end times, queue wait). Attempts left ``queued``/``running`` by a driver that no
-longer exists (killed) are marked ``crashed`` when the next driver starts; crashes are retried up
-to the task's ``max_attempts`` (counted from the latest re-run, :func:`.rerun.attempt_base`).
+longer exists (killed) are settled when the next driver starts (:func:`recover_orphans`:
+recorded ``done`` when their worker finished them and the outputs' checksums hold, else
+``crashed``; temporary files of dead attempts removed); crashes are retried up to the task's
+``max_attempts`` (counted from the latest re-run, :func:`.rerun.attempt_base`).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 from collections.abc import Callable, Sequence
@@ -23,12 +26,16 @@ from typing import Any, Protocol
 from sqlalchemy import select
 
 from fermi_core.db import session_scope
+from fermi_core.engine.lock import pid_alive
 from fermi_core.engine.models import Task, TaskAttempt, TaskRun, utcnow
+from fermi_core.engine.recovery import clean_dead_attempts, reconciled_outputs
 from fermi_core.engine.registry import TaskSpec, get_task
 from fermi_core.engine.rerun import attempt_base
 from fermi_core.engine.states import FINAL, State
 from fermi_core.engine.worker import EXIT_BAD_INPUT, EXIT_OK, run_attempt
 from fermi_core.site import Site
+
+log = logging.getLogger(__name__)
 
 __all__ = ["Executor", "Summary", "outputs_of", "process", "processing_date", "recover_orphans", "states_of"]
 
@@ -49,18 +56,6 @@ def processing_date(now: datetime | None = None) -> str:
     return now.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
 
 
-def _alive(host: str, pid: int) -> bool:
-    if host != socket.gethostname():
-        return True  # cannot tell from here: leave it to the late/cancel tooling
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 @dataclass
 class Summary:
     """Counts of what a driver pass over one task did."""
@@ -78,20 +73,53 @@ class Summary:
         self.skipped += other.skipped
 
 
-def recover_orphans(db_url: str | None) -> int:
-    """Mark attempts of dead drivers ``crashed`` (and their task runs too); return how many."""
+def recover_orphans(db_url: str | None, site: Site | None = None) -> int:
+    """Settle the attempts of dead drivers; return how many were found.
+
+    An attempt left ``queued``/``running`` by a driver that no longer exists is recorded
+    ``done`` when its worker finished it (its result file and the checksums of its outputs hold:
+    :func:`.recovery.reconciled_outputs`), else ``crashed`` (retried); its task run follows. With
+    ``site`` the temporary files of dead attempts are removed too
+    (:func:`.recovery.clean_dead_attempts`).
+    """
     n = 0
+    dead_since: datetime | None = None
     with session_scope(db_url) as s:
-        stale = s.scalars(
+        in_flight = s.scalars(
             select(TaskAttempt).where(TaskAttempt.state.in_((State.QUEUED.value, State.RUNNING.value)))
-        )
-        for attempt in stale:
-            if not _alive(attempt.driver_host, attempt.driver_pid):
-                attempt.state, attempt.ended_at = State.CRASHED.value, utcnow()
+        ).all()
+        alive = set()
+        for attempt in in_flight:
+            if pid_alive(attempt.driver_host, attempt.driver_pid):
+                alive.add(attempt.id)
+                continue
+            n += 1
+            began = _utc(attempt.started_at or attempt.submitted_at)
+            dead_since = began if dead_since is None else min(dead_since, began)
+            outputs = None if site is None else reconciled_outputs(site, attempt.id, attempt.log_path)
+            now = utcnow()
+            run = attempt.run
+            if outputs is not None:
+                attempt.state, attempt.exit_code, attempt.ended_at = State.DONE.value, EXIT_OK, now
+                attempt.outputs = json.dumps(outputs)
+                attempt.error = (
+                    "recorded after its driver died: the worker's outputs and their checksums hold"
+                )
+                log.warning("attempt %s of %s/%s: finished by its worker, recorded now", attempt.id,
+                            run.task.name, run.key)  # fmt: skip
+            else:
+                attempt.state, attempt.ended_at = State.CRASHED.value, now
                 attempt.error = "driver died while the attempt was in flight"
-                attempt.run.state = State.CRASHED.value
-                n += 1
+            if run.state in (State.QUEUED.value, State.RUNNING.value):
+                run.state, run.updated_at = attempt.state, now
+    if site is not None:
+        clean_dead_attempts(site, alive, dead_since)
     return n
+
+
+def _utc(t: datetime) -> datetime:
+    """An aware UTC time (SQLite gives stored UTC times back naive)."""
+    return t if t.tzinfo is not None else t.replace(tzinfo=timezone.utc)
 
 
 def _ensure_runs(
@@ -155,7 +183,7 @@ def process(
     """
     spec = get_task(task)
     db_url = site.db_url
-    recover_orphans(db_url)
+    recover_orphans(db_url, site)
     run_ids = _ensure_runs(db_url, spec, items, max_attempts, date)
     summary = Summary()
     pending: dict[Future, tuple[int, int]] = {}

@@ -37,10 +37,14 @@ driver records as a crashed attempt and retries.
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import logging
 import os
+import signal
 import sys
+import threading
+import time
 
 try:
     import tomllib
@@ -145,13 +149,50 @@ def _typed(path: Path, key: str, value: Any, kind: Any) -> Any:
     return value
 
 
+#: prctl(2) option: the signal a process gets when its parent dies (Linux)
+PR_SET_PDEATHSIG = 1
+#: seconds between two looks of a pool worker at its parent (where prctl is not available)
+PARENT_WATCH_SECONDS = 1.0
+
+
+def die_with_parent(parent: int) -> None:
+    """Pool-worker initializer: end this worker when its driver process ``parent`` ends.
+
+    On Linux the kernel sends the worker SIGKILL when the driver dies (``prctl(PR_SET_PDEATHSIG)``
+    through ctypes), even when the driver is killed with SIGKILL; elsewhere, or if that call is
+    refused, a daemon thread looks every :data:`PARENT_WATCH_SECONDS` whether the parent changed
+    and ends the worker. The attempt it was running is settled by the next driver
+    (:func:`fermi_core.engine.driver.recover_orphans`).
+    """
+    armed = False
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            armed = libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) == 0
+        except (OSError, AttributeError):
+            armed = False
+    if os.getppid() != parent:  # the driver died before the signal was armed
+        os._exit(1)
+    if not armed:
+        threading.Thread(target=_watch_parent, args=(parent,), name="parent-watch", daemon=True).start()
+
+
+def _watch_parent(parent: int) -> None:
+    while True:
+        time.sleep(PARENT_WATCH_SECONDS)
+        if os.getppid() != parent:
+            os._exit(1)
+
+
 class LocalExecutor:
-    """A process pool on this machine."""
+    """A process pool on this machine; its workers die with the driver (:func:`die_with_parent`)."""
 
     name = "local"
 
     def __init__(self, max_workers: int = 2) -> None:
-        self._pool = ProcessPoolExecutor(max_workers=max_workers)
+        self._pool = ProcessPoolExecutor(
+            max_workers=max_workers, initializer=die_with_parent, initargs=(os.getpid(),)
+        )
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
         """Run ``fn(*args)`` in a worker process."""

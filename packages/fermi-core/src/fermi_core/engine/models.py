@@ -9,6 +9,7 @@ move are used as they are (:mod:`fermi_core.engine.migrations` adopts them).
 * :class:`TaskAttempt` -- one try of a task run on an executor (``pipeline_attempt``).
 * :class:`RerunRequest` -- who asked to re-run what, why and when (``pipeline_rerun_request``).
 * :class:`RerunTarget` -- a task run requeued by a request (``pipeline_rerun_target``).
+* :class:`DriverLock` -- the driver working on the data home now, if any (``pipeline_driver``).
 
 States are those of :mod:`fermi_core.engine.states`, stored as their strings.
 """
@@ -23,7 +24,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from fermi_core.engine.states import RequestState, State
 from fermi_core.schema import Base
 
-__all__ = ["RerunRequest", "RerunTarget", "Task", "TaskAttempt", "TaskRun", "utcnow"]
+__all__ = ["DriverLock", "RerunRequest", "RerunTarget", "Task", "TaskAttempt", "TaskRun", "utcnow"]
 
 
 def utcnow() -> datetime:
@@ -131,3 +132,28 @@ class RerunTarget(Base):
     request_pk: Mapped[int] = mapped_column(ForeignKey("pipeline_rerun_request.id"), index=True)
     run_pk: Mapped[int] = mapped_column(ForeignKey("pipeline_run.id"), index=True)
     attempt_base: Mapped[int] = mapped_column(Integer)
+
+
+class DriverLock(Base):
+    """The driver working on the data home now: one row per lock name while it runs (:mod:`.lock`).
+
+    A row is stale -- its driver gone -- when its ``pid`` no longer exists on its ``host`` (as
+    seen from that host) or its ``heartbeat_at`` is older than the staleness limit; the next
+    driver then takes it over.
+    """
+
+    __tablename__ = "pipeline_driver"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: what is locked (``pipeline``: the engine's work on this database's data home)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    #: the command holding it, e.g. ``fermi-l1 pipeline``
+    holder: Mapped[str] = mapped_column(String(128))
+    #: the data home it works on, as that driver sees it
+    home: Mapped[str] = mapped_column(String(1024))
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    #: random, per acquisition: only the holder renews or releases its row
+    token: Mapped[str] = mapped_column(String(32))
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    heartbeat_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

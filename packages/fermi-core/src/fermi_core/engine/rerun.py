@@ -14,7 +14,15 @@ declared by the installed tasks: this module names no task.
   task declares as intermediate outputs (under ``.rerun-<id>/`` next to them, never deleted) so
   they are really recomputed; :func:`requeued_items` feeds the requeued task runs to their
   stage once their inputs are ready (the earlier tasks of their chain done, and the task's own
-  ``ready`` check); :func:`settle` marks the request ``done`` with the attempts it created.
+  ``ready`` check); :func:`settle` marks the request ``done`` (or ``failed``, naming what did
+  not end done) with the attempts it created.
+
+Re-runs cannot wedge: a target that can never run (an earlier task of its chain failed, or its
+input is missing with nothing left to make it) is given up (``cancelled``) by :func:`settle` at
+the end of the pass, so the request is settled ``failed`` with the reason instead of staying
+queued; a failed, crashed or cancelled step can always be re-requested (its later, not done
+task runs of the chain are requeued with it), and so can a subject none of whose task runs is
+in flight.
 """
 
 from __future__ import annotations
@@ -132,8 +140,32 @@ def _targets(s: Session, run: str, step: str | None) -> list[TaskRun]:
         if not rerunnable:
             state = "/".join(sorted({r.state for r, _ in rows}))
             raise RerunError(f"step {step} of {run} is {state}: only a failed or crashed step can be re-run")
-        rows = rerunnable
+        return [r for r, _ in rerunnable] + _downstream(s, [r for r, _ in rerunnable], step)
     return [r for r, _ in rows]
+
+
+def _downstream(s: Session, runs: list[TaskRun], step: str) -> list[TaskRun]:
+    """The later task runs of ``step``'s chain, for the subjects of ``runs``, that did not end done.
+
+    They were given up (cancelled) or failed because this step had failed: re-running the step
+    requeues them too, so the chain goes on once the step is done. Nothing of them is in
+    flight (:func:`_targets` checked the subject).
+    """
+    try:
+        chain = get_task(step).chain
+    except UnknownTask:
+        return []
+    if chain is None or step not in chain.tasks:
+        return []
+    later = chain.tasks[chain.position(step) + 1 :]
+    if not later:
+        return []
+    found: dict[int, TaskRun] = {}
+    for subject in sorted({_subject_key(r.key) for r in runs}):
+        for run, _ in _chain_rows(s, chain, subject):
+            if run.task.name in later and run.state in RERUNNABLE and run.id not in found:
+                found[run.id] = run
+    return list(found.values())
 
 
 def _pending_for(s: Session, runs: list[TaskRun]) -> RerunRequest | None:
@@ -377,7 +409,9 @@ def requeued_items(
     """``(key, params)`` of the task runs of ``task`` requeued by a request and whose inputs are ready.
 
     Task runs whose inputs are not ready yet (waiting for the earlier tasks of their chain, or
-    for what the task's ``ready`` check needs) stay queued for a later pass.
+    for what the task's ``ready`` check needs) stay queued for a later pass. A target left
+    ``crashed`` (its driver died during the attempt) is fed again too: the driver retries it
+    within the budget that restarted at the re-run.
     """
     spec = get_task(task)
     with session_scope(db_url) as s:
@@ -388,7 +422,7 @@ def requeued_items(
             .join(RerunRequest, RerunRequest.id == RerunTarget.request_pk)
             .where(
                 Task.name == task,
-                TaskRun.state == State.QUEUED.value,
+                TaskRun.state.in_(_WAITING),
                 RerunRequest.state == RequestState.QUEUED.value,
             )
             .order_by(TaskRun.id)
@@ -401,11 +435,54 @@ def requeued_items(
         ]
 
 
-def settle(db_url: str | None) -> list[int]:
-    """Mark ``done`` every queued request whose targets are all final; return their ids.
+def _blocker(s: Session, run: TaskRun, site: Site | None) -> str | None:
+    """Why the waiting target ``run`` can never run as things are, or None while it still can.
 
-    The request records the ids of the attempts made since it requeued its targets and an
-    outcome (``done`` or how many targets did not end done).
+    It cannot when an earlier task run of its chain for its subject ended without being done
+    (failed, cancelled: nothing will make its input), or when every earlier one is final and
+    the task's own ``ready`` check still fails (its input is missing and no task will make it;
+    only judged with the driver's ``site``).
+    """
+    try:
+        spec = get_task(run.task.name)
+    except UnknownTask:
+        return f"task {run.task.name!r} is not installed"
+    if spec.chain is not None:
+        earlier = spec.chain.tasks[: spec.chain.position(spec.name)]
+        rows = s.execute(
+            select(Task.name, TaskRun.key, TaskRun.state)
+            .join(Task, Task.id == TaskRun.task_pk)
+            .where(Task.name.in_(earlier), _belongs(_subject_key(run.key)))
+            .order_by(TaskRun.id)
+        ).all()
+        for name, key, state in rows:
+            if state in FINAL and state != State.DONE:
+                return f"its input {name}/{key} is {state}"
+        if any(state not in FINAL for _, _, state in rows):
+            return None  # an earlier task run is still to run (or to retry)
+    if site is not None and spec.ready is not None and not spec.ready(spec.load(run.params), site):
+        return "its input is missing (the task's ready check fails) and no task of its chain will make it"
+    return None
+
+
+#: task-run states of a requeued target that may still run (fed by :func:`requeued_items`)
+_WAITING = (State.QUEUED.value, State.CRASHED.value)
+
+
+def settle(db_url: str | None, site: Site | None = None) -> list[int]:
+    """Finish every queued request whose targets are all final; return their ids.
+
+    Called at the end of a driver pass. A target still waiting that can never run (an earlier
+    task of its chain failed or was given up, or its input is missing with nothing left to make
+    it: :func:`_blocker`) is marked ``cancelled`` first, so that a request never stays queued
+    once nothing of it can run; the targets are examined in chain order, so a given-up run
+    input gives up its L1 run too. A request is then ``done`` when every target ended done,
+    ``failed`` otherwise, its outcome naming each target not done and why. It records the ids
+    of the attempts made since it requeued its targets. Every target can be re-requested at
+    once (a cancelled or failed step, or the whole subject).
+
+    ``site`` is the driver's data home, against which the tasks' ``ready`` checks resolve
+    stored paths; without it a target whose ``ready`` check fails is left waiting.
     """
     settled = []
     with session_scope(db_url) as s:
@@ -417,6 +494,12 @@ def settle(db_url: str | None) -> list[int]:
                 .join(RerunTarget, RerunTarget.run_pk == TaskRun.id)
                 .where(RerunTarget.request_pk == req.id)
             ).all()
+            why: dict[int, str] = {}
+            for run, _ in sorted(targets, key=lambda t: _chain_order(t[0])):
+                if run.state in _WAITING and (reason := _blocker(s, run, site)) is not None:
+                    run.state, run.updated_at = State.CANCELLED.value, utcnow()
+                    why[run.id] = reason
+                    s.flush()
             if any(run.state not in FINAL for run, _ in targets):
                 continue
             ids = []
@@ -426,12 +509,26 @@ def settle(db_url: str | None) -> list[int]:
                     .where(TaskAttempt.run_pk == run.id, TaskAttempt.number > base)
                     .order_by(TaskAttempt.id)
                 ).all()
-            bad = [f"{run.task.name}/{run.key} {run.state}" for run, _ in targets if run.state != State.DONE]
+            bad = [
+                f"{run.task.name}/{run.key} {run.state}" + (f" ({why[run.id]})" if run.id in why else "")
+                for run, _ in targets
+                if run.state != State.DONE
+            ]
             req.attempt_ids = json.dumps(sorted(ids))
             req.outcome = "done" if not bad else f"{len(bad)} of {len(targets)} not done: " + ", ".join(bad)
-            req.state, req.done_at = RequestState.DONE.value, utcnow()
+            req.state = RequestState.DONE.value if not bad else RequestState.FAILED.value
+            req.done_at = utcnow()
             settled.append(req.id)
     return settled
+
+
+def _chain_order(run: TaskRun) -> tuple[int, int]:
+    """Sort key of a target: its task's place in its chain, then its id."""
+    try:
+        chain = get_task(run.task.name).chain
+    except UnknownTask:
+        chain = None
+    return (chain.position(run.task.name) if chain is not None else 0, run.id)
 
 
 def requests_for(s: Session, run: str | None = None, run_pk: int | None = None) -> list[RerunRequest]:

@@ -33,14 +33,17 @@ class State(str, Enum):
 class RequestState(str, Enum):
     """State of a re-run request.
 
-    ``requested`` (recorded), ``queued`` (a driver requeued its targets), ``done`` (its targets
-    are final), ``refused`` (its task runs changed before a driver came), ``superseded``
-    (recorded before the driver consumed requests; never acted on).
+    ``requested`` (recorded), ``queued`` (a driver requeued its targets), ``done`` (every
+    target ended done), ``failed`` (its targets are final but not all done -- failed, or
+    cancelled because an input they need failed or is missing; the outcome says which and
+    why), ``refused`` (its task runs changed before a driver came), ``superseded`` (recorded
+    before the driver consumed requests; never acted on).
     """
 
     REQUESTED = "requested"
     QUEUED = "queued"
     DONE = "done"
+    FAILED = "failed"
     REFUSED = "refused"
     SUPERSEDED = "superseded"
 
@@ -54,9 +57,11 @@ STATE_NAMES: tuple[str, ...] = tuple(s.value for s in State)
 FINAL: tuple[State, ...] = (State.DONE, State.FAILED, State.CANCELLED)
 #: states of work in flight or waiting: such a task run cannot be re-run
 BUSY: tuple[State, ...] = (State.QUEUED, State.RUNNING, State.HELD, State.LATE)
-#: states in which one step can be re-run
-RERUNNABLE: tuple[State, ...] = (State.FAILED, State.CRASHED)
+#: states in which one step can be re-run (cancelled: a re-run gave it up because its input failed)
+RERUNNABLE: tuple[State, ...] = (State.FAILED, State.CRASHED, State.CANCELLED)
 #: attempt states that count as failed tries
 FAILED_TRIES: tuple[State, ...] = (State.FAILED, State.CRASHED)
 #: request states not finished yet
 PENDING: tuple[RequestState, ...] = (RequestState.REQUESTED, RequestState.QUEUED)
+#: request states of a request a driver acted on to the end (its targets are final)
+SETTLED: tuple[RequestState, ...] = (RequestState.DONE, RequestState.FAILED)

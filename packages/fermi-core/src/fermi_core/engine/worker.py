@@ -5,14 +5,23 @@ parameters are parsed into its dataclass and its function is called with stdout 
 to the attempt's log. Bad input -- a :class:`fermi_core.errors.BadInput` or one of the types the
 task declares -- returns exit code 2 and is not retried; anything else is an infrastructure
 failure (exit code 1) that the driver retries.
+
+While it runs, an attempt's ``tempfile`` default is its own scratch folder
+(:meth:`~fermi_core.site.Site.attempt_scratch`, removed at its end; the next driver removes
+those of attempts killed mid-way), and a successful attempt leaves a result file beside its
+log (:func:`.recovery.write_result`) from which the next driver records work its killed
+driver never recorded.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import socket
+import tempfile
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +30,7 @@ from sqlalchemy import update
 from fermi_core.db import session_scope
 from fermi_core.engine.executors import batch_job_id
 from fermi_core.engine.models import TaskAttempt, utcnow
+from fermi_core.engine.recovery import write_result
 from fermi_core.engine.registry import TaskContext, get_task
 from fermi_core.engine.states import State
 from fermi_core.site import Site
@@ -63,6 +73,30 @@ def run_attempt(
     if not started:  # the driver gave this attempt up (its worker was declared lost): never run it twice
         return {"exit_code": EXIT_CRASH, "error": f"attempt {attempt_id} was no longer queued at its start"}
     Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+    scratch = site.attempt_scratch(attempt_id)
+    scratch.mkdir(parents=True, exist_ok=True)
+    try:
+        with _tempdir(scratch):
+            return _run_logged(attempt_id, site, log_path, task, params, key, processing_date, batch)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _tempdir(folder: Path) -> Iterator[None]:
+    """Make ``folder`` the ``tempfile`` default for the block (the attempt's scratch folder)."""
+    before = tempfile.tempdir
+    tempfile.tempdir = str(folder)
+    try:
+        yield
+    finally:
+        tempfile.tempdir = before
+
+
+def _run_logged(
+    attempt_id: int, site: Site, log_path: str, task: str, params: str, key: str, processing_date: str,
+    batch: str | None,
+) -> dict[str, Any]:  # fmt: skip
     # line-buffered: what an attempt printed is on disk when its job is cancelled or its node lost
     with (
         open(log_path, "a", buffering=1) as log,
@@ -87,4 +121,5 @@ def run_attempt(
             traceback.print_exc()
             return {"exit_code": EXIT_CRASH, "error": f"{type(exc).__name__}: {exc}"}
         print("outputs:", *outputs, sep="\n  ")
+        write_result(site, log_path, attempt_id, outputs)  # the next driver's record if this one dies now
     return {"exit_code": EXIT_OK, "outputs": outputs}

@@ -56,6 +56,8 @@ def run(args: argparse.Namespace, out: Console) -> int:
         except ValueError as exc:
             out.print(f"fermi-core db upgrade: error: {exc}", markup=False)
             return EXIT_REFUSED
+        with engine.connect():  # reachable before the first line: an outage is the one line of call_guarded
+            pass
         out.print(f"database {safe_url(url)}", markup=False)
         runner.upgrade(engine, targets, echo=lambda line: out.print(line, markup=False))
         return EXIT_OK
