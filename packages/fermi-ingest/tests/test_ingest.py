@@ -193,8 +193,8 @@ def test_many_runs_give_at_most_20_chunks_one_run_each_when_possible(tmp_path, h
     ]
     sy.write_delivery(tmp_path / "many", "230404001", [sy.interleave(parts)])
     assert ingest(tmp_path / "many", IngestOptions(min_chunk_bytes=1)).n_chunks == 20
-    few = [
-        sy.event_stream(956, RUN + 1000 * r, 40, RUN + 1000.0 * r, first_count=40 * r, body_bytes=200)
+    few = [  # the other EPU: times inside the first delivery's, with counters of their own
+        sy.event_stream(957, RUN + 1000 * r, 40, RUN + 1000.0 * r, first_count=40 * r, body_bytes=200)
         for r in range(3)
     ]
     sy.write_delivery(tmp_path / "few", "230404002", [sy.interleave(few)])

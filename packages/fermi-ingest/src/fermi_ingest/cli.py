@@ -11,6 +11,7 @@ from rich.table import Table
 from sqlalchemy import select
 
 from fermi_core import logs
+from fermi_core.dbguard import EXIT_DATABASE, call_guarded
 from fermi_core.site import Site
 from fermi_ingest._version import __version__
 from fermi_ingest.ccsds.constants import MAX_PACKET_LENGTH
@@ -18,6 +19,8 @@ from fermi_ingest.errors import IngestError
 
 EXIT_OK = 0
 EXIT_REFUSED = 1
+#: the database is unreachable (one line naming it, no traceback)
+EXIT_UNREACHABLE = EXIT_DATABASE
 
 
 def _apids(text: str) -> tuple[int, ...]:
@@ -216,11 +219,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     run = {"ingest": _run_ingest, "status": _run_status, "gaps": _run_gaps, "db": db_command.run}[
         args.command
     ]
-    try:
-        return run(args, out)
-    except (IngestError, SchemaVersionError) as exc:
-        print(f"fermi-ingest {args.command}: error: {exc}", file=sys.stderr)
-        return EXIT_REFUSED
+
+    def handler() -> int:
+        try:
+            return run(args, out)
+        except (IngestError, SchemaVersionError) as exc:
+            print(f"fermi-ingest {args.command}: error: {exc}", file=sys.stderr)
+            return EXIT_REFUSED
+
+    return call_guarded(f"fermi-ingest {args.command}", args.db_url, handler, exit_code=EXIT_UNREACHABLE)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -10,8 +10,10 @@ leaves either nothing registered or everything):
 4. decode every archived file; malformed spans, duplicates and out-of-order packets are written
    byte-exact under ``$FERMI_HOME/quarantine/<delivery>/`` and registered;
 5. per APID, sequence and time gaps within the delivery and against the deliveries ingested
-   before it, on both sides in time (so any arrival order finds every gap); a delivery landing
-   inside an open gap marks it filled, and the holes it leaves are recorded as new gaps;
+   before it, on both sides in time (so any arrival order finds every gap); packets landing
+   inside an open gap — a delivery of their own, or anywhere in a later delivery's files — are
+   late data: they mark it filled (and the datagram gap of their run too), and the holes they
+   leave are recorded as new gaps (:mod:`fermi_ingest.continuity`);
 6. chunks (at most 20) with a JSON and an XML manifest each under ``$FERMI_HOME/chunks/``;
 7. one database transaction registers the delivery, files, per-APID spans, gaps, chunks and
    quarantined spans. Every input byte is accounted for: archived in a chunk or quarantined.
@@ -20,7 +22,7 @@ leaves either nothing registered or everything):
 from __future__ import annotations
 
 import json
-import tarfile
+import os
 import tempfile
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
@@ -34,14 +36,15 @@ from fermi_core import logs
 from fermi_core.atomic import atomic_write_bytes
 from fermi_core.db import session_scope
 from fermi_core.site import Site
-from fermi_ingest import chunker, gaps
+from fermi_ingest import chunker, continuity, gaps
 from fermi_ingest.archive import copy_verified, exclusive_lock, remove_tree
 from fermi_ingest.ccsds.constants import DEFAULT_APIDS, DEFAULT_EVENT_APIDS, MAX_PACKET_LENGTH, SCID_FERMI
 from fermi_ingest.ccsds.decode import PacketTable, decode_file
 from fermi_ingest.datagram_header import MCD_OFFSET, RUN_OFFSET
-from fermi_ingest.errors import DeliveryConflict, IngestError
+from fermi_ingest.errors import DeliveryConflict, IngestError, ManifestError
 from fermi_ingest.manifest import Manifest, verify_delivery
 from fermi_ingest.models import ApidSpan, Chunk, Delivery, DeliveryFile, Gap, QuarantinedSpan
+from fermi_ingest.unpack import open_delivery
 
 
 @dataclass
@@ -77,19 +80,6 @@ def _slug(reason: str) -> str:
     return reason.replace(" ", "-")
 
 
-def _open_delivery(path: Path, workdir: Path) -> Path:
-    if path.is_dir():
-        return path
-    if path.is_file() and tarfile.is_tarfile(path):
-        with tarfile.open(path) as tar:
-            tar.extractall(workdir, filter="data")
-        entries = [p for p in workdir.iterdir()]
-        if len(entries) == 1 and entries[0].is_dir():
-            return entries[0]
-        return workdir
-    raise IngestError(f"{path}: neither a delivery directory nor a tar archive")
-
-
 def ingest(
     path: str | Path,
     options: IngestOptions | None = None,
@@ -109,6 +99,9 @@ def ingest(
         The manifest does not match the files (the message names the file).
     DeliveryConflict
         The delivery id is registered with a different manifest.
+    BadDeliveryInput
+        A tar refused by the ``data`` filter, truncated or damaged, or a symbolic link pointing
+        out of the delivery (:mod:`fermi_ingest.unpack`; the message names the file).
     """
     options = options or IngestOptions()
     site = site or Site.from_env(db_url=url)
@@ -116,8 +109,14 @@ def ingest(
     home.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".unpack-", dir=home))
     try:
-        directory = _open_delivery(Path(path), work)
-        manifest = verify_delivery(directory, scid=options.scid)
+        directory = open_delivery(Path(path), work)
+        try:
+            manifest = verify_delivery(directory, scid=options.scid)
+        except ManifestError as exc:
+            if directory == Path(path):
+                raise
+            # name the archive and its member, not the scratch directory it was unpacked into
+            raise ManifestError(str(exc).replace(f"{work}{os.sep}", f"{path}: member ")) from None
         with exclusive_lock(site.ingest_lock), session_scope(site.db_url) as session:
             if session.get_bind().dialect.name == "postgresql":  # serialise ingests across hosts
                 session.execute(text("SELECT pg_advisory_xact_lock(5115001)"))
@@ -186,13 +185,27 @@ def _ingest_new(
     }
     time = cat["sec"] + cat["usec"] * 1e-6
     status = np.zeros(fidx.size, dtype=np.int8)
+    segment = np.full(fidx.size, -1, dtype=np.int64)
     result = IngestResult(dl, False, n_files=len(tables), n_bytes=delivery.n_bytes)
     gap_rows: list[Gap] = []
     for apid in np.unique(cat["apid"]):
         idx = np.flatnonzero(cat["apid"] == apid)
-        status[idx] = _stream_status(
-            session, site, delivery, int(apid), idx, cat, time, tables, fidx, options, gap_rows, result
+        stream = continuity.stream_status(
+            session,
+            site,
+            delivery,
+            int(apid),
+            cat["seq_count"][idx],
+            cat["sec"][idx],
+            cat["usec"][idx],
+            apids=options.apids,
+            max_packet_length=options.max_packet_length,
+            max_time_step=options.max_time_step,
         )
+        status[idx], segment[idx] = stream.status, stream.segment
+        gap_rows += stream.gap_rows
+        result.gaps += stream.lines
+        result.filled_gaps += stream.filled
 
     quarantine = site.quarantine / dl
     q_rows: list[QuarantinedSpan] = []
@@ -232,8 +245,10 @@ def _ingest_new(
             raise IngestError(
                 f"{dl}/{row.name}: {row.size} bytes but {row.good_bytes} good + {row.quarantined_bytes} quarantined"
             )
-        for apid in np.unique(cat["apid"][mine]):
-            sel = np.flatnonzero(mine & (cat["apid"] == apid))
+        # one span per APID and segment: a file holding late packets has a span where they belong
+        for apid, seg in sorted(set(zip(cat["apid"][mine].tolist(), segment[mine].tolist(), strict=True))):
+            sel = np.flatnonzero(mine & (cat["apid"] == apid) & (segment == seg))
+            sel = sel[np.argsort(time[sel], kind="stable")]
             session.add(
                 ApidSpan(
                     delivery_pk=delivery.id,
@@ -261,10 +276,21 @@ def _ingest_new(
         run_word=_payload_u4(tables, fidx[keep], cat["offset"][keep], cat["length"][keep], at=RUN_OFFSET),
     )
     mcd = _payload_u4(tables, fidx[keep], cat["offset"][keep], cat["length"][keep], at=MCD_OFFSET)
-    for g in _datagram_gaps(pk, mcd, options.event_apids):
+    starts = continuity.datagram_starts(
+        pk.apid, pk.seq_flags, pk.run_word, mcd, pk.time, segment[keep], options.event_apids
+    )
+    n_filled, remaining = continuity.fill_datagram_gaps(session, delivery, starts)
+    result.filled_gaps += n_filled
+    for g in remaining:
+        session.add(g)
+        result.gaps.append(
+            f"APID {g.apid}: datagram gap still open after late data, {g.missing} datagrams missing, "
+            f"datagram seq {g.seq_before}->{g.seq_after}, MET {g.met_before:.6f}-{g.met_after:.6f}"
+        )
+    for apid, run, g in continuity.datagram_gaps(starts):
         session.add(
             Gap(
-                apid=int(pk.apid[g.before]),
+                apid=apid,
                 kind=g.kind,
                 missing=g.missing,
                 seq_before=g.seq_before,
@@ -278,7 +304,7 @@ def _ingest_new(
             )
         )
         result.gaps.append(
-            f"APID {int(pk.apid[g.before])} run {int(pk.run_word[g.before])}: datagram gap, {g.missing} datagrams "
+            f"APID {apid} run {run}: datagram gap, {g.missing} datagrams "
             f"missing, datagram seq {g.seq_before}->{g.seq_after}, MET {g.met_before:.6f}-{g.met_after:.6f}"
         )
     plans = chunker.plan_chunks(pk, options.event_apids, options.min_chunk_bytes, options.target_chunks)
@@ -326,146 +352,6 @@ def _payload_u4(
             b = [t.buffer[pos + k].astype(np.int64) for k in range(4)]
             out[sel] = (b[0] << 24) | (b[1] << 16) | (b[2] << 8) | b[3]
     return out
-
-
-def _datagram_gaps(
-    pk: chunker.DeliveryPackets, mcd: np.ndarray, event_apids: tuple[int, ...]
-) -> list[gaps.GapRecord]:
-    """Jumps of the 20-bit datagram sequence per run per event APID, within the delivery (§4.2)."""
-    first = np.isin(pk.seq_flags, (1, 3)) & np.isin(pk.apid, event_apids) & (mcd >= 0) & (pk.run_word >= 0)
-    idx = np.flatnonzero(first)
-    out: list[gaps.GapRecord] = []
-    for apid, run in sorted({(int(a), int(r)) for a, r in zip(pk.apid[idx], pk.run_word[idx], strict=True)}):
-        sel = idx[(pk.apid[idx] == apid) & (pk.run_word[idx] == run)]
-        dseq = mcd[sel] & 0xFFFFF
-        step = np.diff(dseq) % (1 << 20)
-        for j in np.flatnonzero(step != 1):
-            out.append(
-                gaps.GapRecord(
-                    kind="datagram",
-                    before=int(sel[j]),
-                    after=int(sel[j + 1]),
-                    missing=int(step[j]) - 1 if 1 < step[j] <= (1 << 19) else 0,
-                    seq_before=int(dseq[j]),
-                    seq_after=int(dseq[j + 1]),
-                    met_before=float(pk.time[sel[j]]),
-                    met_after=float(pk.time[sel[j + 1]]),
-                )
-            )
-    return out
-
-
-def _prior_keys(
-    session: Session, site: Site, delivery: Delivery, apid: int, t0: float, t1: float, options: IngestOptions
-) -> np.ndarray:
-    """(time in µs, sequence count) of the packets of ``apid`` in earlier deliveries overlapping [t0, t1]."""
-    rows = session.execute(
-        select(DeliveryFile.archive_path, DeliveryFile.name, Delivery.delivery_id)
-        .join(ApidSpan, ApidSpan.file_pk == DeliveryFile.id)
-        .join(Delivery, Delivery.id == ApidSpan.delivery_pk)
-        .where(ApidSpan.apid == apid, ApidSpan.delivery_pk != delivery.id)
-        .where(ApidSpan.met_stop >= t0, ApidSpan.met_start <= t1)
-        .distinct()
-    ).all()
-    keys = [np.empty((0, 2), dtype=np.int64)]
-    for archive_path, name, dl in rows:
-        t = decode_file(
-            site.resolve(archive_path), options.apids, options.max_packet_length, name=f"{dl}/{name}"
-        )
-        sel = t.apid == apid
-        keys.append(np.stack([t.sec[sel] * 1_000_000 + t.usec[sel], t.seq_count[sel]], axis=1))
-    return np.concatenate(keys)
-
-
-def _stream_status(
-    session: Session,
-    site: Site,
-    delivery: Delivery,
-    apid: int,
-    idx: np.ndarray,
-    cat: dict[str, np.ndarray],
-    time: np.ndarray,
-    tables: list[PacketTable],
-    fidx: np.ndarray,
-    options: IngestOptions,
-    gap_rows: list[Gap],
-    result: IngestResult,
-) -> np.ndarray:
-    """Status of the packets ``idx`` of one APID; appends their gaps (and fills older ones)."""
-    seq = cat["seq_count"][idx]
-    t = time[idx]
-    status = np.zeros(idx.size, dtype=np.int8)
-    # packets already received in an earlier delivery are duplicates
-    prior = _prior_keys(session, site, delivery, apid, float(t.min()), float(t.max()), options)
-    if prior.size:
-        mine = np.stack([cat["sec"][idx] * 1_000_000 + cat["usec"][idx], seq], axis=1)
-        _, inverse = np.unique(np.concatenate([prior, mine]), axis=0, return_inverse=True)
-        inverse = inverse.reshape(-1)
-        status[np.isin(inverse[len(prior) :], inverse[: len(prior)])] = gaps.DUPLICATE
-    live = np.flatnonzero(status == gaps.ACCEPTED)
-    if live.size == 0:
-        return status
-    t_first, t_last = float(t[live[0]]), float(t[live[-1]])
-    previous = following = None
-    before_pk = after_pk = delivery.id
-    filling = session.scalars(
-        select(Gap)
-        .where(Gap.apid == apid, Gap.status == "open", Gap.kind == "sequence")
-        .where(Gap.met_before <= t_first, Gap.met_after >= t_first)
-        .order_by(Gap.met_before)
-    ).first()
-    if filling is not None:
-        previous = (filling.seq_before, filling.met_before)
-        following = (filling.seq_after, filling.met_after)
-        before_pk, after_pk = filling.delivery_before_pk, filling.delivery_after_pk
-        filling.status = "filled"
-        filling.filled_by_pk = delivery.id
-        result.filled_gaps += 1
-    else:
-        # Deliveries arrive in any order: compare with the neighbours on both sides, the span
-        # ingested before that ends last before this stream and the one that starts first after it.
-        last = session.execute(
-            select(ApidSpan.last_seq, ApidSpan.met_stop, ApidSpan.delivery_pk)
-            .where(ApidSpan.apid == apid, ApidSpan.delivery_pk != delivery.id, ApidSpan.met_stop <= t_first)
-            .order_by(ApidSpan.met_stop.desc(), ApidSpan.id.desc())
-            .limit(1)
-        ).first()
-        if last is not None:
-            previous = (last.last_seq, last.met_stop)
-            before_pk = last.delivery_pk
-        nxt = session.execute(
-            select(ApidSpan.first_seq, ApidSpan.met_start, ApidSpan.delivery_pk)
-            .where(ApidSpan.apid == apid, ApidSpan.delivery_pk != delivery.id, ApidSpan.met_start >= t_last)
-            .order_by(ApidSpan.met_start, ApidSpan.id)
-            .limit(1)
-        ).first()
-        if nxt is not None:
-            following = (nxt.first_seq, nxt.met_start)
-            after_pk = nxt.delivery_pk
-    report = gaps.analyse_stream(seq[live], t[live], previous, following, options.max_time_step)
-    status[live] = report.status
-    n = live.size
-    for g in report.gaps:
-        gap_rows.append(
-            Gap(
-                apid=apid,
-                kind=g.kind,
-                missing=g.missing,
-                seq_before=g.seq_before,
-                seq_after=g.seq_after,
-                met_before=g.met_before,
-                met_after=g.met_after,
-                delivery_before_pk=before_pk if g.before < 0 else delivery.id,
-                delivery_after_pk=after_pk if g.after >= n else delivery.id,
-                found_by_pk=delivery.id,
-                status="open",
-            )
-        )
-        result.gaps.append(
-            f"APID {apid}: {g.kind} gap, {g.missing} packets missing, seq {g.seq_before}->{g.seq_after}, "
-            f"MET {g.met_before:.6f}-{g.met_after:.6f}"
-        )
-    return status
 
 
 def _quarantine(

@@ -27,6 +27,7 @@ from fermi_ingest.manifest import write_manifest
 from fermi_l1.instrument import conversion_type
 from fermi_latsim import detector, events, sky, spacecraft
 from fermi_latsim.attitude import radec_deg
+from fermi_latsim.late import LATE_PLACEMENTS, DeliveryPlan, late_block, place_late, split_files
 from fermi_latsim.orbit import default_orbit
 from fermi_sciencetools_shim.time import met_to_utc_iso
 
@@ -38,6 +39,18 @@ FAULTS = {
     "one-epu-run": "the second run is taken with EPU0 only",
     "counters-near-wrap": "packet sequence counters start 40 below the 16384 wrap",
     "truncated-file": "the last packet file of the last delivery loses its final 100 bytes",
+    "late-packets-own-delivery": "a block of EPU0 datagrams from the middle of delivery 1 arrives as a "
+    "delivery of its own after delivery 3",
+    "late-packets-start": "a block of EPU0 datagrams from the middle of delivery 1 arrives at the start "
+    "of the first file of delivery 3",
+    "late-packets-middle": "a block of EPU0 datagrams from the middle of delivery 1 arrives in the middle "
+    "of the first file of delivery 3",
+    "late-packets-end": "a block of EPU0 datagrams from the middle of delivery 1 arrives at the end of "
+    "the last file of delivery 3",
+    "late-packets-extra-file": "a block of EPU0 datagrams from the middle of delivery 1 arrives as an "
+    "extra file of delivery 3",
+    "dropped-packets-redelivered": "dropped-packets, and the dropped packets then arrive as a final "
+    "delivery of their own",
 }
 #: a gap of this length is left at the ascending node of orbits that miss the SAA (isoc.md)
 NODE_GAP_S = 13.5
@@ -101,6 +114,8 @@ def simulate(out: str | Path, config: SimulationConfig | None = None, progress: 
     unknown = sorted(set(cfg.faults) - set(FAULTS))
     if unknown:
         raise ValueError(f"parameter 'faults': unknown fault {unknown[0]!r} (known: {', '.join(FAULTS)})")
+    if len(set(cfg.faults) & set(LATE_PLACEMENTS)) > 1:
+        raise ValueError(f"parameter 'faults': at most one of {', '.join(LATE_PLACEMENTS)}")
     if not cfg.hours > 0:
         raise ValueError(f"parameter 'hours': must be positive, got {cfg.hours}")
     out = Path(out)
@@ -253,7 +268,8 @@ def write_deliveries(
     cols = cols.take(np.argsort(_time(cols), kind="stable"))
     applied: dict[str, dict] = {}
 
-    if "dropped-packets" in faults:
+    redelivered = None
+    if "dropped-packets" in faults or "dropped-packets-redelivered" in faults:
         ev = np.flatnonzero(np.isin(cols.apid, (APID_EPU0, APID_EPU0 + 1)))
         drop = np.sort(rng.choice(ev, max(1, int(0.005 * ev.size)), replace=False)) if ev.size else ev
         keep = np.setdiff1d(np.arange(len(cols)), drop)
@@ -262,6 +278,8 @@ def write_deliveries(
             "apid": np.asarray(cols.apid)[drop].tolist(),
             "seq_count": np.asarray(cols.seq_count)[drop].tolist(),
         }
+        if "dropped-packets-redelivered" in faults:
+            redelivered = cols.take(drop)
         cols = cols.take(keep)
 
     t = _time(cols)
@@ -286,13 +304,37 @@ def write_deliveries(
                 dup_total += e.size
                 per_delivery[k + 1] = np.concatenate([np.sort(e), per_delivery[k + 1]])
         applied["duplicated-datagrams"] = {"packets": int(dup_total)}
+    plans = [DeliveryPlan(k, split_files(per_delivery[k], MAX_PACKETS_PER_FILE)) for k in range(n_del)]
+    late_fault = next((f for f in faults if f in LATE_PLACEMENTS), None)
+    if late_fault is not None:
+        block = late_block(cols, per_delivery[0])
+        plans[0].files = split_files(per_delivery[0][~np.isin(per_delivery[0], block)], MAX_PACKETS_PER_FILE)
+        at = place_late(plans, block, LATE_PLACEMENTS[late_fault], MAX_PACKETS_PER_FILE)
+        applied[late_fault] = {
+            "placement": LATE_PLACEMENTS[late_fault],
+            "from": 0,
+            "to": at,
+            "packets": int(block.size),
+            "apid": APID_EPU0,
+            "seq_count": np.asarray(cols.seq_count)[block].tolist(),
+            "met": [float(t[block].min()), float(t[block].max())] if block.size else [],
+        }
+    if redelivered is not None:
+        n_kept = len(cols)
+        cols = concatenate([cols, redelivered])
+        plans.append(
+            DeliveryPlan(None, [np.arange(n_kept, len(cols))], late=True, late_packets=len(redelivered))
+        )
+        applied["dropped-packets-redelivered"] = {"packets": len(redelivered), "to": len(plans) - 1}
 
     utc = met_to_utc_iso(cuts[1:] - 1e-3, 0)
     serial: dict[str, int] = {}
     deliveries = []
     (out / "deliveries").mkdir(parents=True, exist_ok=True)
     delivery_of_packet_time = np.full(len(truth.get("time", [])), -1, np.int64)
-    for k in range(n_del):
+    k = 0
+    for plan in plans:
+        k = k if plan.source is None else plan.source  # a late delivery is dated like the one before
         day = str(utc[k])[2:10].replace("-", "")
         serial[day] = serial.get(day, 0) + 1
         did = f"{day}{serial[day]:03d}"
@@ -300,12 +342,19 @@ def write_deliveries(
         d.mkdir(parents=True, exist_ok=True)
         for old in d.iterdir():
             old.unlink()
-        idx = per_delivery[k]
+        idx = plan.packets
         names = []
-        for f, lo in enumerate(range(0, max(idx.size, 1), MAX_PACKETS_PER_FILE)):
-            part = cols.take(idx[lo : lo + MAX_PACKETS_PER_FILE])
+        for f, file_idx in enumerate(plan.files):
+            part = cols.take(file_idx)
             data = encode_packets(part)
-            if "corrupted-bytes" in faults and k == min(1, n_del - 1) and f == 0 and data.size > 64:
+            normal = plan.source is not None
+            if (
+                normal
+                and "corrupted-bytes" in faults
+                and k == min(1, n_del - 1)
+                and f == 0
+                and data.size > 64
+            ):
                 ends = np.cumsum(np.asarray(part.payload_length, np.int64) + 14)
                 at = int(ends[len(part) // 2 - 1]) if len(part) > 2 else 0  # a packet header mid-file
                 data = data.copy()
@@ -319,7 +368,7 @@ def write_deliveries(
             name = f"{did}_{f:03d}.pkt"
             (d / name).write_bytes(data.tobytes())
             names.append(name)
-        if "truncated-file" in faults and k == n_del - 1:
+        if "truncated-file" in faults and plan.source == n_del - 1:
             last = d / names[-1]
             data = last.read_bytes()
             last.write_bytes(data[: max(0, len(data) - 100)])
@@ -330,20 +379,31 @@ def write_deliveries(
             }
         write_manifest(d, did, names)
         apids = np.asarray(cols.apid)[idx]
-        deliveries.append(
-            {
-                "delivery_id": did,
-                "start": float(cuts[k]),
-                "stop": float(min(cuts[k + 1], stop)),
-                "packets": int(idx.size),
-                "files": names,
-                "packets_per_apid": {str(a): int((apids == a).sum()) for a in np.unique(apids)},
-            }
-        )
+        row = {
+            "delivery_id": did,
+            "start": float(cuts[k]),
+            "stop": float(min(cuts[k + 1], stop)),
+            "packets": int(idx.size),
+            "files": names,
+            "packets_per_apid": {str(a): int((apids == a).sum()) for a in np.unique(apids)},
+        }
+        if plan.late:
+            times = _time(cols)[idx]
+            row.update({"start": float(times.min()), "stop": float(times.max()), "late": True})
+        if plan.late_packets:
+            row["late_packets"] = plan.late_packets
+        deliveries.append(row)
+        if plan.source is None:
+            continue
         if truth:
             in_k = (truth["datagram_time"] >= cuts[k]) & (truth["datagram_time"] < cuts[k + 1])
             delivery_of_packet_time[in_k & (delivery_of_packet_time < 0)] = k
 
+    for name in (late_fault, "dropped-packets-redelivered"):
+        if name in applied:  # positions in the plan -> delivery ids
+            applied[name].update(
+                {e: deliveries[applied[name][e]]["delivery_id"] for e in ("from", "to") if e in applied[name]}
+            )
     if truth:
         truth["delivery"] = delivery_of_packet_time
     return deliveries, applied
