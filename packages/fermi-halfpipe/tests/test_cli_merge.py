@@ -59,13 +59,13 @@ def test_ingested_delivery_is_merged_and_reported(home, tmp_path, capsys):
 
     assert main(["status"]) == 0
     out = capsys.readouterr().out
-    assert f"run {run.run}: open" in out and "APID 956: run end missing" in out
+    assert f"run {run.run}: held;" in out and "APID 956: run end missing" in out and "; deadline " in out
     assert sum(int(n) for n in re.findall(r"held: (\d+) events of APID", out)) == r["held_back"]
     assert "halfpipe/store/" in out
     assert main(["force-complete", str(run.run), "--reason", "last datagram lost at GSFC"]) == 0
     assert "incomplete — forced by operator: last datagram lost at GSFC" in capsys.readouterr().out
     assert main(["merge", "230401001"]) == 0  # a re-run reports the same summary
-    assert f"run {run.run}: open" in capsys.readouterr().out
+    assert f"run {run.run}: held;" in capsys.readouterr().out
     assert main(["force-complete", "123", "--reason", "x"]) == 1
     assert "run 123: unknown to the halfpipe" in capsys.readouterr().err
 

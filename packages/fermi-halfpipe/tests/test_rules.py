@@ -121,3 +121,54 @@ def test_first_of_each_gem_keeps_one_of_a_repeated_number():
 def test_a_complete_run_is_deliverable_to_its_end(close):
     r = rows(*epu(A, (0, 10), close=close), *epu(B, (1, 11), close=close))
     assert rules.completeness(r, [A, B]) == [] and rules.deliverable_spans(r, [A, B], []) == [(0, ivl.INF)]
+
+
+# --- the completion deadline (pure: facts and options in, decision out) ---------------------
+
+from datetime import UTC, datetime, timedelta  # noqa: E402
+
+from fermi_halfpipe.options import HalfpipeOptions  # noqa: E402
+
+T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+
+
+def decide(waited=0, hours_after=0.0, apids=(A, B), last=T0, **opts):
+    facts = rules.RunFacts(last, waited, apids)
+    return rules.decide_at_deadline(facts, HalfpipeOptions(**opts), T0 + timedelta(hours=hours_after))
+
+
+def test_a_run_waits_until_the_first_of_the_two_deadlines():
+    d = decide(waited=2, hours_after=11.9)
+    assert (d.action, d.deliveries_left, d.deadline_utc) == (rules.WAIT, 1, T0 + timedelta(hours=12))
+    assert decide(waited=3, hours_after=0.1).action == rules.COMPLETE_AT_DEADLINE  # by deliveries
+    by_time = decide(waited=0, hours_after=12.0)
+    assert by_time.action == rules.COMPLETE_AT_DEADLINE and "12.0 h" in by_time.why
+    assert decide(waited=1, deadline_deliveries=1, deadline_hours=100).action == rules.COMPLETE_AT_DEADLINE
+    assert decide(deadline_hours=0).action == rules.COMPLETE_AT_DEADLINE  # 0 h: due at once
+
+
+def test_without_a_last_data_time_only_deliveries_count():
+    assert decide(waited=2, hours_after=1000, last=None).action == rules.WAIT
+    assert decide(waited=3, last=None).deadline_utc is None
+
+
+def test_a_due_run_with_one_epu_is_rejected_with_the_reason():
+    d = decide(waited=3, apids=(A,))
+    assert d.action == rules.REJECT_AT_DEADLINE
+    assert "APID 957 (EPU1)" in d.reason and "exactly the two expected EPUs" in d.reason
+    assert decide(waited=2, apids=(A,)).action == rules.WAIT  # not before its deadline
+    assert rules.epu_rule_at_deadline([A, B], {A: 0, B: 1}) is None
+
+
+def test_deadline_options_are_checked_and_read_from_the_environment():
+    with pytest.raises(ValueError, match="deadline_deliveries"):
+        HalfpipeOptions(deadline_deliveries=-1)
+    with pytest.raises(ValueError, match="deadline_hours"):
+        HalfpipeOptions(deadline_hours=float("nan"))
+    env = {"FERMI_HALFPIPE_DEADLINE_DELIVERIES": "5", "FERMI_HALFPIPE_DEADLINE_HOURS": "1.5"}
+    o = HalfpipeOptions.from_env(env)
+    assert (o.deadline_deliveries, o.deadline_hours) == (5, 1.5)
+    assert HalfpipeOptions.from_env(env, deadline_hours=2.0).deadline_hours == 2.0
+    assert HalfpipeOptions.from_env({}).deadline_deliveries == 3
+    with pytest.raises(ValueError, match="FERMI_HALFPIPE_DEADLINE_HOURS='soon'"):
+        HalfpipeOptions.from_env({"FERMI_HALFPIPE_DEADLINE_HOURS": "soon"})

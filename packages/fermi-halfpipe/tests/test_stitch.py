@@ -138,18 +138,31 @@ def test_force_complete_delivers_held_events_and_records_the_reason(home):
         force_complete(run.run, "again")
 
 
-def test_data_arriving_after_retirement_is_reported_late_not_merged_twice(home):
+def test_data_arriving_after_retirement_make_the_next_revision_beside_the_old_files(home):
     run = make_run(np.random.default_rng(8), 60, events_per_datagram=5)
     n0 = len(run.datagrams[956])
-    deliver("230401001", [datagram_packets(run, 956, range(n0 - 2)), run.packets(957)])
-    force_complete(run.run, "gave up waiting")
+    s1 = deliver("230401001", [datagram_packets(run, 956, range(n0 - 2)), run.packets(957)])
+    forced = force_complete(run.run, "gave up waiting")
+    assert forced["revision"] == 1 and forced["lost_events"] > 0
+    old = {f["path"]: (home / f["path"]).read_bytes() for f in forced["files"]}
     s = deliver("230401002", [datagram_packets(run, 956, [n0 - 2, n0 - 1])])
     (r,) = s["runs"]
-    # late (rules.py): a new datagram whose events lie in a span delivered before; never merged
-    assert r["step"]["delivered"] == 0 and r["step"]["late"] > 0 and r["step"]["files"] == []
+    # the retired run's late datagrams are merged into new files of its next revision
+    assert r["step"]["revision"] == 2 and r["step"]["late"] == 0 and r["step"]["files"]
+    assert r["status"] == "complete" and r["revision"] == 2 and r["lost_events"] == 0
+    assert all(f["path"].endswith("-v002.arrow") for f in r["step"]["files"])
+    current = {f["path"] for f in r["files"]}
+    assert {f["path"] for f in r["step"]["files"]} <= current and not set(old) <= current  # one replaced
+    for path, data in old.items():  # the files of revision 1 are still there, unchanged
+        assert (home / path).read_bytes() == data
+    seq, recs = merged_outputs(home, [{"runs": [{"files": r["files"]}]}])
+    assert np.array_equal(seq, run.gem_seq) and recs == run.records
     (st,) = run_status(run.run)
-    assert st["late"] == r["late"] == r["step"]["late"] and st["delivered"] == r["delivered"]
-    assert st["step"] is None and st["files"] == r["files"]
+    assert st["delivered"] == 60 and st["files"] == r["files"] and st["state"] == "complete"
+    # the same datagrams again are duplicates: no revision
+    s3 = deliver("230401003", [datagram_packets(run, 956, [n0 - 2, n0 - 1])])
+    assert s3["runs"][0]["revision"] == 2 and s3["runs"][0]["step"]["duplicate_datagrams"] == 2
+    assert s1["runs"][0]["revision"] == 0
 
 
 def test_files_are_split_at_max_events_with_non_overlapping_ranges(home, run):

@@ -1,4 +1,9 @@
-"""Command line entry point ``fermi-halfpipe``: ``merge``, ``status`` and ``force-complete``."""
+"""Command line entry point ``fermi-halfpipe``: ``merge``, ``status``, ``settle``, ``accept``, ``force-complete``.
+
+The completion deadline (``--deadline-deliveries``, ``--deadline-hours``) defaults to the
+environment settings ``FERMI_HALFPIPE_DEADLINE_DELIVERIES`` and ``FERMI_HALFPIPE_DEADLINE_HOURS``
+(:meth:`fermi_halfpipe.options.HalfpipeOptions.from_env`), else 3 deliveries and 12 h.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from fermi_core import logs
+from fermi_core.dbguard import call_guarded
 from fermi_core.errors import BadInput
 from fermi_core.site import Site
 from fermi_halfpipe._version import __version__
@@ -42,6 +48,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--epus", type=_epus, help="expected EPU set as APID:crate pairs (default 956:0,957:1)"
     )
+    parser.add_argument(
+        "--deadline-deliveries",
+        type=int,
+        metavar="N",
+        help="completion policy: an open run is due once N later deliveries brought it no data "
+        "(default $FERMI_HALFPIPE_DEADLINE_DELIVERIES or 3)",
+    )
+    parser.add_argument(
+        "--deadline-hours",
+        type=float,
+        metavar="H",
+        help="completion policy: an open run is due H hours after its last data arrived, whichever "
+        "comes first (default $FERMI_HALFPIPE_DEADLINE_HOURS or 12)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     m = sub.add_parser("merge", help="decode and merge the event datagrams of an ingested delivery")
@@ -65,16 +85,42 @@ def build_parser() -> argparse.ArgumentParser:
     )
     f.add_argument("run", metavar="RUN", type=int)
     f.add_argument("--reason", required=True, help="why the run is given up (recorded)")
+
+    t = sub.add_parser(
+        "settle",
+        help="apply the completion deadline to every open run: complete a due run with its loss "
+        "counted, reject a due run that breaks the exactly-two-EPU rule (idempotent)",
+    )
+    t.add_argument("--json", action="store_true", help="print the settled runs as JSON")
+
+    a = sub.add_parser("accept", help="accept a rejected run: merge its events, Level 1 takes it")
+    a.add_argument("run", metavar="RUN", type=int)
+    a.add_argument("--reason", required=True, help="why the run is accepted (recorded)")
+    a.add_argument("--who", required=True, help="who accepts it (recorded)")
     return parser
 
 
 def _options(args: argparse.Namespace):
     from fermi_halfpipe.options import HalfpipeOptions
 
-    opts = HalfpipeOptions(max_events=getattr(args, "max_events", 1_000_000))
-    if args.epus:
-        opts.epu_apids = args.epus
-    return opts
+    return HalfpipeOptions.from_env(
+        max_events=getattr(args, "max_events", None),
+        epu_apids=args.epus,
+        deadline_deliveries=args.deadline_deliveries,
+        deadline_hours=args.deadline_hours,
+    )
+
+
+def _deadline(r: dict) -> str:
+    """``; deadline …`` for a held or overdue run (its wall-time deadline and deliveries left)."""
+    if r.get("state") not in ("held", "overdue"):
+        return ""
+    parts = []
+    if r.get("deadline_utc"):
+        parts.append(r["deadline_utc"].replace("+00:00", "Z"))
+    if r.get("deliveries_left") is not None:
+        parts.append(f"after {r['deliveries_left']} more deliveries without data")
+    return f"; deadline {' or '.join(parts)}" if parts else ""
 
 
 def _print_run_line(r: dict) -> None:
@@ -83,9 +129,10 @@ def _print_run_line(r: dict) -> None:
     malformed = (
         f", unreadable in malformed datagrams {r['lost_in_malformed']}" if r.get("lost_in_malformed") else ""
     )
+    revision = f", revision {r['revision']}" if r.get("revision", 0) > 1 else ""
     print(
-        f"run {r['run_id']}: {r['status']}{reason}; delivered {r.get('delivered', 0)}, "
-        f"held back {r.get('held_back', 0)}, late {r.get('late', 0)}{lost}{malformed}"
+        f"run {r['run_id']}: {r.get('state') or r['status']}{reason}; delivered {r.get('delivered', 0)}, "
+        f"held back {r.get('held_back', 0)}, late {r.get('late', 0)}{lost}{malformed}{revision}{_deadline(r)}"
     )
 
 
@@ -103,11 +150,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     logs.configure(args)
     site = Site.from_env(home=args.home, db_url=args.db_url)
+    return call_guarded(f"fermi-halfpipe {args.command}", lambda: site.db_url, _run, args, site)
+
+
+def _run(args: argparse.Namespace, site: Site) -> int:
+    """The handler of the command in ``args``; its exit code."""
+    try:
+        opts = _options(args)
+    except ValueError as exc:  # a bad setting in the environment or on the command line
+        print(f"fermi-halfpipe: {exc}", file=sys.stderr)
+        return EXIT_REFUSED
     try:
         if args.command == "merge":
             from fermi_halfpipe.delivery import merge_delivery
 
-            summary = merge_delivery(args.delivery_id, _options(args), site=site)
+            summary = merge_delivery(args.delivery_id, opts, site=site)
             if args.json:
                 print(json.dumps(summary, indent=1, sort_keys=True))
                 return EXIT_OK
@@ -137,7 +194,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "status":
             from fermi_halfpipe.stitch import run_status
 
-            runs = run_status(args.run, _options(args), site=site)
+            runs = run_status(args.run, opts, site=site)
             if args.run is not None and not runs:
                 print(f"fermi-halfpipe: run {args.run}: unknown to the halfpipe", file=sys.stderr)
                 return EXIT_REFUSED
@@ -163,7 +220,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "force-complete":
             from fermi_halfpipe.stitch import force_complete
 
-            report = force_complete(args.run, args.reason, _options(args), site=site)
+            report = force_complete(args.run, args.reason, opts, site=site)
+            _print_run_line(report)
+            return EXIT_OK
+        if args.command == "settle":
+            from fermi_halfpipe.policy import settle_runs
+
+            done = settle_runs(site, options=opts)
+            if args.json:
+                print(json.dumps([d.as_dict() for d in done], indent=1, sort_keys=True))
+                return EXIT_OK
+            print(f"settled {len(done)} runs")
+            for d in done:
+                print(f"run {d.run_id}: {d.state} — {d.reason}")
+            return EXIT_OK
+        if args.command == "accept":
+            from fermi_halfpipe.policy import accept_run
+
+            report = accept_run(site, args.run, reason=args.reason, who=args.who, options=opts)
             _print_run_line(report)
             return EXIT_OK
     except BadInput as exc:

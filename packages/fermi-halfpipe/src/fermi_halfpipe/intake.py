@@ -9,6 +9,9 @@ It returns the delivery summary (a dict, as written to disk by the entry point).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+
 import numpy as np
 from sqlalchemy.orm import Session
 
@@ -22,8 +25,9 @@ from fermi_halfpipe.merge import nearest_unroll, unroll_counter
 from fermi_halfpipe.options import HalfpipeOptions
 from fermi_halfpipe.release import deliver_run
 from fermi_halfpipe.report import RunReport, StepReport, run_report
-from fermi_halfpipe.rules import epu_violation, first_copies, segments
+from fermi_halfpipe.rules import epu_violation, first_copies, segments, wall_deadline
 from fermi_halfpipe.spacecraft import decode_records, write_samples
+from fermi_halfpipe.states import as_utc, utcnow
 from fermi_halfpipe.store import keep_fragment, pending_fragments, run_rows, store_datagrams
 from fermi_ingest.published import AcceptedPackets
 
@@ -34,10 +38,31 @@ SUMMARY_FORMAT = "fermi-halfpipe-delivery-summary"
 SUMMARY_VERSION = 2
 
 
+@dataclass(frozen=True)
+class LastData:
+    """When a delivery's data arrived: its ``halfpipe_delivery`` row id and the wall time (UTC)."""
+
+    delivery_row: int
+    utc: datetime
+
+
 def merge_delivery_packets(
-    session: Session, site: Site, delivery_id: str, pk: AcceptedPackets, options: HalfpipeOptions
+    session: Session,
+    site: Site,
+    delivery_id: str,
+    pk: AcceptedPackets,
+    options: HalfpipeOptions,
+    *,
+    delivery_row: int = 0,
+    now: datetime | None = None,
 ) -> dict:
-    """Merge the packets of one delivery (module docstring); return the delivery summary."""
+    """Merge the packets of one delivery (module docstring); return the delivery summary.
+
+    ``delivery_row`` is the id of the delivery's ``halfpipe_delivery`` row and ``now`` the wall
+    time (default: now): a run given new datagrams records both as its last data, and its
+    deadline starts again from them (:func:`fermi_halfpipe.rules.decide_at_deadline`).
+    """
+    arrival = LastData(delivery_row, as_utc(now) if now is not None else utcnow())
     summary: dict = {
         "format": SUMMARY_FORMAT,
         "format_version": SUMMARY_VERSION,
@@ -76,10 +101,11 @@ def merge_delivery_packets(
             dec,
             np.flatnonzero(usable & (dg["run"] == run_id)),
             options,
+            arrival,
         )
         for run_id in np.unique(dg["run"][usable]).tolist()
     ]
-    summary["runs"] = [r.as_dict() for r in reports]
+    summary["runs"] = [r.as_dict(wall_time=False) for r in reports]
     summary["retired_runs"] = [
         {"run_id": r.run_id, "status": r.counts.status}
         for r in reports
@@ -168,6 +194,7 @@ def _merge_run(
     dec: DecodedDatagrams,
     idx: np.ndarray,
     options: HalfpipeOptions,
+    arrival: LastData,
 ) -> RunReport:
     """Steps 3–6 for one run of the delivery: EPU rule, datagram bookkeeping, delivery."""
     run = lock_run(session, run_id, delivery_id)
@@ -183,6 +210,10 @@ def _merge_run(
     for apid in np.unique(dg["apid"][idx]).tolist():
         new_ids.extend(_store_epu(session, site, delivery_id, run_id, apid, dec, idx, rows, step))
     run.n_duplicates += step.duplicate_datagrams
+    if new_ids:
+        run.last_data_utc, run.last_data_delivery = arrival.utc, arrival.delivery_row
+        run.deadline_utc = wall_deadline(arrival.utc, options)
+        run.deadline_deliveries = options.deadline_deliveries
     done = deliver_run(session, site, run, delivery_id, set(new_ids), options, force=False)
     done.duplicate_datagrams, done.conflicting_datagrams = (
         step.duplicate_datagrams,

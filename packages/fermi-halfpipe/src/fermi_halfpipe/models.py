@@ -7,16 +7,20 @@ file and byte range. Portable SQL only (SQLite and PostgreSQL).
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Float, Integer, String, Text, UniqueConstraint
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Boolean, DateTime, Float, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from fermi_core.db import Base
 
-#: Run status values.
+#: Run status values (stored). An ``open`` run is published as ``held`` or ``overdue``
+#: (:mod:`fermi_halfpipe.published`; docs/lifecycle/completion-policy.md).
 OPEN = "open"  # still receiving data
 COMPLETE = "complete"  # every expected EPU start..stop with contiguous datagrams: retired
-INCOMPLETE = "incomplete"  # force-completed by an operator (reason recorded): retired
+INCOMPLETE = "incomplete"  # completed at the deadline, loss counted, or force-completed: retired
 REJECTED = "rejected"  # EPU rule violated (reason recorded): nothing merged
+ACCEPTED = "accepted"  # a rejected run an operator accepted (who and why recorded): retired
 
 
 class HalfpipeLock(Base):
@@ -35,8 +39,19 @@ class HalfpipeRun(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     run_id: Mapped[int] = mapped_column(BigInteger, unique=True)
-    status: Mapped[str] = mapped_column(String(16), default=OPEN)
+    status: Mapped[str] = mapped_column(String(16), default=OPEN, index=True)
     reason: Mapped[str] = mapped_column(Text, default="")
+    #: 0 while never retired; 1 at the first retirement, +1 each time late data changed its files
+    revision: Mapped[int] = mapped_column(Integer, default=0)
+    #: events in the missing datagrams, counted when retired (and again at each revision)
+    lost_events: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: wall time (UTC) of the last merge that brought the run new datagrams
+    last_data_utc: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    #: ``halfpipe_delivery.id`` of that merge (later deliveries count towards the deadline)
+    last_data_delivery: Mapped[int] = mapped_column(Integer, default=0)
+    #: the deadline in force: ``last_data_utc`` + deadline hours, and the deliveries allowed
+    deadline_utc: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    deadline_deliveries: Mapped[int] = mapped_column(Integer, default=3)
     ground_id: Mapped[int] = mapped_column(BigInteger, default=0)
     n_delivered: Mapped[int] = mapped_column(BigInteger, default=0)
     n_held: Mapped[int] = mapped_column(BigInteger, default=0)
@@ -160,6 +175,10 @@ class HalfpipeFile(Base):
     n_events: Mapped[int] = mapped_column(BigInteger)
     path: Mapped[str] = mapped_column(String(1024), unique=True)
     sha256: Mapped[str] = mapped_column(String(64))
+    #: the run revision that wrote it (1: written before or at the first retirement)
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    #: 0 while current; else the run revision whose files replace it (the file stays on disk)
+    replaced_in: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class HalfpipeHeld(Base):

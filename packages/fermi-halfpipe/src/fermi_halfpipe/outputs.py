@@ -56,9 +56,14 @@ COLUMN_TYPES: dict[str, pa.DataType] = {
 }
 
 
-def merged_file_name(run_id: int, first_gem: int) -> str:
-    """File name of a merged span: ``r<run 10 digits>-e<first GEM sequence 20 digits>.arrow``."""
-    return f"{run_folder(run_id)}-e{first_gem:020d}.arrow"
+def merged_file_name(run_id: int, first_gem: int, revision: int = 1) -> str:
+    """File name of a merged span: ``r<run 10 digits>-e<first GEM sequence 20 digits>.arrow``.
+
+    A file written by a later run revision (late data merged into a retired run) is named
+    ``…-e<first GEM>-v<revision 3 digits>.arrow``: it goes beside the file it replaces.
+    """
+    suffix = f"-v{revision:03d}" if revision > 1 else ""
+    return f"{run_folder(run_id)}-e{first_gem:020d}{suffix}.arrow"
 
 
 def encode_merged(

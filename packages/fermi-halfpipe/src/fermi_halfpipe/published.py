@@ -5,15 +5,20 @@ summaries); the operations page takes run states from :func:`run_counts`. Both a
 halfpipe's own tables; paths are home-relative there and resolved against the
 :class:`fermi_core.site.Site` passed in, so a copied data home reads its own files.
 
-A run is *retired* when the halfpipe will not change it any more: ``complete`` (every expected
-EPU from start to stop) or ``incomplete`` (force-completed by an operator). Runs still ``open``
-(held back) or ``rejected`` (EPU rule) are not published.
+A run is *retired* when Level 1 may take it: ``complete`` (every expected EPU from start to
+stop), ``incomplete`` (completed at its deadline with its loss counted, or force-completed by an
+operator) or ``accepted`` (a rejected run an operator accepted). Late data for a retired run make
+its next *revision* (new merged files beside the old ones): :class:`RetiredRun` carries the
+revision and the files of the current one. Runs still open (``held``, ``overdue``) or
+``rejected`` are not retired. :func:`state_counts` and :func:`run_states` publish the state of
+every run (:mod:`fermi_halfpipe.states`; ``docs/lifecycle/completion-policy.md``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy import func, inspect, select
 from sqlalchemy.orm import Session
@@ -23,10 +28,31 @@ from fermi_halfpipe import models as M
 from fermi_halfpipe.options import HalfpipeOptions
 from fermi_halfpipe.report import RunCounts, loss_estimate, merged_files
 from fermi_halfpipe.rules import completeness
+from fermi_halfpipe.states import (
+    RETIRED,
+    STATES,
+    as_utc,
+    deliveries_without_data,
+    state_column,
+    utcnow,
+)
 from fermi_halfpipe.store import run_rows
 
-#: Statuses of a retired run.
-RETIRED = (M.COMPLETE, M.INCOMPLETE)
+__all__ = [
+    "RETIRED",
+    "STATES",
+    "Losses",
+    "MergedFile",
+    "RetiredRun",
+    "RunState",
+    "SpacecraftFile",
+    "all_merged_files",
+    "retired_runs",
+    "run_counts",
+    "run_states",
+    "spacecraft_files",
+    "state_counts",
+]
 
 
 @dataclass(frozen=True)
@@ -82,7 +108,11 @@ class RetiredRun:
     """A retired run, what Level 1 needs of it.
 
     ``start`` is the run id (MET of the run start); ``stop`` the MET of its last datagram (built
-    on board after its events, so it bounds them), at least ``start + 1``.
+    on board after its events, so it bounds them), at least ``start + 1``. ``files`` are all the
+    run's merged files of its current ``revision`` (1 at the first retirement, +1 each time late
+    data changed them); ``completion`` is its state (``complete``, ``incomplete``, ``accepted``;
+    equal to ``status``), ``lost_events`` the events counted in its missing datagrams (0 when
+    complete), ``reason`` why it is incomplete or accepted.
     """
 
     run_id: int
@@ -93,10 +123,36 @@ class RetiredRun:
     files: list[MergedFile] = field(default_factory=list)
     spacecraft: list[SpacecraftFile] = field(default_factory=list)
     losses: Losses | None = None
+    revision: int = 1
+    completion: str = M.COMPLETE
+    lost_events: int = 0
+
+
+@dataclass(frozen=True)
+class RunState:
+    """The published state of one run (:func:`run_states`).
+
+    ``n_events`` are the events merged so far, ``held_events`` those in hand but not mergeable
+    yet, ``lost_events`` those counted in the missing datagrams when the run was retired;
+    ``last_data_utc`` when its last new datagrams were merged; ``deadline_utc`` the wall-time
+    deadline of a ``held`` or ``overdue`` run (None otherwise); ``deliveries_left`` how many more
+    deliveries without data it may wait (held/overdue only).
+    """
+
+    run_id: int
+    state: str
+    n_events: int
+    held_events: int
+    lost_events: int
+    reason: str
+    last_data_utc: datetime | None
+    deadline_utc: datetime | None
+    revision: int
+    deliveries_left: int | None = None
 
 
 def _has_tables(session: Session) -> bool:
-    return M.HalfpipeRun.__tablename__ in set(inspect(session.get_bind()).get_table_names())
+    return M.HalfpipeRun.__tablename__ in set(inspect(session.connection()).get_table_names())
 
 
 def spacecraft_files(session: Session, site: Site) -> list[SpacecraftFile]:
@@ -147,7 +203,7 @@ def retired_runs(
     run_ids
         Only these runs (default: all).
     """
-    options = options or HalfpipeOptions()
+    options = options or HalfpipeOptions.from_env()
     if not _has_tables(session):
         return []
     samples = spacecraft_files(session, site)
@@ -177,7 +233,83 @@ def retired_runs(
             late=int(r.n_late),
         )
         cover = [f for f in samples if f.met_stop >= lo and f.met_start <= hi]
-        out.append(RetiredRun(int(r.run_id), r.status, r.reason or "", start, stop, files, cover, losses))
+        out.append(
+            RetiredRun(
+                int(r.run_id),
+                r.status,
+                r.reason or "",
+                start,
+                stop,
+                files,
+                cover,
+                losses,
+                revision=max(int(r.revision), 1),
+                completion=r.status,
+                lost_events=int(r.lost_events),
+            )
+        )
+    return out
+
+
+def state_counts(session: Session, *, now: datetime | None = None) -> dict[str, int]:
+    """``{state: number of runs}`` over every run, one SQL aggregate; every state key present.
+
+    ``now`` is the wall time open runs are judged at (``held`` or ``overdue``; default now).
+    """
+    counts = dict.fromkeys(STATES, 0)
+    if not _has_tables(session):
+        return counts
+    state = state_column(now or utcnow()).label("state")
+    for name, n in session.execute(select(state, func.count()).group_by(state)).all():
+        counts[str(name)] = int(n)
+    return counts
+
+
+def run_states(
+    session: Session,
+    *,
+    states: Iterable[str] | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+    now: datetime | None = None,
+) -> list[RunState]:
+    """The state of each run (or of those in ``states``), by run id, paged by ``limit``/``offset``.
+
+    Raises
+    ------
+    ValueError
+        A state not in :data:`STATES` (names it).
+    """
+    if not _has_tables(session):
+        return []
+    state = state_column(now or utcnow())
+    q = select(M.HalfpipeRun, state.label("state"), deliveries_without_data().label("waited"))
+    if states is not None:
+        wanted = sorted(set(states))
+        unknown = sorted(set(wanted) - set(STATES))
+        if unknown:
+            raise ValueError(f"parameter 'states': unknown state {unknown[0]!r} (known: {', '.join(STATES)})")
+        q = q.where(state.in_(wanted))
+    q = q.order_by(M.HalfpipeRun.run_id).offset(offset)
+    if limit is not None:
+        q = q.limit(limit)
+    out = []
+    for r, st, waited in session.execute(q).all():
+        is_open = r.status == M.OPEN
+        out.append(
+            RunState(
+                run_id=int(r.run_id),
+                state=str(st),
+                n_events=int(r.n_delivered),
+                held_events=int(r.n_held),
+                lost_events=int(r.lost_events),
+                reason=r.reason or "",
+                last_data_utc=as_utc(r.last_data_utc),
+                deadline_utc=as_utc(r.deadline_utc) if is_open else None,
+                revision=int(r.revision),
+                deliveries_left=max(int(r.deadline_deliveries) - int(waited or 0), 0) if is_open else None,
+            )
+        )
     return out
 
 

@@ -25,6 +25,7 @@ step (``held_back`` is a state, so only the run has it).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -34,6 +35,7 @@ from fermi_halfpipe import models as M
 from fermi_halfpipe.losses import LossEstimate, estimate_losses
 from fermi_halfpipe.options import HalfpipeOptions
 from fermi_halfpipe.rules import DatagramRows, completeness, event_gaps
+from fermi_halfpipe.states import as_utc, deliveries_without_data, state_column, utcnow
 from fermi_halfpipe.store import delivered_spans, run_rows, stored_gem_values
 
 
@@ -49,6 +51,8 @@ class RunCounts:
     held_back: int
     late: int
     duplicate_datagrams: int
+    revision: int = 0
+    lost_events: int = 0
 
     @classmethod
     def of(cls, run: M.HalfpipeRun) -> RunCounts:
@@ -62,6 +66,8 @@ class RunCounts:
             int(run.n_held),
             int(run.n_late),
             int(run.n_duplicates),
+            int(run.revision or 0),
+            int(run.lost_events or 0),
         )
 
 
@@ -98,6 +104,8 @@ class StepReport:
     files: list[MergedFileEntry] = field(default_factory=list)
     spans: list[tuple[int, int]] = field(default_factory=list)
     retired_now: bool = False
+    #: the run revision this step made (late data merged into a retired run), 0 if none
+    revision: int = 0
 
     def as_dict(self) -> dict:
         """JSON-ready form."""
@@ -110,6 +118,7 @@ class StepReport:
             "files": [f.as_dict() for f in self.files],
             "spans": [[lo, hi] for lo, hi in self.spans],
             "retired_now": self.retired_now,
+            "revision": self.revision,
         }
 
 
@@ -125,19 +134,34 @@ class RunReport:
     held: list[dict]
     files: list[MergedFileEntry]
     step: StepReport | None = None
+    #: the published state (:mod:`fermi_halfpipe.states`): held, overdue, complete, ...
+    state: str = ""
+    #: held/overdue runs: the wall-time deadline and the deliveries without data still allowed
+    deadline_utc: datetime | None = None
+    deliveries_left: int | None = None
 
     @property
     def run_id(self) -> int:
         """The run id (MET of the run start)."""
         return self.counts.run_id
 
-    def as_dict(self) -> dict:
-        """JSON-ready form: the counts and the losses at the top level, ``step`` nested (or None)."""
+    def as_dict(self, *, wall_time: bool = True) -> dict:
+        """JSON-ready form: the counts and the losses at the top level, ``step`` nested (or None).
+
+        ``wall_time=False`` leaves out the wall-time deadline (``deadline_utc``), so that a
+        delivery summary is byte-identical when its merge is re-run.
+        """
         c = self.counts
+        deadline = self.deadline_utc if wall_time else None
         return {
             **self.losses.as_dict(),
             "run_id": c.run_id,
             "status": c.status,
+            "state": self.state or c.status,
+            "deadline_utc": None if deadline is None else deadline.isoformat(timespec="seconds"),
+            "deliveries_left": self.deliveries_left,
+            "revision": c.revision,
+            "lost_events": c.lost_events,
             "reason": c.reason,
             "retired_by": c.retired_by,
             "delivered": c.delivered,
@@ -169,13 +193,14 @@ def loss_estimate(
     return estimate_losses(rows, list(options.epu_apids), gem_values)
 
 
-def merged_files(session: Session, run_id: int) -> list[MergedFileEntry]:
-    """Every merged file of a run, by GEM range."""
+def merged_files(session: Session, run_id: int, *, current_only: bool = True) -> list[MergedFileEntry]:
+    """The merged files of a run's current revision (or, ``current_only=False``, every one), by GEM range."""
+    q = select(M.HalfpipeFile).where(M.HalfpipeFile.run_id == run_id)
+    if current_only:
+        q = q.where(M.HalfpipeFile.replaced_in == 0)
     return [
         MergedFileEntry(f.path, f.sha256, int(f.first_gem), int(f.last_gem), int(f.n_events))
-        for f in session.scalars(
-            select(M.HalfpipeFile).where(M.HalfpipeFile.run_id == run_id).order_by(M.HalfpipeFile.first_gem)
-        )
+        for f in session.scalars(q.order_by(M.HalfpipeFile.first_gem, M.HalfpipeFile.revision))
     ]
 
 
@@ -188,6 +213,10 @@ def run_report(
 ) -> RunReport:
     """The report of ``run`` as the session sees it (pending changes flushed first)."""
     session.flush()
+    state, waited = session.execute(
+        select(state_column(utcnow()), deliveries_without_data()).where(M.HalfpipeRun.id == run.id)
+    ).one()
+    is_open = run.status == M.OPEN
     rows = run_rows(session, run.run_id)
     sightings = session.execute(
         select(
@@ -225,6 +254,9 @@ def run_report(
         held=held,
         files=merged_files(session, run.run_id),
         step=step,
+        state=str(state),
+        deadline_utc=as_utc(run.deadline_utc) if is_open else None,
+        deliveries_left=max(int(run.deadline_deliveries) - int(waited or 0), 0) if is_open else None,
     )
 
 

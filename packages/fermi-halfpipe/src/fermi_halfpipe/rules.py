@@ -17,6 +17,12 @@ database and the datagram store are one layer up (:mod:`fermi_halfpipe.store`,
 * **Completeness**: a run is complete when, for every expected EPU, its datagrams form one
   segment from datagram 0 (open action start) to a close action stop, abort or pause
   (:func:`completeness` lists what is missing).
+* **Deadline** (:func:`decide_at_deadline`): an open run is due once
+  ``deadline_deliveries`` later deliveries were merged without bringing it data, or
+  ``deadline_hours`` of wall time passed since its last data arrived, whichever comes first. A due
+  run whose data come from fewer than the two expected EPUs breaks the exactly-two-EPU rule and
+  is rejected; any other due run is completed with its loss counted
+  (``docs/lifecycle/completion-policy.md``).
 * **Held and late** (:func:`account_events`): an event is *delivered* once its GEM number lies in
   a delivered span; an event not in any delivered span is *held back* (kept in the store, merged
   by a later delivery). An event is **late** when it arrives in a datagram first stored by this
@@ -33,13 +39,15 @@ at least the columns ``apid``, ``seq``, ``open_action``, ``close_action``, ``fir
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import numpy as np
 
 from fermi_halfpipe import intervals as ivl
 from fermi_halfpipe.format import OPEN_START, RUN_END_ACTIONS
+from fermi_halfpipe.options import HalfpipeOptions
 
 #: A run's stored datagrams as columns (see the module docstring).
 DatagramRows = Mapping[str, np.ndarray]
@@ -213,3 +221,95 @@ def event_gaps(spans: ivl.Intervals) -> list[list[int]]:
     """GEM ranges ``[lo, hi]`` between delivered spans (events not delivered, or never sent)."""
     spans = ivl.normalise(spans)
     return [[hi + 1, lo - 1] for (_, hi), (lo, _) in itertools.pairwise(spans) if lo > hi + 1]
+
+
+#: Actions of :func:`decide_at_deadline`.
+WAIT, COMPLETE_AT_DEADLINE, REJECT_AT_DEADLINE = "wait", "complete", "reject"
+
+
+@dataclass(frozen=True)
+class RunFacts:
+    """What the deadline of an open run depends on.
+
+    Attributes
+    ----------
+    last_data_utc
+        Wall time (UTC, aware) its last new datagrams were merged; None if unknown (a run of an
+        older database): then only deliveries count.
+    deliveries_without_data
+        Deliveries merged since then that brought it no new datagram.
+    event_apids
+        APIDs of its stored event datagrams.
+    """
+
+    last_data_utc: datetime | None
+    deliveries_without_data: int
+    event_apids: Collection[int]
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the completion policy does with an open run now (:func:`decide_at_deadline`).
+
+    Attributes
+    ----------
+    action
+        :data:`WAIT` (held), :data:`COMPLETE_AT_DEADLINE` or :data:`REJECT_AT_DEADLINE`.
+    deadline_utc
+        When the wall-time deadline falls (None without a last-data time).
+    deliveries_left
+        Deliveries without data still allowed before the run is due (0 when due).
+    why
+        Why the run is due (empty while it waits).
+    reason
+        For a rejection: which rule is broken.
+    """
+
+    action: str
+    deadline_utc: datetime | None
+    deliveries_left: int
+    why: str = ""
+    reason: str = ""
+
+
+def wall_deadline(last_data_utc: datetime | None, options: HalfpipeOptions) -> datetime | None:
+    """The wall-time deadline of a run whose last data arrived at ``last_data_utc``."""
+    return None if last_data_utc is None else last_data_utc + timedelta(hours=options.deadline_hours)
+
+
+def epu_rule_at_deadline(event_apids: Collection[int], epu_apids: Mapping[int, int]) -> str | None:
+    """Why a run with event datagrams on ``event_apids`` breaks the exactly-two-EPU rule, or None."""
+    present = sorted(set(int(a) for a in event_apids) & set(epu_apids))
+    absent = sorted(set(epu_apids) - set(present))
+    if not absent:
+        return None
+    names = ", ".join(f"APID {a} (EPU{epu_apids[a]})" for a in absent)
+    have = ", ".join(f"APID {a} (EPU{epu_apids[a]})" for a in present) or "none"
+    return (
+        f"no event datagram from {names} by the deadline (data from: {have}): a run must come from "
+        "exactly the two expected EPUs"
+    )
+
+
+def decide_at_deadline(facts: RunFacts, options: HalfpipeOptions, now: datetime) -> Decision:
+    """Apply the completion policy (module docstring) to an open run at wall time ``now`` (UTC)."""
+    at = wall_deadline(facts.last_data_utc, options)
+    left = max(options.deadline_deliveries - int(facts.deliveries_without_data), 0)
+    whys = []
+    if left == 0:
+        whys.append(
+            f"{int(facts.deliveries_without_data)} later deliveries brought no data "
+            f"(deadline: {options.deadline_deliveries})"
+        )
+    if at is not None and now >= at:
+        whys.append(
+            f"no data for {(now - facts.last_data_utc).total_seconds() / 3600:.1f} h "
+            f"(deadline: {options.deadline_hours:g} h)"
+        )
+    if not whys:
+        return Decision(WAIT, at, left)
+    why = "; ".join(whys)
+    broken = epu_rule_at_deadline(facts.event_apids, options.epu_apids)
+    if broken is not None:
+        return Decision(REJECT_AT_DEADLINE, at, 0, why, broken)
+    return Decision(COMPLETE_AT_DEADLINE, at, 0, why)

@@ -42,6 +42,7 @@ home-relative.
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -55,7 +56,7 @@ from fermi_halfpipe.errors import HalfpipeError
 from fermi_halfpipe.intake import merge_delivery_packets
 from fermi_halfpipe.locks import lock_database, lock_run
 from fermi_halfpipe.options import HalfpipeOptions
-from fermi_halfpipe.release import deliver_run
+from fermi_halfpipe.release import deliver_run, retire
 from fermi_halfpipe.report import run_report, run_reports
 from fermi_halfpipe.rules import completeness
 from fermi_halfpipe.store import run_rows
@@ -99,6 +100,7 @@ def merge_packets(
     url: str | None = None,
     *,
     site: Site | None = None,
+    now: datetime | None = None,
 ) -> MergeSummary:
     """Merge the packets of delivery ``delivery_id``; return the delivery summary (also on disk).
 
@@ -107,9 +109,11 @@ def merge_packets(
     processes merging the same delivery at once are serialised by
     :func:`fermi_halfpipe.locks.lock_database`: the second waits, then finds it merged.
 
-    ``site`` is the data home and database (default :meth:`Site.from_env`, ``url`` as database).
+    ``site`` is the data home and database (default :meth:`Site.from_env`, ``url`` as database);
+    ``now`` the wall time the data count as arrived (default: now; the completion deadline
+    starts from it). ``options`` default to :meth:`HalfpipeOptions.from_env`.
     """
-    options = options or HalfpipeOptions()
+    options = options or HalfpipeOptions.from_env()
     site = _site(site, url)
     with session_scope(site.db_url) as session:
         lock_database(session, delivery_id)
@@ -120,15 +124,20 @@ def merge_packets(
             done = MergeSummary(_verify_done(session, site, known))
             done.already_merged = True
             return done
-        summary = MergeSummary(merge_delivery_packets(session, site, delivery_id, packets, options))
+        if known is None:  # first, so its id orders the deliveries for the deadline
+            known = M.HalfpipeDelivery(
+                delivery_id=delivery_id, state="merging", summary_path="", summary_sha256=""
+            )
+            session.add(known)
+            session.flush()
+        summary = MergeSummary(
+            merge_delivery_packets(
+                session, site, delivery_id, packets, options, delivery_row=known.id, now=now
+            )
+        )
         path = site.halfpipe_summaries / f"{delivery_id}.json"
         data = _json_bytes(summary)
         atomic_write_bytes(path, data)
-        if known is None:
-            known = M.HalfpipeDelivery(
-                delivery_id=delivery_id, state="done", summary_path="", summary_sha256=""
-            )
-            session.add(known)
         known.state = "done"
         known.summary_path = site.relative(path)
         known.summary_sha256 = sha256_bytes(data)
@@ -165,7 +174,7 @@ def force_complete(
     HalfpipeError
         If the reason is empty, the run is unknown, or it is not open (names the run and status).
     """
-    options = options or HalfpipeOptions()
+    options = options or HalfpipeOptions.from_env()
     site = _site(site, url)
     if not reason.strip():
         raise HalfpipeError(f"run {run_id}: a reason is required to force-complete a run")
@@ -181,10 +190,10 @@ def force_complete(
             )
         missing = completeness(run_rows(session, run_id), list(options.epu_apids))
         step = deliver_run(session, site, run, label, set(), options, force=True)
-        run.status, run.retired_by = M.INCOMPLETE, label
-        run.reason = f"forced by operator: {reason.strip()}" + (
+        why = f"forced by operator: {reason.strip()}" + (
             f" (missing: {'; '.join(missing)})" if missing else ""
         )
+        retire(session, site, run, M.INCOMPLETE, label, why, options)
         step.retired_now = True
         report = run_report(session, site, run, options, step).as_dict()
         atomic_write_bytes(site.halfpipe_forced / f"{run_folder(run_id)}.json", _json_bytes(report))

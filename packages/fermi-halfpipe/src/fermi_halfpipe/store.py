@@ -91,6 +91,30 @@ def load_pending(
             .order_by(M.HalfpipeDatagram.apid, M.HalfpipeDatagram.seq)
         )
     )
+    return decode_stored(site, pend), pend
+
+
+def load_in_range(
+    session: Session, site: Site, run_id: int, lo: int, hi: int
+) -> tuple[DecodedDatagrams, list[M.HalfpipeDatagram]]:
+    """Decode every stored datagram of the run (delivered or not) with events in GEM ``[lo, hi]``."""
+    rows = list(
+        session.scalars(
+            select(M.HalfpipeDatagram)
+            .where(
+                M.HalfpipeDatagram.run_id == run_id,
+                M.HalfpipeDatagram.first_gem >= 0,
+                M.HalfpipeDatagram.first_gem <= hi,
+                M.HalfpipeDatagram.last_gem >= lo,
+            )
+            .order_by(M.HalfpipeDatagram.apid, M.HalfpipeDatagram.seq)
+        )
+    )
+    return decode_stored(site, rows), rows
+
+
+def decode_stored(site: Site, pend: list[M.HalfpipeDatagram]) -> DecodedDatagrams:
+    """Decode the stored datagrams ``pend`` (rows of ``halfpipe_datagram``), in the order given."""
     parts, cache = [], {}
     for r in pend:
         if r.store_path not in cache:
@@ -98,7 +122,7 @@ def load_pending(
         parts.append(cache[r.store_path][r.store_offset : r.store_offset + r.length])
     lens = np.array([r.length for r in pend], dtype=np.int64)
     buf = np.concatenate(parts) if parts else np.empty(0, np.uint8)
-    dec = decode_datagrams(
+    return decode_datagrams(
         buf,
         np.cumsum(lens) - lens,
         lens,
@@ -106,7 +130,6 @@ def load_pending(
         source=[r.store_path for r in pend],
         source_offset=np.array([r.store_offset for r in pend], dtype=np.int64),
     )
-    return dec, pend
 
 
 def stored_gem_values(session: Session, site: Site, row_id: int) -> np.ndarray:
