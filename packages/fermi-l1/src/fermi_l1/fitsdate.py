@@ -18,7 +18,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -35,15 +35,21 @@ def processing_date(now: _dt.datetime | None = None) -> str:
     return now.astimezone(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
 
 
-def stamp_date(path: str | os.PathLike[str], date: str) -> Path:
+def stamp_date(
+    path: str | os.PathLike[str],
+    date: str,
+    keywords: Mapping[str, tuple[object, str]] | None = None,
+) -> Path:
     """Set ``DATE`` to ``date`` in every HDU of ``path`` and rewrite it with reproducible checksums.
 
     Parameters
     ----------
     path
-        A FITS file, rewritten in place (atomically).
+        A FITS file, rewritten in place (atomically), before it becomes a product.
     date
         ``YYYY-MM-DDThh:mm:ss`` (UTC).
+    keywords
+        ``{KEYWORD: (value, comment)}`` set in the primary header and the ``EVENTS`` header too.
 
     Raises
     ------
@@ -55,7 +61,10 @@ def stamp_date(path: str | os.PathLike[str], date: str) -> Path:
     target = Path(path)
     with fits.open(target, memmap=False) as hdul:
         hdul.verify("silentfix")
-        for hdu in hdul:
+        for i, hdu in enumerate(hdul):
+            if keywords and (i == 0 or hdu.name == "EVENTS"):
+                for name, (value, comment) in keywords.items():
+                    hdu.header[name] = (value, comment)
             if "DATE" in hdu.header:
                 hdu.header["DATE"] = date
             hdu.add_datasum(when=f"data unit checksum updated {date}")

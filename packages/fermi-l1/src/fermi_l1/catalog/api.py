@@ -3,7 +3,9 @@
 Logical paths follow the layout of the L1 Data Catalog: ``/Data/Flight/Level1/LPA/<TYPE>/r<run10>``.
 Registration is idempotent: the same logical path, version and checksum give back the existing
 row; the same logical path and version with *different* bytes is refused (a published version
-never changes).
+never changes). Every version of a logical path is kept; a new one records the version it
+``supersedes`` (the highest one below it), and "latest" is a query (:func:`query` with
+``latest_only``, :func:`latest_version`, :func:`superseded_by`), never a file overwrite.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from fermi_core.checksum import sha256_file
@@ -86,6 +88,9 @@ def register(
     parameters: Mapping[str, object] | None = None,
     checksum: str | None = None,
     site: Site | None = None,
+    proc_ver: int | None = None,
+    lost_events: int | None = None,
+    extra_provenance: Mapping[str, object] | None = None,
 ) -> Registration:
     """Register one product file.
 
@@ -106,6 +111,13 @@ def register(
     site
         The data home: the file's and the inputs' paths are recorded relative to it (absolute
         when not given, or for files outside it).
+    proc_ver
+        Processing version of the file (its name's ``pNNN``).
+    lost_events
+        Events the run lost in missing datagrams (0 when complete; None: not known).
+    extra_provenance
+        More provenance (halfpipe revision and completion, the run's source files, campaign),
+        recorded beside ``inputs``, ``packages`` and ``parameters``.
 
     Raises
     ------
@@ -130,10 +142,14 @@ def register(
             )
         return Registration(existing, False)
     provenance = {
+        **dict(extra_provenance or {}),
         "inputs": [{"path": stored_path(site, i), "sha256": sha256_file(i)} for i in inputs],
         "packages": package_versions(),
         "parameters": dict(parameters or {}),
     }
+    below = session.scalar(
+        select(func.max(Dataset.version)).where(Dataset.logical_path == lpath, Dataset.version < int(version))
+    )
     row = Dataset(
         logical_path=lpath,
         file_path=stored_path(site, p.resolve()),
@@ -146,6 +162,9 @@ def register(
         checksum=digest,
         creator=creator,
         provenance=json.dumps(provenance, sort_keys=True),
+        proc_ver=None if proc_ver is None else int(proc_ver),
+        supersedes=None if below is None else int(below),
+        lost_events=None if lost_events is None else int(lost_events),
     )
     session.add(row)
     session.flush()
@@ -182,3 +201,29 @@ def query(
                 best[row.logical_path] = row
         rows = [r for r in rows if best[r.logical_path] is r]
     return rows
+
+
+def latest_version(session: Session, run: int) -> int | None:
+    """The highest catalogued version of any product of LAT run ``run`` (None if it has none)."""
+    return session.scalar(select(func.max(Dataset.version)).where(Dataset.run == int(run)))
+
+
+def superseded_by(session: Session, dataset: Dataset) -> int | None:
+    """The version that supersedes ``dataset`` (the next one of its logical path), or None if it is the latest."""
+    return session.scalar(
+        select(func.min(Dataset.version)).where(
+            Dataset.logical_path == dataset.logical_path, Dataset.version > dataset.version
+        )
+    )
+
+
+def catalogued_runs(
+    session: Session, *, met_min: float | None = None, met_max: float | None = None
+) -> list[int]:
+    """LAT runs with catalogued products overlapping ``[met_min, met_max]`` (all by default), by id."""
+    stmt = select(Dataset.run).where(Dataset.run.is_not(None)).distinct()
+    if met_min is not None:
+        stmt = stmt.where(Dataset.met_stop >= float(met_min))
+    if met_max is not None:
+        stmt = stmt.where(Dataset.met_start <= float(met_max))
+    return sorted(int(r) for r in session.scalars(stmt))

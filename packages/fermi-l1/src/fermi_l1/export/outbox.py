@@ -1,6 +1,8 @@
 """The FSSC outbox: one folder per export with the product files and a manifest.
 
-``<outbox>/<name>/`` holds the files and ``manifest.json`` (file names, sizes, SHA-256). An
+``<outbox>/<name>/`` holds the files and ``manifest.json`` (file names, sizes, SHA-256). The
+export of a run's version 2 or later (``r<run10>_v002`` ...) also says what it supersedes: the
+manifest's ``supersedes`` holds the older export's name, version and file names. An
 export is built in a hidden temporary folder beside it and renamed into place in one step, so
 the FSSC poller never sees half an export. Exporting the same name again with the same files
 is a no-op; with different files it is an error (publish a new version instead).
@@ -11,9 +13,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from fermi_core.atomic import atomic_directory
 from fermi_core.checksum import sha256_file
@@ -35,19 +38,28 @@ class ExportResult:
     manifest: dict
 
 
-def build_manifest(name: str, files: Sequence[Path]) -> dict:
-    """Return the manifest of ``files`` (sorted by name)."""
+def build_manifest(name: str, files: Sequence[Path], supersedes: Mapping[str, Any] | None = None) -> dict:
+    """Return the manifest of ``files`` (sorted by name), with ``supersedes`` when given."""
     entries = [
         {"name": f.name, "size": f.stat().st_size, "sha256": sha256_file(f)}
         for f in sorted(files, key=lambda p: p.name)
     ]
-    return {"export": name, "files": entries}
+    manifest: dict[str, Any] = {"export": name, "files": entries}
+    if supersedes is not None:
+        manifest["supersedes"] = dict(supersedes)
+    return manifest
 
 
 def export(
-    outbox: str | os.PathLike[str], name: str, files: Sequence[str | os.PathLike[str]]
+    outbox: str | os.PathLike[str],
+    name: str,
+    files: Sequence[str | os.PathLike[str]],
+    supersedes: Mapping[str, Any] | None = None,
 ) -> ExportResult:
     """Place ``files`` in ``<outbox>/<name>/`` with a manifest, atomically and idempotently.
+
+    ``supersedes`` (``{"export": ..., "version": ..., "files": [...]}``) names the export this one
+    replaces, recorded in the manifest.
 
     Raises
     ------
@@ -63,7 +75,7 @@ def export(
     root = Path(outbox)
     root.mkdir(parents=True, exist_ok=True)
     final = root / name
-    manifest = build_manifest(name, paths)
+    manifest = build_manifest(name, paths, supersedes)
     if final.exists():
         try:
             old = json.loads((final / MANIFEST).read_text())
@@ -81,5 +93,5 @@ def export(
                     shutil.copy2(p, work / p.name)
             (work / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     except FileExistsError:  # a concurrent export of the same name won: compare with it
-        return export(outbox, name, files)
+        return export(outbox, name, files, supersedes)
     return ExportResult(final, True, manifest)

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from fermi_l1._version import __version__
-from fermi_l1.fitsdate import product_work_dir, stamp_date
+from fermi_l1.fitsdate import processing_date, product_work_dir, stamp_date
 from fermi_l1.ft1.merit_input import ft1_columns
 from fermi_l1.merit import MeritError
 from fermi_l1.naming import product_name
@@ -40,6 +40,9 @@ CREATOR = f"fermi-l1 {__version__} makeFT1"
 PHOTON_CLASS = 128
 LS1_CLASS = 65544
 GTI_FILTER = "LIVETIME>0"
+#: FT1 header keyword with the events the run lost in missing datagrams (completed at its deadline)
+LOST_EVENTS_KEYWORD = "NLOSTEVT"
+LOST_EVENTS_COMMENT = "events lost in missing datagrams of the run"
 
 
 def _keywords(run: int, version: int, proc_ver: int, pass_ver: str) -> dict[str, object]:
@@ -126,6 +129,7 @@ def make_run_ft1(
     pass_ver: str = "P8R3",
     date: str | None = None,
     chunk_spans: Sequence[tuple[float, float]] | None = None,
+    lost_events: int | None = None,
 ) -> Ft1Products:
     """Run the L1 FT1 chain for one run and return the extended, photon and LS1 files.
 
@@ -145,6 +149,9 @@ def make_run_ft1(
         ``DATE`` written in every HDU (re-runs are byte-identical); None = wall clock.
     chunk_spans
         ``(tstart, tstop)`` per chunk; default: each chunk's event span rounded to 0.1 s.
+    lost_events
+        Events the run lost in missing datagrams, written as :data:`LOST_EVENTS_KEYWORD` in the
+        primary and ``EVENTS`` headers (0: the run is complete; None: not known, not written).
     """
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
@@ -171,8 +178,11 @@ def make_run_ft1(
             final = work / names[kind].name
             gtmktime(ft2_seconds, GTI_FILTER, False, selected, final, overwrite=True)
             products[kind] = final
+        extra = (
+            None if lost_events is None else {LOST_EVENTS_KEYWORD: (int(lost_events), LOST_EVENTS_COMMENT)}
+        )
         for kind, path in products.items():
-            if date is not None:
-                stamp_date(path, date)
+            if date is not None or extra:
+                stamp_date(path, date or processing_date(), extra)
             shutil.move(path, names[kind])  # same file system: an atomic rename
     return Ft1Products(names["extendedft1"], names["ft1"], names["ls1"])

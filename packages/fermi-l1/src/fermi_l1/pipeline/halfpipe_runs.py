@@ -1,8 +1,10 @@
 """Which halfpipe runs L1 can take, and how each is cut into chunks and crumbs.
 
 A run is ready when the halfpipe retired it: ``complete`` (every expected EPU from start to
-stop) or ``incomplete`` (force-completed by an operator). Runs still ``open`` (held back) or
-``rejected`` are left alone. L1 learns about runs only through the halfpipe's published reader
+stop), ``incomplete`` (completed at its deadline with its loss counted, or force-completed by an
+operator) or ``accepted`` (a rejected run an operator accepted). Runs still held back or
+``rejected`` are left alone; which version of a ready run's products is made is planned by
+:mod:`fermi_l1.versions`. L1 learns about runs only through the halfpipe's published reader
 (:func:`fermi_halfpipe.published.retired_runs`: run times, merged files with their SHA-256, the
 spacecraft sample files around the run); it never reads a halfpipe table or summary.
 

@@ -141,11 +141,14 @@ def assemble_run_input(
     spacecraft: Sequence[Mapping],
     merged: Sequence[Mapping],
     input_dir: str,
+    pass_info: Mapping | None = None,
 ) -> list[str]:
     """Write the run input folder ``input_dir`` from the crumb merit files of each chunk.
 
     ``merged`` and ``spacecraft`` (``{path, relpath, sha256, ...}``) are recorded in ``run.json`` as
-    the provenance. Nothing is done if ``input_dir/run.json`` exists. Returns the folder's files.
+    the provenance, with ``pass_info`` (which version of the products this folder makes:
+    :mod:`fermi_l1.versions`) as its ``pass``. Nothing is done if ``input_dir/run.json`` exists.
+    Returns the folder's files.
 
     Raises
     ------
@@ -173,5 +176,7 @@ def assemble_run_input(
                 ],
                 "spacecraft_files": [{k: f[k] for k in ("relpath", "sha256")} for f in spacecraft],
             }
+            if pass_info:
+                provenance["pass"] = dict(pass_info)
             write_run_inputs(tmp, run, start, stop, samples, [], provenance=provenance)
     return [str(p) for p in sorted(root.rglob("*")) if p.is_file()]

@@ -7,11 +7,14 @@ are relative to the data home, resolved against the task's site, while the absol
 older rows are used as they are) and a small function calling the domain code:
 
 * ``recon`` -- :func:`.runinput.recon_crumb`: one crumb of a merged file to a merit file (key
-  ``r<run10>.cCCCC.kKKK``);
-* ``runinput`` -- :func:`.runinput.assemble_run_input`: the run input folder of a LAT run (key
-  ``r<run10>``);
+  ``r<run10>.cCCCC.kKKK``; ``r<run10>.vVVV.cCCCC.kKKK`` for version 2 and later);
+* ``runinput`` -- :func:`.runinput.assemble_run_input`: the run input folder of a version of a
+  LAT run's products (key ``r<run10>``, ``r<run10>.vVVV``);
 * ``l1run`` -- :func:`.l1run.make_run_products`: FT2, FT1, catalog and outbox of a run input
-  (key ``r<run10>``), with the task run's fixed processing date.
+  (key ``r<run10>``, ``r<run10>.vVVV``), with the task run's fixed processing date.
+
+Keys name the version (:func:`fermi_core.site.run_version_folder`), so the next version of a
+run is new work for the engine, never "already finished".
 
 Together they are the re-run chain :data:`L1_CHAIN`, whose subject is a LAT run
 (``r0239557414`` or ``239557414``). Bad input is a :class:`fermi_core.errors.BadInput` (every
@@ -22,7 +25,7 @@ installable alone, cannot depend on fermi-core).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -80,7 +83,12 @@ class ReconParams:
 
 @dataclass(frozen=True)
 class RunInputParams:
-    """The run input folder ``input_dir`` of LAT run ``run`` from its crumbs (``chunks``: per merged file)."""
+    """The run input folder ``input_dir`` of LAT run ``run`` from its crumbs (``chunks``: per merged file).
+
+    ``pass_info`` is what the planner says of this version of the run's products (version,
+    processing version, halfpipe revision, completion, lost events, campaign:
+    :meth:`fermi_l1.versions.PlannedVersion.pass_info`), recorded in ``run.json``.
+    """
 
     run: int
     start: float
@@ -89,6 +97,7 @@ class RunInputParams:
     spacecraft: list[dict[str, Any]]
     merged: list[dict[str, Any]]
     input_dir: str
+    pass_info: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -128,7 +137,8 @@ def runinput(params: RunInputParams, ctx: TaskContext) -> list[str]:
     site = ctx.site
     chunks = [[_path(site, c) for c in crumbs] for crumbs in params.chunks]
     return assemble_run_input(params.run, params.start, params.stop, chunks, _files(site, params.spacecraft),
-                              _files(site, params.merged), _path(site, params.input_dir))  # fmt: skip
+                              _files(site, params.merged), _path(site, params.input_dir),
+                              pass_info=params.pass_info)  # fmt: skip
 
 
 def l1run(params: L1RunParams, ctx: TaskContext) -> list[str]:
