@@ -87,14 +87,16 @@ def _requests(db):
         return s.scalars(select(RerunRequest)).all()
 
 
-def test_page_lists_runs_and_filter_works(server, page):
+def test_task_runs_page_lists_runs_and_filter_works(server, page):
     url, _db = server
     page.goto(url + "/")
-    assert page.locator("tr.run-row").count() == 5
     assert page.locator("tr.delivery-row").count() == 2
     _shot(page, "01-status")
+    page.goto(url + "/task-runs")
+    assert page.locator("tr.run-row").count() == 5
     page.select_option("#state-filter", "failed")
-    page.wait_for_function("document.querySelectorAll('tr.run-row').length === 1")
+    page.wait_for_url("**/task-runs?state=failed")
+    assert page.locator("tr.run-row").count() == 1
     assert page.locator("tr.run-row").get_attribute("data-state") == "failed"
     _shot(page, "02-filter-failed")
     page.select_option("#state-filter", "")
@@ -103,7 +105,7 @@ def test_page_lists_runs_and_filter_works(server, page):
 
 def test_live_refresh_shows_a_new_run_without_reload(server, page):
     url, db = server
-    page.goto(url + "/")
+    page.goto(url + "/task-runs")
     assert page.locator("tr.run-row").count() == 5
     db.run("L1Proc/r0796018000", "queued", age_h=0.0)
     page.wait_for_function("document.querySelectorAll('tr.run-row').length === 6", timeout=10_000)
@@ -111,7 +113,7 @@ def test_live_refresh_shows_a_new_run_without_reload(server, page):
 
 def test_failed_run_rerun_needs_the_token(server, page):
     url, db = server
-    page.goto(url + "/")
+    page.goto(url + "/task-runs")
     page.click("#runs a[href='/runs/L1Proc/r0796003600']")
     page.wait_for_selector("#attempts-table")
     assert page.locator("tr.attempt-row").count() == 2
@@ -160,7 +162,7 @@ def test_delivery_lineage_shows_halfpipe_and_l1_states(server, page):
         cells = row.locator("td")
         seen.append((row.get_attribute("data-run"), cells.nth(2).inner_text(), cells.nth(3).inner_text()))
     assert seen == [
-        ("796003600", "force-completed: 1200 / 0 / 4 (timed out waiting for EPU 1)", "failed"),
+        ("796003600", "incomplete: 1200 / 0 / 4 (timed out waiting for EPU 1)", "failed"),
         ("796007200", "held back: 300 / 35 / 0", "held"),
         ("796099999", "rejected: 0 / 0 / 0 (bad run header)", "not started"),
     ]
@@ -171,3 +173,96 @@ def test_delivery_lineage_shows_halfpipe_and_l1_states(server, page):
     page.click("#lineage-runs a[href='/runs/L1Proc/r0796007200']")  # drill down to the held run
     page.wait_for_selector("#halfpipe-state")
     assert "held back" in page.inner_text("#halfpipe-state")
+
+
+@pytest.fixture
+def lat_server(db):
+    """The grouped world (:func:`populate_lat_runs`) and 6 more runs done, 4 LAT runs per page."""
+    import uvicorn
+
+    from ._pageworld import populate_lat_runs, populate_many_lat_runs
+    from .conftest import NOW
+
+    populate_lat_runs(db)
+    populate_many_lat_runs(db.url, NOW, 6, crumbs=4)
+    app = create_app(Settings(db_url=db.url, operator_token=TOKEN, refresh_seconds=2, per_page=4))
+    port = _free_port()
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not srv.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            pytest.fail("uvicorn did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    thread.join(timeout=10)
+
+
+def _runs_shown(page) -> list[str]:
+    return [
+        page.locator("tbody.lat-run").nth(i).get_attribute("data-run")
+        for i in range(page.locator("tbody.lat-run").count())
+    ]
+
+
+def test_grouped_index_pages_and_filters_kept_in_the_url(lat_server, page):
+    url = lat_server
+    page.goto(url + "/")
+    assert _runs_shown(page) == ["797018000", "797014400", "797010800", "797007200"]
+    assert page.inner_text("#pager").startswith("12 LAT runs; page 1 of 3")
+    group = page.locator("tbody.lat-run[data-run='797018000']")
+    assert group.locator("td.step").all_inner_texts() == ["recon (4)", "runinput (1)", "l1run (1)"]
+    _shot(page, "08-grouped-index")
+    page.click("#page-next")
+    page.wait_for_url("**/?page=2")
+    assert _runs_shown(page) == ["797003600", "797000000", "796099999", "796014400"]
+    # a filter: the form submits, the URL keeps it, a reload shows the same
+    page.select_option("#state-filter", "not started")
+    page.wait_for_url("**/?state=not+started**")
+    assert _runs_shown(page) == ["796099999", "796010800", "796007200"]
+    page.select_option("#hp-filter", "held")
+    page.wait_for_url("**hp=held**")
+    assert _runs_shown(page) == ["796007200"]
+    page.reload()
+    assert _runs_shown(page) == ["796007200"]
+    assert page.locator("#state-filter").input_value() == "not started"
+    assert page.locator("#hp-filter").input_value() == "held"
+    held = page.locator("tbody.lat-run[data-run='796007200'] td.halfpipe .hp-held")
+    assert held.inner_text() == "held" and held.evaluate("e => getComputedStyle(e).fontWeight") == "700"
+    _shot(page, "09-filters-kept-after-reload")
+    # the live refresh keeps the filters too
+    page.wait_for_timeout(2500)
+    assert _runs_shown(page) == ["796007200"]
+    # the search box: a delivery id shows the runs its chunks carry; kept after a reload
+    page.click("#clear-filters")
+    page.fill("#search", "260324002")
+    page.click("#search-submit")
+    page.wait_for_url("**q=260324002**")
+    page.reload()
+    assert _runs_shown(page) == ["796099999", "796007200", "796003600"]
+    assert page.locator("#search").input_value() == "260324002"
+    _shot(page, "10-search-delivery")
+
+
+def test_lat_run_page_shows_its_timeline(lat_server, page):
+    url = lat_server
+    page.goto(url + "/?q=796003600")
+    page.click("a.lat-run-link[href='/lat-runs/796003600']")
+    page.wait_for_selector("#timeline")
+    bars = page.locator("#timeline rect.attempt")
+    assert bars.count() == 4
+    widths = [bars.nth(i).bounding_box()["width"] for i in range(4)]
+    assert all(w >= 2 for w in widths)
+    ticks = page.eval_on_selector_all("#timeline text.tick", "els => els.map(e => e.textContent)")
+    assert ticks[0].startswith("2026-11-20") and len(ticks) >= 3
+    assert "time (UTC)" in page.inner_text("#timeline-box")
+    assert page.locator("#task-runs-table tr.task-run-row").count() == 3
+    _shot(page, "11-lat-run-timeline")
+    page.goto(url + "/lat-runs/796000000")
+    assert page.locator("#products-table tr.product-row").count() == 3
+    assert "latency 0:40:00" in page.inner_text("#latency")
+    _shot(page, "12-lat-run-products-and-latency")
+    for name in ("08-grouped-index", "09-filters-kept-after-reload", "11-lat-run-timeline"):
+        print(f"screenshot: {ARTIFACTS / (name + '.png')}")

@@ -36,7 +36,10 @@ def test_plan_week_prints_passages_and_flags_commands(tmp_path, capsys):
     )
     load = tmp_path / "load.csv"
     load.write_text("name,start,duration_s\nstop/start,2014-08-13T23:59:55,10\n")
-    assert main(["plan", "--week", "323", "--tle", str(tle), "--commands", str(load)]) == 1
+    # the TLE is 57 days older than the week: refused unless allowed (then a warning)
+    assert main(["plan", "--week", "323", "--tle", str(tle), "--commands", str(load)]) == 2
+    assert "--allow-old-tle" in capsys.readouterr().out
+    assert main(["plan", "--week", "323", "--tle", str(tle), "--commands", str(load), "--allow-old-tle"]) == 1
     out = capsys.readouterr().out
     assert "mission week 323: 2014-08-07T00:00:00 .. 2014-08-14T00:00:00 UTC" in out
     assert "SAA passages" in out and "COMMAND: stop/start" in out
@@ -46,7 +49,7 @@ def test_plan_week_prints_passages_and_flags_commands(tmp_path, capsys):
 def test_plan_json_and_bad_tle(tmp_path, capsys):
     import json
 
-    assert main(["plan", "--week", "900", "--json"]) == 0
+    assert main(["plan", "--week", "900", "--json", "--allow-old-tle"]) == 0
     plan = json.loads(capsys.readouterr().out)
     assert plan["week"] == 900 and plan["utc_start"] == "2025-08-28T00:00:00"
     assert 8 <= plan["summary"]["per_day"] <= 12

@@ -5,7 +5,7 @@ import pytest
 
 from fermi_isoc.planning.ft2check import check_ft2_saa
 from fermi_isoc.planning.orbit import parse_tle
-from fermi_isoc.planning.week import plan_week
+from fermi_isoc.planning.week import StaleTle, plan_week
 
 FT2 = "pint/lat_spacecraft_weekly_w323_p202_v001.fits"
 # Fermi TLE of 2014-06-10, the closest public one before week 323 (2014-08-07..14)
@@ -53,7 +53,10 @@ def test_short_gaps_are_orbit_crossings_or_saa_corner_grazes(report):
 @pytest.mark.requires_data
 def test_tle_predictions_agree_with_the_week_of_real_gaps(report):
     """sgp4 from a TLE two months older predicts the count and durations of the week's passages."""
-    plan = plan_week(323, parse_tle(TLE_2014), step=30.0)
+    with pytest.raises(StaleTle, match="57 days before week 323"):
+        plan_week(323, parse_tle(TLE_2014), step=30.0)
+    plan = plan_week(323, parse_tle(TLE_2014), step=30.0, allow_old_tle=True)
+    assert any("57 days from the week (limit 30, overridden)" in w for w in plan.warnings)
     observed = len(report.long_gaps) + sum(g.passage is not None for g in report.short_gaps)
     s = plan.summary()
     assert abs(s["passages"] - observed) <= 3

@@ -123,7 +123,7 @@ def test_report_command_without_data_says_so(db, tmp_path, capsys):
     index = tmp_path / "week_900" / "index.html"
     assert str(index) in capsys.readouterr().out
     html = index.read_text()
-    assert "no FT2 row in this week" in html and "no delivery received in this week" in html
+    assert "no FT2 row in this week" in html and "no delivery holds data of this week" in html
     assert (
         main(["report", "--week", "900", "--out", str(tmp_path), "--ft2", str(tmp_path / "none.fits")]) == 2
     )

@@ -6,6 +6,8 @@ import argparse
 from collections.abc import Sequence
 
 from fermi_core import logs
+from fermi_core.db import default_url
+from fermi_core.dbguard import EXIT_DATABASE, call_guarded
 from fermi_isoc._version import __version__
 from fermi_isoc.commands import alarms, plan, report, rerun, retention, saareport, serve, trend
 from fermi_isoc.jobs import JOBS, JobBusy, job_run
@@ -14,6 +16,8 @@ from fermi_isoc.jobs import JOBS, JobBusy, job_run
 EXIT_BUSY = 4
 #: exit codes meaning a job could not do its work (recorded as a failure by the watchdog)
 FAILURE_CODES = {"alarms": {3}, "retention": set(), "report": {2}}
+#: exit code of a command whose database is unreachable (default :data:`fermi_core.dbguard.EXIT_DATABASE`)
+DATABASE_EXIT_CODES = {"alarms": alarms.EXIT_CRITICAL}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,6 +42,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
+    return call_guarded(
+        f"fermi-isoc {args.command}",
+        lambda: getattr(args, "db", None) or default_url(),
+        _dispatch,
+        args,
+        exit_code=DATABASE_EXIT_CODES.get(args.command, EXIT_DATABASE),
+    )
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    """Run the command's handler (a scheduled job inside its job record) and return its exit code."""
     if args.command not in JOBS or not getattr(args, "job", True):
         return int(args.handler(args))
     try:  # scheduled jobs: single instance, last success recorded for the watchdog

@@ -44,7 +44,8 @@ class JobBusy(RuntimeError):
 
 
 def _utc(t: datetime | None) -> datetime | None:
-    return None if t is None or t.tzinfo is not None else t.replace(tzinfo=timezone.utc)
+    """Aware UTC (SQLite returns stored UTC times naive; PostgreSQL aware ones, kept as they are)."""
+    return t if t is None or t.tzinfo is not None else t.replace(tzinfo=timezone.utc)
 
 
 def _dead(owner: str) -> bool:

@@ -2,18 +2,45 @@
 
 The LAT takes no science data while the spacecraft is inside this polygon (geographic latitude,
 east longitude, degrees). Flight operations update the on-board copy about monthly; each version
-here records when it became valid and where it comes from, so a planning run states which one it
-used. The April 2017 polygon is within ~0.25 deg of ``L_SAA_2008198.03``, so the simulator uses
-that one for every epoch.
+is a data file (``saa_polygons/*.toml`` beside this module: name, valid-from date, source,
+vertices) and :func:`polygon_for` picks the one valid at a date, so a planning run states which
+one it used and a new version needs no code change. The April 2017 polygon is within ~0.25 deg
+of ``L_SAA_2008198.03``, so the simulator uses that one for every epoch.
 """
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
+from datetime import date, datetime
+from itertools import pairwise
+from pathlib import Path
 
 import numpy as np
 
-__all__ = ["LAT_SAA_2008198", "POLYGONS", "SaaPolygon", "points_in_polygon", "polygon_for", "wrap_longitude"]
+from fermi_core.errors import BadInput
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+__all__ = [
+    "LAT_SAA_2008198",
+    "POLYGONS",
+    "POLYGON_DIR",
+    "SaaPolygon",
+    "SaaPolygonError",
+    "load_polygons",
+    "points_in_polygon",
+    "polygon_for",
+    "read_polygon",
+    "wrap_longitude",
+]
+
+
+class SaaPolygonError(BadInput, ValueError):
+    """An SAA polygon file that cannot be used: names the file and the reason."""
 
 
 def wrap_longitude(lon: np.ndarray | float) -> np.ndarray:
@@ -96,32 +123,99 @@ class SaaPolygon:
         return points_in_polygon(lat_deg, lon_deg, np.asarray(self.lat_deg), np.asarray(self.lon_deg))
 
 
-#: The LAT SAA polygon of FSSC file ``L_SAA_2008198.03`` (12 vertices, as recorded in
-#: ``shared/design/isoc.md``). Vertices 3 to 7 have positive latitudes: a public copy with those
-#: signs flipped exists and is wrong.
-LAT_SAA_2008198 = SaaPolygon(
-    name="L_SAA_2008198.03",
-    valid_from="2008-07-16",
-    source="FSSC L_SAA_2008198.03 (LAT SAA boundary, geographic latitude / east longitude)",
-    lat_deg=(-30.0, -22.6, 2.5, 5.2, 5.2, 4.6, 0.7, -8.6, -9.9, -12.5, -21.7, -30.0),
-    lon_deg=(33.9, 24.5, -18.6, -25.7, -36.0, -42.0, -58.8, -93.1, -97.5, -98.5, -92.1, -86.1),
-)
+def _date(utc_date: str | date | datetime) -> str:
+    if isinstance(utc_date, datetime):
+        return utc_date.date().isoformat()
+    if isinstance(utc_date, date):
+        return utc_date.isoformat()
+    return str(utc_date)[:10]
+
+
+def read_polygon(path: str | Path) -> SaaPolygon:
+    """Read one polygon version from a TOML file.
+
+    The file holds ``name``, ``valid_from`` (UTC date ``YYYY-MM-DD``), ``source``, and the
+    vertex lists ``lat_deg`` and ``lon_deg`` (geographic latitude, east longitude, degrees);
+    see ``saa_polygons/L_SAA_2008198.03.toml`` beside this module.
+
+    Raises
+    ------
+    SaaPolygonError
+        When the file cannot be read or a key is missing or malformed; the message names the file.
+    """
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise SaaPolygonError(f"{path}: cannot read SAA polygon: {exc}") from exc
+    missing = [k for k in ("name", "valid_from", "source", "lat_deg", "lon_deg") if k not in data]
+    if missing:
+        raise SaaPolygonError(f"{path}: SAA polygon lacks {', '.join(missing)}")
+    try:
+        valid_from = date.fromisoformat(str(data["valid_from"])).isoformat()
+        return SaaPolygon(
+            name=str(data["name"]),
+            valid_from=valid_from,
+            source=str(data["source"]),
+            lat_deg=tuple(float(v) for v in data["lat_deg"]),
+            lon_deg=tuple(float(v) for v in data["lon_deg"]),
+        )
+    except (TypeError, ValueError) as exc:
+        raise SaaPolygonError(f"{path}: bad SAA polygon: {exc}") from exc
+
+
+def load_polygons(*folders: str | Path) -> tuple[SaaPolygon, ...]:
+    """Read every ``*.toml`` polygon of the shipped folder and of ``folders``, oldest first.
+
+    Two versions with the same ``valid_from`` are an error (which one applies would be a guess).
+    """
+    paths = sorted(POLYGON_DIR.glob("*.toml"))
+    for folder in folders:
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise SaaPolygonError(f"{folder}: SAA polygon folder does not exist")
+        paths += sorted(folder.glob("*.toml"))
+    polygons = sorted((read_polygon(p) for p in paths), key=lambda p: p.valid_from)
+    for a, b in pairwise(polygons):
+        if a.valid_from == b.valid_from:
+            raise SaaPolygonError(f"SAA polygons {a.name} and {b.name} are both valid from {a.valid_from}")
+    return tuple(polygons)
+
+
+#: Folder of the shipped polygon versions (package data of fermi-core, one TOML file each).
+POLYGON_DIR = Path(__file__).with_name("saa_polygons")
 
 #: Known versions, oldest first; :func:`polygon_for` picks the one valid at a date.
-POLYGONS: tuple[SaaPolygon, ...] = (LAT_SAA_2008198,)
+POLYGONS: tuple[SaaPolygon, ...] = load_polygons()
+
+#: The LAT SAA polygon of FSSC file ``L_SAA_2008198.03`` (12 vertices, as recorded in
+#: ``shared/design/isoc.md``), read from its data file. The April 2017 on-board polygon is within
+#: ~0.25 deg of it, so the simulator uses it for every epoch.
+LAT_SAA_2008198 = next(p for p in POLYGONS if p.name == "L_SAA_2008198.03")
 
 
-def polygon_for(utc_date: str) -> SaaPolygon:
-    """Return the newest known polygon valid on ``utc_date`` (ISO ``YYYY-MM-DD...``).
+def polygon_for(
+    utc_date: str | date | datetime, polygons: tuple[SaaPolygon, ...] | None = None
+) -> SaaPolygon:
+    """Return the newest polygon valid on ``utc_date`` (ISO ``YYYY-MM-DD...``, a date or datetime).
+
+    Parameters
+    ----------
+    utc_date
+        The date the polygon is wanted for (UTC).
+    polygons
+        Versions to choose from (default :data:`POLYGONS`, the shipped ones; pass
+        ``load_polygons(folder)`` to add an operator's folder of new versions).
 
     Raises
     ------
     ValueError
         When the date is before the oldest known version.
     """
-    valid = [p for p in POLYGONS if p.valid_from <= utc_date[:10]]
+    polygons = POLYGONS if polygons is None else polygons
+    day = _date(utc_date)
+    valid = [p for p in polygons if p.valid_from <= day]
     if not valid:
-        raise ValueError(
-            f"no SAA polygon valid on {utc_date[:10]}: the oldest starts {POLYGONS[0].valid_from}"
-        )
+        oldest = polygons[0].valid_from if polygons else "(none known)"
+        raise ValueError(f"no SAA polygon valid on {day}: the oldest starts {oldest}")
     return valid[-1]

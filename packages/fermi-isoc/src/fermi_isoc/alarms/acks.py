@@ -6,11 +6,12 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
-from sqlalchemy import inspect, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from fermi_isoc.alarms.results import AlarmResult, Severity
 from fermi_isoc.models import AlarmAck
+from fermi_isoc.queries.tables import has_tables
 
 
 class AckError(ValueError):
@@ -22,7 +23,7 @@ class AckError(ValueError):
 
 
 def _available(session: Session) -> bool:
-    return AlarmAck.__tablename__ in set(inspect(session.get_bind()).get_table_names())
+    return has_tables(session, AlarmAck.__tablename__)
 
 
 def apply_acks(session: Session, results: list[AlarmResult], now: datetime) -> list[AlarmResult]:

@@ -12,6 +12,7 @@ Each ``[[alarm]]`` table names a quantity, an algorithm and its limits::
     reduce = "each"              # each | mean | min | max (over the items of the quantity)
     window_hours = 24            # for measured quantities: how far back samples count
     paths = ["/data"]            # for disk_used_fraction
+    runbook = "held-run"         # its runbook page: docs/operations/held-run.md
     [[alarm.exceptions]]         # known exceptions: items (glob on the key) excused, until a time
     key = "apid 1021 *"
     until = "2026-12-01T00:00:00"
@@ -23,6 +24,7 @@ Errors name the file, the alarm and the key, with the reason.
 from __future__ import annotations
 
 import math
+import re
 import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -40,12 +42,20 @@ REDUCTIONS = ("each", "mean", "min", "max")
 MISSING = ("ok", "warning", "error")
 _KEYS = {
     "name", "quantity", "algorithm", "warning", "error", "missing", "reduce", "window_hours",
-    "paths", "exceptions", "description",
+    "paths", "exceptions", "description", "runbook",
 }  # fmt: skip
 _EXCEPTION_KEYS = {"key", "until", "reason"}
 
 #: The alarm set shipped with the package.
 DEFAULT_ALARMS = Path(__file__).with_name("default_alarms.toml")
+#: Where the runbook pages live, relative to the repository (and the documentation site) root.
+RUNBOOK_DIR = "docs/operations"
+_PAGE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+
+
+def runbook_path(page: str) -> str:
+    """The runbook file of a page name: ``held-run`` -> ``docs/operations/held-run.md`` ('' for none)."""
+    return f"{RUNBOOK_DIR}/{page}.md" if page else ""
 
 
 class AlarmConfigError(ValueError):
@@ -76,6 +86,8 @@ class AlarmSpec:
     paths: tuple[str, ...] = ()
     exceptions: tuple[KnownException, ...] = field(default_factory=tuple)
     description: str = ""
+    #: runbook page name (:func:`runbook_path` gives its file); "" when the alarm has none
+    runbook: str = ""
 
 
 def _number(value: object, where: str) -> float:
@@ -180,6 +192,12 @@ def _spec(raw: dict, where: str) -> AlarmSpec:
     description = raw.get("description", "")
     if not isinstance(description, str):
         raise AlarmConfigError(f"{where}: key 'description': must be a string")
+    runbook = raw.get("runbook", "")
+    if not isinstance(runbook, str) or (runbook and not _PAGE.match(runbook)):
+        raise AlarmConfigError(
+            f"{where}: key 'runbook': {runbook!r} is not a page name of {RUNBOOK_DIR}/ "
+            "(lower-case letters, digits and '-', e.g. \"held-run\")"
+        )
     return AlarmSpec(
         name=raw["name"],
         quantity=raw["quantity"],
@@ -192,6 +210,7 @@ def _spec(raw: dict, where: str) -> AlarmSpec:
         paths=tuple(paths),
         exceptions=_exceptions(raw.get("exceptions", []), where),
         description=description,
+        runbook=runbook,
     )
 
 

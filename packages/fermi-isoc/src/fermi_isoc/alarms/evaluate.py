@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import math
+from dataclasses import replace
 from datetime import datetime
 
 import numpy as np
@@ -70,7 +71,15 @@ def _excused(spec: AlarmSpec, key: str, now: datetime) -> str:
 
 
 def evaluate_one(spec: AlarmSpec, ctx: Context) -> list[AlarmResult]:
-    """Results of one alarm: one per item (or one for the reduced value, or one 'no data')."""
+    """Results of one alarm: one per item (or one for the reduced value, or one 'no data').
+
+    Every result carries the alarm's runbook page.
+    """
+    results = _results(spec, ctx)
+    return [replace(r, runbook=spec.runbook) for r in results] if spec.runbook else results
+
+
+def _results(spec: AlarmSpec, ctx: Context) -> list[AlarmResult]:
     items = _reduce(spec, QUANTITIES[spec.quantity](ctx, spec))
     if spec.algorithm == "always":
         return [

@@ -6,6 +6,7 @@ the alarm's ``missing`` setting decides what that means.
 
 from __future__ import annotations
 
+import math
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -13,11 +14,13 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from astropy.time import Time
-from sqlalchemy import inspect, select
+from sqlalchemy import select
 
 from fermi_core.engine.states import State
+from fermi_core.site import run_folder
 from fermi_isoc import queries
 from fermi_isoc.models import MetricSample
+from fermi_isoc.queries.ingest import _utc
 from fermi_isoc.queries.pipeline import runs
 from fermi_sciencetools_shim.time import time_to_met
 
@@ -61,22 +64,82 @@ def open_gap_age_hours(ctx: Context, spec: AlarmSpec) -> list[Item]:
     ]
 
 
+def _hours_since(ctx: Context, t) -> float:
+    t = _utc(t)
+    return float("nan") if t is None else _hours(ctx.now - t)
+
+
+def _age_or_inf(ctx: Context, t) -> float:
+    """Hours since ``t``; infinite when unknown (the item must still fire)."""
+    age = _hours_since(ctx, t)
+    return float("inf") if math.isnan(age) else age
+
+
+def _when(t) -> str:
+    t = _utc(t)
+    return "unknown" if t is None else f"{t:%Y-%m-%d %H:%M} UTC"
+
+
 def held_run_age_hours(ctx: Context, spec: AlarmSpec) -> list[Item]:
-    """Each task run held back (waiting for data): hours since it entered the state."""
-    out = []
-    for r in runs(ctx.session, state=State.HELD.value):
+    """Each run held back waiting for data: hours since its last data arrived.
+
+    The halfpipe's ``held`` runs (data missing, deadline not reached; key ``r<run>``) and the
+    task runs the engine holds (key ``<task>/<key>``, hours since they entered the state).
+    """
+    out = [
+        Item(
+            run_folder(r.run_id),
+            _hours_since(ctx, r.last_data_utc),
+            f"halfpipe run held: {r.held_events} of {r.n_events} events held back, last data "
+            f"{_when(r.last_data_utc)}, due {_when(r.deadline_utc)}",
+        )
+        for r in queries.halfpipe_runs(ctx.session, ["held"], now=ctx.now)
+    ]
+    for r in runs(ctx.session, state=State.HELD.value, limit=None):
         since = r.updated_at or r.created_at
         if since is not None:
-            out.append(Item(r.key, _hours(ctx.now - since), f"held since {since:%Y-%m-%d %H:%M} UTC"))
+            out.append(Item(r.key, _hours(ctx.now - since), f"task run held since {_when(since)}"))
     return out
 
 
+def overdue_run_hours(ctx: Context, spec: AlarmSpec) -> list[Item]:
+    """Each halfpipe run past its deadline and not yet settled: hours past the deadline.
+
+    A run is overdue only until the next ``fermi-halfpipe settle`` (every pipeline pass): one
+    that stays overdue means the passes or the settle are not running.
+    """
+    out = []
+    for r in queries.halfpipe_runs(ctx.session, ["overdue"], now=ctx.now):
+        since = r.deadline_utc if r.deadline_utc is not None else r.last_data_utc
+        out.append(
+            Item(
+                run_folder(r.run_id),
+                max(0.0, _hours_since(ctx, since)),
+                f"halfpipe run overdue since {_when(r.deadline_utc)}: {r.held_events} of {r.n_events} "
+                f"events held, last data {_when(r.last_data_utc)}",
+            )
+        )
+    return out
+
+
+def rejected_run_hours(ctx: Context, spec: AlarmSpec) -> list[Item]:
+    """Each halfpipe run rejected at its deadline (EPU rule) and not accepted: hours since its last data."""
+    return [
+        Item(
+            run_folder(r.run_id),
+            _age_or_inf(ctx, r.last_data_utc if r.last_data_utc is not None else r.deadline_utc),
+            f"halfpipe run rejected: {r.reason or 'no reason recorded'}; {r.n_events} events, "
+            f"last data {_when(r.last_data_utc)}",
+        )
+        for r in queries.halfpipe_runs(ctx.session, ["rejected"], now=ctx.now)
+    ]
+
+
 def failed_attempts(ctx: Context, spec: AlarmSpec) -> list[Item]:
-    """Each task run not done: its failed or crashed attempts."""
+    """Each task run not done nor cancelled: its failed or crashed attempts (over all runs, in SQL)."""
     return [
         Item(r.key, float(r.n_failed_attempts), f"task run state {r.state}, {r.n_attempts} attempts")
-        for r in runs(ctx.session)
-        if r.state not in (State.DONE, State.CANCELLED) and r.n_failed_attempts > 0
+        for r in queries.failed_runs(ctx.session)
     ]
 
 
@@ -123,7 +186,7 @@ def job_overdue_periods(ctx: Context, spec: AlarmSpec) -> list[Item]:
     """
     from fermi_isoc.jobs import JOBS, job_records
 
-    if "isoc_job" not in set(inspect(ctx.session.get_bind()).get_table_names()):
+    if not queries.has_tables(ctx.session, "isoc_job"):
         return []
     out = []
     for job in job_records(ctx.session):
@@ -160,6 +223,8 @@ QUANTITIES: dict[str, Callable[[Context, AlarmSpec], list[Item]]] = {
     "hours_since_last_delivery": hours_since_last_delivery,
     "open_gap_age_hours": open_gap_age_hours,
     "held_run_age_hours": held_run_age_hours,
+    "overdue_run_hours": overdue_run_hours,
+    "rejected_run_hours": rejected_run_hours,
     "failed_attempts": failed_attempts,
     "trigger_rate_hz": _samples("trigger_rate_hz"),
     "livetime_fraction": _samples("livetime_fraction"),

@@ -35,7 +35,8 @@ class AlarmResult:
 
     ``firing`` is True for a raised alarm and for the always-firing watchdog; ``excused`` holds
     the reason when a known exception silenced it; ``acknowledged`` who acknowledged it (it then
-    does not page).
+    does not page); ``runbook`` the page telling on-call what to do
+    (:func:`fermi_isoc.alarms.config.runbook_path`).
     """
 
     alarm: str
@@ -47,6 +48,8 @@ class AlarmResult:
     message: str
     excused: str = ""
     acknowledged: str = ""
+    #: the alarm's runbook page name (``docs/operations/<runbook>.md``), "" when none
+    runbook: str = ""
 
     @property
     def paging(self) -> bool:

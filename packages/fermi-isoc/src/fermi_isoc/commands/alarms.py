@@ -20,6 +20,7 @@ from rich.table import Table
 
 from fermi_isoc.alarms import AlarmConfigError, Context, Severity, evaluate, load_alarms, worst
 from fermi_isoc.alarms.acks import AckError, acknowledge
+from fermi_isoc.alarms.config import runbook_path
 from fermi_isoc.alarms.prometheus import render
 from fermi_isoc.alarms.results import AlarmResult
 from fermi_isoc.db import isoc_session
@@ -27,6 +28,9 @@ from fermi_isoc.web.security import TOKEN_ENV, token_problem
 
 #: Exit code for an unusable alarm file (Nagios "unknown").
 EXIT_CONFIG = 3
+#: Exit code when the database cannot be reached: the "critical" (error) severity, since nothing
+#: else can then be watched.
+EXIT_CRITICAL = int(Severity.ERROR)
 #: Exit code of a refused acknowledgement.
 EXIT_REFUSED = 1
 _STYLE = {Severity.OK: "green", Severity.WARNING: "yellow", Severity.ERROR: "bold red"}
@@ -35,7 +39,8 @@ _STYLE = {Severity.OK: "green", Severity.WARNING: "yellow", Severity.ERROR: "bol
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register ``alarms``."""
     p = subparsers.add_parser(
-        "alarms", help="evaluate the alarms (exit code: 0 ok, 1 warning, 2 error, 3 bad alarm file)"
+        "alarms",
+        help="evaluate the alarms (exit code: 0 ok, 1 warning, 2 error or database unreachable, 3 bad alarm file)",
     )
     p.add_argument("--config", help="alarm TOML file (default: the package's default_alarms.toml)")
     p.add_argument("--db", help="database URL (default: FERMI_DB_URL)")
@@ -150,6 +155,8 @@ def run(args: argparse.Namespace) -> int:
                         "firing": r.firing,
                         "message": r.message,
                         "excused": r.excused,
+                        "acknowledged": r.acknowledged,
+                        "runbook": runbook_path(r.runbook),
                     }
                     for r in results
                 ],
@@ -158,7 +165,7 @@ def run(args: argparse.Namespace) -> int:
         )
     else:
         table = Table(title=f"ISOC alarms at {ctx.now:%Y-%m-%d %H:%M:%S} UTC")
-        for column in ("severity", "alarm", "item", "message"):
+        for column in ("severity", "alarm", "item", "message", "runbook"):
             table.add_column(column, overflow="fold")
         shown = [r for r in results if args.all or r.firing or r.excused]
         for r in shown:
@@ -169,7 +176,7 @@ def run(args: argparse.Namespace) -> int:
             else:
                 label = r.severity.name.lower()
             note = r.message + (f" [excused: {r.excused}]" if r.excused else "")
-            table.add_row(f"[{_STYLE[r.severity]}]{label}[/]", r.alarm, r.key, note)
-        Console(width=160).print(table)
+            table.add_row(f"[{_STYLE[r.severity]}]{label}[/]", r.alarm, r.key, note, runbook_path(r.runbook))
+        Console(width=200).print(table)
         print(f"worst severity: {worst(results).name.lower()}")
     return int(worst(results))

@@ -1,4 +1,4 @@
-"""``fermi-isoc report --week N``: the weekly LAT report (HTML with plots and tables)."""
+"""``fermi-isoc report --week N``: the weekly LAT report (HTML with plots and tables, CSV and XLSX)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,10 @@ from fermi_sciencetools_shim.errors import ShimError
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register ``report``."""
-    p = subparsers.add_parser("report", help="write the weekly LAT report (HTML with trending plots)")
+    p = subparsers.add_parser(
+        "report",
+        help="write the weekly LAT report (HTML with trending plots, the weekly quantities as CSV and XLSX)",
+    )
     p.add_argument("--week", type=int, required=True, help="mission week number")
     p.add_argument("--ft2", action="append", default=[], help="FT2 file covering the week (repeatable)")
     p.add_argument("--out", default="reports", help="output folder (default ./reports)")
@@ -31,5 +34,11 @@ def run(args: argparse.Namespace) -> int:
     except (OSError, ValueError, ShimError) as exc:
         print(f"fermi-isoc report: error: {exc}")
         return 2
+    except ImportError as exc:  # openpyxl, for the XLSX of the weekly quantities
+        print(f"fermi-isoc report: error: {exc.name or exc} is not installed (needed for weekly_wNNN.xlsx)")
+        return 2
     print(f"weekly report of week {args.week}: {index}")
+    print(
+        f"weekly quantities: {index.parent / f'weekly_w{args.week:03d}.csv'}, {index.parent / f'weekly_w{args.week:03d}.xlsx'}"
+    )
     return 0

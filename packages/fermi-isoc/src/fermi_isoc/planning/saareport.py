@@ -1,27 +1,45 @@
 """Checks of the SAA reports delivered by flight operations.
 
-A report is a CSV with one transit per line: start time, start orbit, stop time, stop orbit,
-duration (header ``start,start_orbit,stop,stop_orbit,duration_s``; times as UTC ISO
-``2017-08-17T01:02:03`` or day-of-year ``2017:229:01:02:03``). The checks operations run on each
-new report against the previous one: transits matched by orbit number with entry/exit shifts
-flagged above 30, 60, 90 and 120 s; transits that appear or disappear; duplicate orbit numbers;
-transits shorter than 30 s; an entry or exit within 60 s of a mission-week boundary; a duration
-column that disagrees with stop − start. TLE predictions cross-check a report.
+Two formats are read, one transit per line (start time, start orbit, stop time, stop orbit,
+duration):
+
+* the flight-operations report as delivered: no header, UTC as ``DOY/YYYY hh:mm:ss.sss``, orbit
+  numbers in double quotes, the duration in **minutes**, e.g.
+  ``365/2014 20:46:21.642,"36134",365/2014 20:56:22.845,"36134",10.020``. The files are named
+  ``L<YYYY><DOY>SAA…`` and the report's own date comes from the name (:func:`report_date`); a
+  report spans New Year when its transits run into the next year (each time carries its year);
+* the CSV of this project: header ``start,start_orbit,stop,stop_orbit,duration_s``, times as UTC
+  ISO ``2017-08-17T01:02:03`` or day-of-year ``2017:229:01:02:03``, the duration in seconds.
+
+The checks operations run on each new report against the previous one: transits matched by
+orbit number with entry/exit shifts flagged above 30, 60, 90 and 120 s; transits that appear or
+disappear; duplicate orbit numbers; transits shorter than 30 s; an entry or exit within 60 s of
+a mission-week boundary; a duration column that disagrees with stop − start. TLE predictions
+cross-check a report.
 """
 
 from __future__ import annotations
 
 import csv
+import re
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
 from astropy.time import Time
 
+from fermi_core.atomic import atomic_write_text
 from fermi_core.errors import BadInput
 from fermi_isoc.planning.orbit import Tle
 from fermi_isoc.planning.passages import predict_saa_passages
-from fermi_sciencetools_shim.time import met_to_utc_iso, mission_week, mission_week_bounds, time_to_met
+from fermi_sciencetools_shim.time import (
+    met_to_time,
+    met_to_utc_iso,
+    mission_week,
+    mission_week_bounds,
+    time_to_met,
+)
 
 SHIFT_LEVELS_S = (30.0, 60.0, 90.0, 120.0)
 SHORT_TRANSIT_S = 30.0
@@ -54,6 +72,14 @@ class ReportFinding:
     message: str
 
 
+#: A flight-operations time: ``DOY/YYYY hh:mm:ss[.sss]`` (UTC; 23:59:60 in a leap second).
+_FOT_TIME = re.compile(r"^(\d{1,3})/(\d{4}) (\d{2}):(\d{2}):(\d{2}(?:\.\d+)?)$")
+#: The report's name: ``L<YYYY><DOY>SAA...``.
+_FOT_NAME = re.compile(r"^L(\d{4})(\d{3})SAA", re.IGNORECASE)
+#: Tolerance of the duration column against stop − start: the minutes are rounded to 3 decimals.
+DURATION_TOLERANCE_S = 1.0
+
+
 def _time(text: str, where: str) -> float:
     text = text.strip()
     try:
@@ -63,38 +89,124 @@ def _time(text: str, where: str) -> float:
         raise SaaReportError(f"{where}: time {text!r} is neither UTC ISO nor YYYY:DDD:hh:mm:ss") from exc
 
 
+def _fot_time(text: str, where: str) -> float:
+    """MET of a flight-operations time ``DOY/YYYY hh:mm:ss.sss`` (UTC)."""
+    m = _FOT_TIME.match(text.strip())
+    if m is None:
+        raise SaaReportError(f"{where}: time {text.strip()!r} is not DOY/YYYY hh:mm:ss.sss")
+    doy, year, hh, mm, ss = int(m[1]), int(m[2]), m[3], m[4], m[5]
+    days = (date(year + 1, 1, 1) - date(year, 1, 1)).days
+    if not 1 <= doy <= days:
+        raise SaaReportError(f"{where}: day of year {doy} outside 1..{days} in {year}")
+    try:
+        return float(time_to_met(Time(f"{year:04d}:{doy:03d}:{hh}:{mm}:{ss}", format="yday", scale="utc")))
+    except ValueError as exc:
+        raise SaaReportError(f"{where}: time {text.strip()!r}: {exc}") from exc
+
+
+def report_date(path: str | Path) -> date | None:
+    """The report's own date from a flight-operations name ``L<YYYY><DOY>SAA…`` (None otherwise)."""
+    m = _FOT_NAME.match(Path(path).name)
+    if m is None:
+        return None
+    year, doy = int(m[1]), int(m[2])
+    if not 1 <= doy <= (date(year + 1, 1, 1) - date(year, 1, 1)).days:
+        raise SaaReportError(f"{path}: file name gives day of year {doy}, outside {year}")
+    return date(year, 1, 1) + timedelta(days=doy - 1)
+
+
+def _orbit(text: str, where: str, name: str) -> int:
+    raw = text.strip()
+    if len(raw) >= 2 and raw[0] == raw[-1] == '"':
+        raw = raw[1:-1].strip()
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise SaaReportError(f"{where}: {name} {text.strip()!r} is not an orbit number") from exc
+
+
+def _number(text: str, where: str) -> float:
+    try:
+        value = float(text)
+    except ValueError as exc:
+        raise SaaReportError(f"{where}: duration {text.strip()!r} is not a number") from exc
+    if not np.isfinite(value) or value < 0:
+        raise SaaReportError(f"{where}: duration {text.strip()!r} must be finite and >= 0")
+    return value
+
+
 def read_saa_report(path: str | Path) -> list[Transit]:
-    """Read a flight-operations SAA report CSV."""
+    """Read an SAA report: the flight-operations format or this project's CSV (see the module).
+
+    Returns
+    -------
+    list of Transit
+        In file order; durations in seconds whatever the format.
+
+    Raises
+    ------
+    SaaReportError
+        On the first line that cannot be read, naming the file, the line and the reason.
+    """
     path = Path(path)
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
         raise SaaReportError(f"{path}: cannot read: {exc}") from exc
-    reader = csv.reader(lines)
-    header = next(reader, None)
-    if header is None:
+    rows = [(n, row) for n, row in enumerate(csv.reader(lines), start=1) if row and "".join(row).strip()]
+    if not rows:
         raise SaaReportError(f"{path}: empty file")
-    names = tuple(h.strip().lower().replace(" ", "_") for h in header)
-    if names != _COLUMNS:
-        raise SaaReportError(f"{path}: line 1: header must be {','.join(_COLUMNS)}, got {','.join(names)}")
+    first_line, first = rows[0]
+    names = tuple(h.strip().lower().replace(" ", "_") for h in first)
+    if names == _COLUMNS:
+        fot, rows = False, rows[1:]
+    elif _FOT_TIME.match(first[0].strip()):
+        fot = True
+    else:
+        raise SaaReportError(
+            f'{path}: line {first_line}: neither a flight-operations transit (DOY/YYYY hh:mm:ss.sss,"orbit",...) '
+            f"nor the header {','.join(_COLUMNS)}"
+        )
     out = []
-    for number, row in enumerate(reader, start=2):
-        if not row or not "".join(row).strip():
-            continue
+    for number, row in rows:
         where = f"{path}: line {number}"
         if len(row) != 5:
             raise SaaReportError(f"{where}: expected 5 fields, got {len(row)}")
-        try:
-            start_orbit, stop_orbit, duration = int(row[1]), int(row[3]), float(row[4])
-        except ValueError as exc:
-            raise SaaReportError(
-                f"{where}: orbit numbers must be integers and the duration a number"
-            ) from exc
-        start, stop = _time(row[0], where), _time(row[2], where)
+        start_orbit = _orbit(row[1], where, "start orbit")
+        stop_orbit = _orbit(row[3], where, "stop orbit")
+        if fot:
+            start, stop = _fot_time(row[0], where), _fot_time(row[2], where)
+            duration = 60.0 * _number(row[4], where)
+        else:
+            start, stop = _time(row[0], where), _time(row[2], where)
+            duration = _number(row[4], where)
         if stop < start:
             raise SaaReportError(f"{where}: stop is before start")
+        if stop_orbit < start_orbit:
+            raise SaaReportError(f"{where}: stop orbit {stop_orbit} is before start orbit {start_orbit}")
         out.append(Transit(start, start_orbit, stop, stop_orbit, duration, number))
     return out
+
+
+def format_fot_time(met: float) -> str:
+    """A MET as flight operations write it: ``DOY/YYYY hh:mm:ss.sss`` (UTC)."""
+    t = met_to_time(float(met)).utc
+    t.precision = 3
+    yday = str(t.yday)
+    year, doy, rest = yday.split(":", 2)
+    return f"{doy}/{year} {rest}"
+
+
+def write_fot_report(transits: list[Transit], path: str | Path) -> Path:
+    """Write transits in the flight-operations format (no header, quoted orbits, minutes)."""
+    lines = [
+        f'{format_fot_time(t.start)},"{t.start_orbit}",{format_fot_time(t.stop)},"{t.stop_orbit}",'
+        f"{(t.stop - t.start) / 60.0:.3f}"
+        for t in transits
+    ]
+    path = Path(path)
+    atomic_write_text(path, "".join(line + "\n" for line in lines))
+    return path
 
 
 def _fmt(met: float) -> str:
@@ -113,7 +225,7 @@ def check_report(report: list[Transit], previous: list[Transit] | None = None) -
                 ReportFinding("warning", t.start_orbit,
                               f"orbit {t.start_orbit}: transit of {t.stop - t.start:.1f} s is shorter than {SHORT_TRANSIT_S:g} s")
             )  # fmt: skip
-        if abs(t.duration - (t.stop - t.start)) > 1.0:
+        if abs(t.duration - (t.stop - t.start)) > DURATION_TOLERANCE_S:
             findings.append(
                 ReportFinding("error", t.start_orbit,
                               f"orbit {t.start_orbit}: duration {t.duration:g} s but stop − start is {t.stop - t.start:.1f} s")

@@ -9,6 +9,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from fermi_ingest.models import Chunk, Delivery, Gap, QuarantinedSpan
+from fermi_isoc.queries.pages import Page, clamp
 
 
 def _utc(t: datetime | None) -> datetime | None:
@@ -77,8 +78,7 @@ class QuarantineInfo:
     path: str
 
 
-def deliveries(session: Session, limit: int = 200) -> list[DeliveryInfo]:
-    """Deliveries, newest first, with chunk and open-gap counts."""
+def _deliveries(session: Session, where, limit: int | None, offset: int) -> list[DeliveryInfo]:
     n_chunks = (
         select(Chunk.delivery_pk, func.count(Chunk.id).label("n")).group_by(Chunk.delivery_pk).subquery()
     )
@@ -88,13 +88,19 @@ def deliveries(session: Session, limit: int = 200) -> list[DeliveryInfo]:
         .group_by(Gap.found_by_pk)
         .subquery()
     )
-    rows = session.execute(
+    query = (
         select(Delivery, func.coalesce(n_chunks.c.n, 0), func.coalesce(n_gaps.c.n, 0))
         .outerjoin(n_chunks, n_chunks.c.delivery_pk == Delivery.id)
         .outerjoin(n_gaps, n_gaps.c.found_by_pk == Delivery.id)
         .order_by(Delivery.ingested_at.desc(), Delivery.id.desc())
-        .limit(limit)
-    ).all()
+    )
+    if where is not None:
+        query = query.where(where)
+    if limit is not None:
+        query = query.limit(limit)
+    if offset:
+        query = query.offset(offset)
+    rows = session.execute(query).all()
     return [
         DeliveryInfo(
             d.id, d.delivery_id, d.state, _utc(d.ingested_at), d.met_start, d.met_stop, d.n_files,
@@ -104,12 +110,26 @@ def deliveries(session: Session, limit: int = 200) -> list[DeliveryInfo]:
     ]  # fmt: skip
 
 
+def deliveries(session: Session, limit: int | None = 200, offset: int = 0) -> list[DeliveryInfo]:
+    """Deliveries, newest first, with chunk and open-gap counts (``limit=None``: all)."""
+    return _deliveries(session, None, limit, offset)
+
+
+def count_deliveries(session: Session) -> int:
+    """How many deliveries were registered, counted by the database."""
+    return int(session.scalar(select(func.count(Delivery.id))) or 0)
+
+
+def deliveries_page(session: Session, limit: int | None = None, offset: int = 0) -> Page[DeliveryInfo]:
+    """One page of :func:`deliveries` (default 50 rows) with the total count."""
+    limit, offset = clamp(limit, offset)
+    return Page(deliveries(session, limit, offset), count_deliveries(session), limit, offset)
+
+
 def delivery_by_id(session: Session, delivery_id: str) -> DeliveryInfo | None:
     """One delivery by its id, or None."""
-    for d in deliveries(session, limit=100000):
-        if d.delivery_id == delivery_id:
-            return d
-    return None
+    found = _deliveries(session, Delivery.delivery_id == delivery_id, 1, 0)
+    return found[0] if found else None
 
 
 def last_delivery_time(session: Session) -> datetime | None:
@@ -136,6 +156,11 @@ def _gap_rows(session: Session, where) -> list[GapInfo]:
 def open_gaps(session: Session) -> list[GapInfo]:
     """Gaps not filled by any later delivery."""
     return _gap_rows(session, Gap.status == "open")
+
+
+def count_open_gaps(session: Session) -> int:
+    """How many gaps no later delivery filled, counted by the database."""
+    return int(session.scalar(select(func.count(Gap.id)).where(Gap.status == "open")) or 0)
 
 
 def gaps_of(session: Session, delivery_pk: int) -> list[GapInfo]:

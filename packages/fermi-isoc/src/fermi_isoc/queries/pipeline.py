@@ -16,15 +16,22 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from sqlalchemy import inspect, select
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
 from fermi_core.engine.models import RerunRequest, Task, TaskAttempt, TaskRun
 from fermi_core.engine.rerun import requests_for
-from fermi_core.engine.states import FAILED_TRIES, STATE_NAMES
+from fermi_core.engine.states import FAILED_TRIES, STATE_NAMES, State
+from fermi_core.site import run_folder
 from fermi_isoc.queries.ingest import _utc
+from fermi_isoc.queries.pages import Page, clamp
+from fermi_isoc.queries.tables import has_tables
 
-_LAT_RUN = re.compile(r"^r(\d{1,10})$")
+#: a task-run key of a LAT run: ``r<run>`` (run input, L1 products) or ``r<run>.<crumb>`` (recon)
+_LAT_RUN = re.compile(r"^r(\d{1,10})(?:\.|$)")
+#: task-run states that end a run: its failed attempts no longer need anyone
+_SETTLED = (State.DONE.value, State.CANCELLED.value)
+_FAILED_TRIES = tuple(s.value for s in FAILED_TRIES)
 
 
 #: Task-run and attempt states, as the engine defines them (re-exported for the page).
@@ -83,12 +90,11 @@ class ProductInfo:
 
 def pipeline_available(session: Session) -> bool:
     """True when the task engine's tables exist in the database."""
-    names = set(inspect(session.get_bind()).get_table_names())
-    return {Task.__tablename__, TaskRun.__tablename__, TaskAttempt.__tablename__} <= names
+    return has_tables(session, Task.__tablename__, TaskRun.__tablename__, TaskAttempt.__tablename__)
 
 
 def lat_run_id(key: str) -> int | None:
-    """The LAT run id of a task-run key ``r<run id>``, else None."""
+    """The LAT run id of a task-run key ``r<run id>`` or ``r<run id>.<crumb>``, else None."""
     m = _LAT_RUN.match(key)
     return int(m.group(1)) if m else None
 
@@ -146,14 +152,57 @@ def _select_runs():
     return select(TaskRun, Task.name).join(Task, Task.id == TaskRun.task_pk)
 
 
-def runs(session: Session, state: str | None = None, limit: int = 500) -> list[RunInfo]:
-    """Task runs, newest first, optionally only those in ``state``."""
-    if not pipeline_available(session):
-        return []
-    query = _select_runs().order_by(TaskRun.created_at.desc(), TaskRun.id.desc()).limit(limit)
+def _where(query, state: str | None, task: str | None):
+    """``query`` (over task runs) restricted to ``state`` and to the task named ``task``."""
     if state:
         query = query.where(TaskRun.state == state)
+    if task:
+        query = query.where(TaskRun.task_pk == select(Task.id).where(Task.name == task).scalar_subquery())
+    return query
+
+
+def runs(
+    session: Session,
+    state: str | None = None,
+    limit: int | None = 500,
+    offset: int = 0,
+    *,
+    task: str | None = None,
+) -> list[RunInfo]:
+    """Task runs, newest first, optionally only those in ``state`` (or of ``task``).
+
+    ``limit=None`` lists them all; use :func:`runs_page` for a page with its total.
+    """
+    if not pipeline_available(session):
+        return []
+    query = _where(_select_runs(), state, task).order_by(TaskRun.id.desc())
+    if limit is not None:
+        query = query.limit(limit)
+    if offset:
+        query = query.offset(offset)
     return _infos(session, [tuple(r) for r in session.execute(query).all()])
+
+
+def count_runs(session: Session, state: str | None = None, *, task: str | None = None) -> int:
+    """How many task runs there are (in ``state``, of ``task``), counted by the database."""
+    if not pipeline_available(session):
+        return 0
+    return int(session.scalar(_where(select(func.count(TaskRun.id)), state, task)) or 0)
+
+
+def runs_page(
+    session: Session,
+    state: str | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+    *,
+    task: str | None = None,
+) -> Page[RunInfo]:
+    """One page of :func:`runs` (default 50 rows) with the total count of the listing."""
+    limit, offset = clamp(limit, offset)
+    return Page(
+        runs(session, state, limit, offset, task=task), count_runs(session, state, task=task), limit, offset
+    )
 
 
 def _by_key(session: Session, key: str) -> tuple[TaskRun, str] | None:
@@ -179,13 +228,20 @@ def attempts_of(session: Session, key: str) -> list[AttemptInfo]:
     return _attempt_rows(session, [run.id], {run.id: task})[run.id]
 
 
+def lat_run_clause(lat_run_ids: list[int | None]):
+    """SQL condition: the task run belongs to one of the LAT runs (its key or a crumb of it)."""
+    keys = sorted({run_folder(int(r)) for r in lat_run_ids if r is not None})
+    if not keys:
+        return TaskRun.id.is_(None)  # matches nothing
+    return or_(TaskRun.key.in_(keys), *(TaskRun.key.like(f"{k}.%") for k in keys))
+
+
 def runs_of_delivery(session: Session, delivery_id: str, lat_run_ids: list[int]) -> list[RunInfo]:
     """Task runs fed by a delivery: those processing a LAT run its chunks carry."""
     if not pipeline_available(session):
         return []
-    wanted = {int(r) for r in lat_run_ids if r is not None}
-    rows = [tuple(r) for r in session.execute(_select_runs().order_by(TaskRun.created_at)).all()]
-    return _infos(session, [(r, t) for r, t in rows if lat_run_id(r.key) in wanted])
+    query = _select_runs().where(lat_run_clause(lat_run_ids)).order_by(TaskRun.created_at, TaskRun.id)
+    return _infos(session, [tuple(r) for r in session.execute(query).all()])
 
 
 def products_of(session: Session, lat_run_id: int | None) -> list[ProductInfo]:
@@ -196,16 +252,51 @@ def products_of(session: Session, lat_run_id: int | None) -> list[ProductInfo]:
         from fermi_l1.catalog.models import Dataset
     except ImportError:  # the catalog is not installed or not yet published
         return []
-    if Dataset.__tablename__ not in set(inspect(session.get_bind()).get_table_names()):
+    if not has_tables(session, Dataset.__tablename__):
         return []
     rows = session.scalars(select(Dataset).where(Dataset.run == lat_run_id).order_by(Dataset.data_type))
     return [ProductInfo(d.data_type, d.logical_path, d.version, d.file_path, d.checksum) for d in rows]
 
 
-def state_counts(run_list: list[RunInfo]) -> dict[str, int]:
-    """Number of task runs in each state, every known state listed."""
-    counts = Counter(r.state for r in run_list)
-    return {s: counts.get(s, 0) for s in STATES}
+def state_counts(session: Session, *, task: str | None = None) -> dict[str, int]:
+    """Number of task runs in each state over ALL runs (one SQL aggregate), every known state listed."""
+    counts = dict.fromkeys(STATES, 0)
+    if not pipeline_available(session):
+        return counts
+    query = _where(select(TaskRun.state, func.count(TaskRun.id)), None, task).group_by(TaskRun.state)
+    for state, n in session.execute(query):
+        counts[state] = counts.get(state, 0) + int(n)
+    return counts
+
+
+@dataclass(frozen=True)
+class FailedRun:
+    """A task run not done (nor cancelled) with failed or crashed attempts, as the alarm sees it."""
+
+    key: str
+    state: str
+    n_attempts: int
+    n_failed_attempts: int
+
+
+def failed_runs(session: Session) -> list[FailedRun]:
+    """Every task run not done nor cancelled with a failed or crashed attempt (one SQL aggregate), by key."""
+    if not pipeline_available(session):
+        return []
+    n_failed = func.sum(case((TaskAttempt.state.in_(_FAILED_TRIES), 1), else_=0))
+    query = (
+        select(Task.name, TaskRun.key, TaskRun.state, func.count(TaskAttempt.id), n_failed)
+        .join(Task, Task.id == TaskRun.task_pk)
+        .join(TaskAttempt, TaskAttempt.run_pk == TaskRun.id)
+        .where(TaskRun.state.not_in(_SETTLED))
+        .group_by(TaskRun.id, Task.name, TaskRun.key, TaskRun.state)
+        .having(n_failed > 0)
+        .order_by(Task.name, TaskRun.key)
+    )
+    return [
+        FailedRun(f"{task}/{key}", state, int(n), int(nf))
+        for task, key, state, n, nf in session.execute(query)
+    ]
 
 
 def now_utc() -> datetime:
@@ -232,7 +323,7 @@ class RerunInfo:
 
 def rerun_requests(session: Session, key: str) -> list[RerunInfo]:
     """Re-run requests naming the task run ``<task>/<key>`` (or its LAT run) or covering it, newest first."""
-    if RerunRequest.__tablename__ not in set(inspect(session.get_bind()).get_table_names()):
+    if not has_tables(session, RerunRequest.__tablename__):
         return []
     row = _by_key(session, key)
     if row is None:

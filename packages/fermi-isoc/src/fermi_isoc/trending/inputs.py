@@ -12,14 +12,12 @@ from pathlib import Path
 
 import numpy as np
 from astropy.stats import sigma_clipped_stats
-from astropy.time import Time
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from fermi_ingest.models import Delivery
 from fermi_isoc.models import MetricSample
 from fermi_sciencetools_shim.io.ft2 import read_ft2
-from fermi_sciencetools_shim.time import time_to_met
 
 N_TOWERS = 16
 STRIPS_PER_TOWER = 36 * 1536
@@ -87,16 +85,21 @@ def ssr_usage_from_packet_counter(met: np.ndarray, packet_counter: np.ndarray) -
 
 
 def downlink_from_deliveries(session: Session, met_start: float, met_stop: float) -> Series:
-    """Bytes delivered per delivery received in ``[met_start, met_stop)`` (by reception time)."""
+    """Bytes of each delivery whose **data** overlap ``[met_start, met_stop)`` (not its receive time).
+
+    A delivery's data span is its first to last packet time (``met_start``..``met_stop`` of the
+    delivery); a delivery received on Friday with Thursday's data belongs to Thursday's week, and
+    one whose data straddle the boundary counts in both weeks. The sample time is the start of
+    the delivery's data within the window.
+    """
     rows = session.execute(
-        select(Delivery.ingested_at, Delivery.n_bytes).order_by(Delivery.ingested_at)
+        select(Delivery.met_start, Delivery.n_bytes)
+        .where(Delivery.met_start.is_not(None), Delivery.met_start < met_stop, Delivery.met_stop >= met_start)
+        .order_by(Delivery.met_start)
     ).all()
-    if not rows:
-        return Series("downlink_bytes", np.zeros(0), np.zeros(0), unit="byte")
-    met = np.asarray(time_to_met(Time([r[0] for r in rows], scale="utc")), dtype=np.float64).reshape(-1)
+    met = np.array([max(float(r[0]), met_start) for r in rows], dtype=np.float64)
     size = np.array([r[1] for r in rows], dtype=np.float64)
-    keep = (met >= met_start) & (met < met_stop)
-    return Series("downlink_bytes", met[keep], size[keep], unit="byte")
+    return Series("downlink_bytes", met, size, unit="byte")
 
 
 def bad_strips_per_tower(met: float, bad_strip_ids: dict[int, np.ndarray]) -> np.ndarray:

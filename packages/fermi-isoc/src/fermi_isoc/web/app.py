@@ -1,4 +1,10 @@
-"""The status page: deliveries and runs with state counts, drill-down, lineage, alarms, re-run."""
+"""The status page: LAT runs grouped with their halfpipe state, L1 steps and products; deliveries,
+drill-down to a run's timeline and its task runs, lineage, alarms with their runbook pages, re-run.
+
+Filters, search and page numbers are query parameters of plain links and GET forms, so the URL
+keeps them (a reload or a shared link shows the same view). Only the trusted host names are
+served and wrong operator tokens are rate-limited per client (:mod:`fermi_isoc.web.security`).
+"""
 
 from __future__ import annotations
 
@@ -6,13 +12,17 @@ import math
 import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlencode
 
-from fastapi import FastAPI, Form, HTTPException, Request
+from fastapi import FastAPI, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 import fermi_isoc.models  # noqa: F401  (registers isoc's tables)
 from fermi_core.db import get_engine
@@ -22,19 +32,27 @@ from fermi_isoc import queries
 from fermi_isoc._version import __version__
 from fermi_isoc.alarms import Context, evaluate, load_alarms, worst
 from fermi_isoc.alarms.acks import AckError, acknowledge
+from fermi_isoc.alarms.config import RUNBOOK_DIR
 from fermi_isoc.alarms.prometheus import CONTENT_TYPE, render
 from fermi_isoc.jobs import job_records
 from fermi_isoc.queries.halfpipe import halfpipe_states
 from fermi_isoc.queries.ingest import delivery_by_id
+from fermi_isoc.queries.lat_runs import L1_STATES, lat_run, lat_runs
 from fermi_isoc.queries.pipeline import STATES, rerun_requests, run_by_key, state_counts
+from fermi_isoc.web.cache import TtlCache
+from fermi_isoc.web.runbook import find_runbook_dir, render_runbook
 from fermi_isoc.web.security import (
     CSRF_FIELD,
     TOKEN_ENV,
+    FailureLimiter,
+    client_address,
     csrf_problem,
     csrf_token_for,
     set_csrf_cookie,
     token_problem,
+    trusted_hosts,
 )
+from fermi_isoc.web.timeline import render_svg
 from fermi_sciencetools_shim.time import met_to_utc_iso
 
 HERE = Path(__file__).parent
@@ -50,11 +68,29 @@ class Settings:
     operator_token: str | None = field(default_factory=lambda: os.environ.get(TOKEN_ENV) or None)
     alarms_path: str | None = None
     refresh_seconds: int = 10
+    #: host names served besides localhost, 127.0.0.1 and ``$FERMI_ISOC_TRUSTED_HOSTS``
+    trusted_hosts: tuple[str, ...] = ()
+    #: wrong operator tokens a client may send within ``token_window_s`` before it gets 429
+    token_failures: int = 5
+    token_window_s: float = 300.0
+    #: LAT runs per page of the index
+    per_page: int = 25
+    #: folder of the runbook pages (default: ``docs/operations`` of the checkout, if found)
+    runbook_dir: str | None = None
+    #: seconds the listings and the alarm evaluation are reused across requests (0: never;
+    #: :mod:`fermi_isoc.web.cache`); a write clears them
+    cache_seconds: float = 0.0
 
 
 def _utc_text(met: float | None) -> str:
     if met is None or (isinstance(met, float) and math.isnan(met)):
         return ""
+    return _met_text(float(met))
+
+
+@lru_cache(maxsize=8192)
+def _met_text(met: float) -> str:
+    """UTC text of a MET (astropy, leap seconds included; remembered: a conversion costs milliseconds)."""
     return str(met_to_utc_iso(met, 0)).replace("T", " ")
 
 
@@ -70,17 +106,39 @@ def _duration(seconds: float | None) -> str:
     return f"{h}:{m:02d}:{s:02d}"
 
 
+def _query(params: dict[str, object], **changes: object) -> str:
+    """The query string of ``params`` with ``changes`` (empty values and page 1 left out)."""
+    merged = {**params, **changes}
+    kept = {k: v for k, v in merged.items() if v not in (None, "") and not (k == "page" and v in (1, "1"))}
+    return urlencode(kept)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the application (one database engine per app)."""
+    """Build the application (one database engine per app).
+
+    Raises
+    ------
+    ValueError
+        A trusted host name that is not one (:func:`fermi_isoc.web.security.trusted_hosts`).
+    """
     settings = settings or Settings()
     engine = get_engine(settings.db_url)
     make_session = sessionmaker(bind=engine, expire_on_commit=False)
     specs = load_alarms(settings.alarms_path)
+    hosts = trusted_hosts(settings.trusted_hosts)
+    limiter = FailureLimiter(settings.token_failures, settings.token_window_s)
+    runbook_dir = find_runbook_dir(settings.runbook_dir)
+    cache = TtlCache(settings.cache_seconds)
     app = FastAPI(title="Fermi LAT ISOC", version=__version__, docs_url=None, redoc_url=None)
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=hosts, www_redirect=False)
+    app.state.trusted_hosts = hosts
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     templates = Jinja2Templates(directory=HERE / "templates")
     templates.env.filters.update(utc=_utc_text, when=_when, duration=_duration)
-    templates.env.globals.update(refresh=settings.refresh_seconds, version=__version__, states=STATES)
+    templates.env.globals.update(
+        refresh=settings.refresh_seconds, version=__version__, states=STATES, l1_states=L1_STATES,
+        query=_query, runbook_dir=RUNBOOK_DIR,
+    )  # fmt: skip
 
     def page(request: Request, name: str, status_code: int = 200, **context) -> HTMLResponse:
         token = csrf_token_for(request)
@@ -93,10 +151,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def session() -> Session:
         return make_session()
 
-    def _runs(s: Session, state: str | None):
+    def _runs(s: Session, state: str | None, offset: int = 0):
         if state and state not in STATES:
             raise HTTPException(400, f"unknown state {state!r}: one of {', '.join(STATES)}")
-        return queries.runs(s, state=state or None)
+        return queries.runs_page(s, state=state or None, offset=offset)
 
     def _evaluate(s: Session):
         ctx = Context(s)
@@ -104,25 +162,120 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         s.commit()  # acknowledgements that lapsed
         return results, ctx
 
+    def _alarm_results(s: Session):
+        """``(results, evaluation time)`` of every alarm, shared by the requests of ``cache_seconds``."""
+
+        def compute():
+            results, ctx = _evaluate(s)
+            return results, ctx.now
+
+        return cache.get("alarms", compute)
+
+    def _token_refusal(request: Request, token: str) -> HTMLResponse | None:
+        """The refusal of a write whose operator token is wrong, or whose client is locked out."""
+        client = client_address(request)
+        locked = limiter.refusal(client)
+        if locked:
+            message, wait = locked
+            response = page(
+                request, "message.html", status_code=429, title="Too many wrong tokens", message=message
+            )
+            response.headers["Retry-After"] = str(wait)
+            return response
+        problem = token_problem(settings.operator_token, token)
+        if problem is None:
+            return None
+        if settings.operator_token:  # a wrong guess (not writes switched off) counts against the client
+            limiter.failed(client)
+        return page(request, "message.html", status_code=403, title="Refused", message=problem)
+
+    def _lat_view(s: Session, params: dict[str, object]) -> dict[str, object]:
+        """The context of the grouped LAT-run listing for the query parameters ``params``."""
+        state, hp, q, number = params["state"], params["hp"], params["q"], params["page"]
+        hp_counts = cache.get("halfpipe-counts", lambda: queries.halfpipe_state_counts(s))
+        if hp and hp not in hp_counts:
+            raise HTTPException(400, f"unknown halfpipe state {hp!r}: one of {', '.join(hp_counts)}")
+        try:
+            listing = cache.get(
+                ("lat-runs", state, hp, q, number),
+                lambda: lat_runs(s, l1_state=state or None, halfpipe_state=hp or None, text=q or None,
+                                 page=int(number), per_page=settings.per_page),
+            )  # fmt: skip
+        except ValueError as exc:
+            raise HTTPException(400, str(exc)) from exc
+        return {"listing": listing, "hp_counts": hp_counts, "params": params}
+
+    def _params(state: str, hp: str, q: str, page_number: int) -> dict[str, object]:
+        return {"state": state.strip(), "hp": hp.strip(), "q": q.strip(), "page": page_number}
+
     @app.get("/", response_class=HTMLResponse)
-    def index(request: Request, state: str | None = None) -> HTMLResponse:
+    def index(
+        request: Request,
+        state: str = "",
+        hp: str = "",
+        q: str = "",
+        page_number: int = Query(1, alias="page"),
+    ) -> HTMLResponse:
+        params = _params(state, hp, q, page_number)
         with session() as s:
-            all_runs = queries.runs(s)
-            run_list = _runs(s, state)
             return page(
-                request, "index.html",
-                deliveries=queries.deliveries(s), runs=run_list, counts=state_counts(all_runs),
-                state=state or "", pipeline=queries.pipeline_available(s),
-                alarms=[r for r in _evaluate(s)[0] if r.firing],
-                halfpipe=halfpipe_states(s, [r.run_id for r in run_list]),
+                request, "index.html", **_lat_view(s, params),
+                **cache.get("index", lambda: {
+                    "deliveries": queries.deliveries(s, limit=20), "n_deliveries": queries.count_deliveries(s),
+                    "counts": state_counts(s), "pipeline": queries.pipeline_available(s),
+                }),
+                alarms=[r for r in _alarm_results(s)[0] if r.firing],
             )  # fmt: skip
 
-    @app.get("/fragments/runs", response_class=HTMLResponse)
-    def runs_fragment(request: Request, state: str | None = None) -> HTMLResponse:
+    @app.get("/fragments/lat-runs", response_class=HTMLResponse)
+    def lat_runs_fragment(
+        request: Request,
+        state: str = "",
+        hp: str = "",
+        q: str = "",
+        page_number: int = Query(1, alias="page"),
+    ) -> HTMLResponse:
         with session() as s:
-            run_list = _runs(s, state)
-            return page(request, "_runs.html", runs=run_list, state=state or "",
-                        halfpipe=halfpipe_states(s, [r.run_id for r in run_list]))  # fmt: skip
+            return page(request, "_lat_runs.html", **_lat_view(s, _params(state, hp, q, page_number)))
+
+    @app.get("/lat-runs/{run_id}", response_class=HTMLResponse)
+    def lat_run_page(request: Request, run_id: int) -> HTMLResponse:
+        with session() as s:
+            detail = cache.get(("lat-run", run_id), lambda: lat_run(s, run_id))
+        if detail is None:
+            raise HTTPException(404, f"no LAT run {run_id}")
+        svg = Markup(render_svg(detail))
+        return page(request, "lat_run.html", d=detail, r=detail.summary, svg=svg)
+
+    @app.get("/lat-runs/{run_id}/timeline.svg")
+    def lat_run_timeline(run_id: int) -> Response:
+        with session() as s:
+            detail = cache.get(("lat-run", run_id), lambda: lat_run(s, run_id))
+        if detail is None:
+            raise HTTPException(404, f"no LAT run {run_id}")
+        return Response(render_svg(detail), media_type="image/svg+xml")
+
+    @app.get("/task-runs", response_class=HTMLResponse)
+    def task_runs_page(request: Request, state: str | None = None, offset: int = 0) -> HTMLResponse:
+        with session() as s:
+            listing = _runs(s, state, offset)
+            return page(request, "task_runs.html", listing=listing, runs=listing.items, state=state or "",
+                        counts=state_counts(s), halfpipe=halfpipe_states(s, [r.run_id for r in listing.items]))  # fmt: skip
+
+    @app.get("/fragments/runs", response_class=HTMLResponse)
+    def runs_fragment(request: Request, state: str | None = None, offset: int = 0) -> HTMLResponse:
+        with session() as s:
+            listing = _runs(s, state, offset)
+            return page(request, "_runs.html", listing=listing, runs=listing.items, state=state or "",
+                        halfpipe=halfpipe_states(s, [r.run_id for r in listing.items]))  # fmt: skip
+
+    @app.get("/runbook/{name}", response_class=HTMLResponse)
+    def runbook(request: Request, name: str) -> HTMLResponse:
+        try:
+            title, body = render_runbook(runbook_dir, name)
+        except LookupError as exc:
+            raise HTTPException(404, str(exc)) from exc
+        return page(request, "runbook.html", title=title, body=Markup(body), page_name=name)
 
     @app.get("/fragments/deliveries", response_class=HTMLResponse)
     def deliveries_fragment(request: Request) -> HTMLResponse:
@@ -132,20 +285,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/deliveries/{delivery_id}", response_class=HTMLResponse)
     def delivery(request: Request, delivery_id: str) -> HTMLResponse:
         with session() as s:
-            d = delivery_by_id(s, delivery_id)
-            if d is None:
-                raise HTTPException(404, f"no delivery {delivery_id!r}")
-            chunks = queries.chunks_of(s, d.pk)
-            lat_runs = sorted({c.run_id for c in chunks if c.run_id is not None})
-            run_list = queries.runs_of_delivery(s, d.delivery_id, lat_runs)
-            products = {r.key: queries.products_of(s, r.run_id) for r in run_list}
-            # LAT runs of the chunks the pipeline has not started (e.g. held back by the halfpipe)
-            not_started = [rid for rid in lat_runs if rid not in {r.run_id for r in run_list}]
-            return page(
-                request, "delivery.html", d=d, gaps=queries.gaps_of(s, d.pk), quarantine=queries.quarantine_of(s, d.pk),
-                chunks=chunks, runs=run_list, products=products, not_started=not_started,
-                halfpipe=halfpipe_states(s, lat_runs),
-            )  # fmt: skip
+            context = cache.get(("delivery", delivery_id), lambda: _delivery_view(s, delivery_id))
+        if context is None:
+            raise HTTPException(404, f"no delivery {delivery_id!r}")
+        return page(request, "delivery.html", **context)
+
+    def _delivery_view(s: Session, delivery_id: str) -> dict[str, object] | None:
+        d = delivery_by_id(s, delivery_id)
+        if d is None:
+            return None
+        chunks = queries.chunks_of(s, d.pk)
+        lat_runs = sorted({c.run_id for c in chunks if c.run_id is not None})
+        run_list = queries.runs_of_delivery(s, d.delivery_id, lat_runs)
+        per_lat_run = {rid: queries.products_of(s, rid) for rid in {r.run_id for r in run_list}}
+        # LAT runs of the chunks the pipeline has not started (e.g. held back by the halfpipe)
+        not_started = [rid for rid in lat_runs if rid not in {r.run_id for r in run_list}]
+        return dict(
+            d=d, gaps=queries.gaps_of(s, d.pk), quarantine=queries.quarantine_of(s, d.pk), chunks=chunks,
+            runs=run_list, products={r.key: per_lat_run[r.run_id] for r in run_list}, not_started=not_started,
+            halfpipe=halfpipe_states(s, lat_runs),
+        )  # fmt: skip
 
     @app.get("/runs/{key:path}/log/{step}/{attempt}", response_class=PlainTextResponse)
     def attempt_log(key: str, step: str, attempt: int) -> PlainTextResponse:
@@ -185,13 +344,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         problem = csrf_problem(request, csrf_token)
         if problem:
             return page(request, "message.html", status_code=400, title="Refused", message=problem)
-        problem = token_problem(settings.operator_token, token)
-        if problem:
-            return page(request, "message.html", status_code=403, title="Refused", message=problem)
+        refused = _token_refusal(request, token)
+        if refused is not None:
+            return refused
         with session() as s:
             try:
                 req = request_rerun(s, run, step or None, who=operator, why=reason, origin="web")
                 s.commit()
+                cache.clear()
             except RerunError as exc:
                 return page(
                     request, "message.html", status_code=exc.status, title="Refused", message=str(exc)
@@ -207,7 +367,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/alarms", response_class=HTMLResponse)
     def alarms_page(request: Request) -> HTMLResponse:
         with session() as s:
-            results, _ = _evaluate(s)
+            results, _ = _alarm_results(s)
             jobs = job_records(s) if "isoc_job" in queries.table_names(s) else []
         return page(request, "alarms.html", results=results, worst=worst(results), jobs=jobs,
                     writable=settings.operator_token is not None)  # fmt: skip
@@ -222,15 +382,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         token: str = Form(""),
         csrf_token: str = Form("", alias=CSRF_FIELD),
     ) -> HTMLResponse:
-        problem = csrf_problem(request, csrf_token) or token_problem(settings.operator_token, token)
+        problem = csrf_problem(request, csrf_token)
         if problem:
-            status = 400 if csrf_problem(request, csrf_token) else 403
-            return page(request, "message.html", status_code=status, title="Refused", message=problem)
+            return page(request, "message.html", status_code=400, title="Refused", message=problem)
+        refused = _token_refusal(request, token)
+        if refused is not None:
+            return refused
         with session() as s:
             results, ctx = _evaluate(s)
             try:
                 ack = acknowledge(s, results, alarm, key, operator, note, ctx.now)
                 s.commit()
+                cache.clear()
             except AckError as exc:
                 return page(
                     request, "message.html", status_code=exc.status, title="Refused", message=str(exc)
@@ -245,8 +408,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/metrics")
     def metrics() -> Response:
         with session() as s:
-            results, ctx = _evaluate(s)
-        return Response(render(results, ctx.now), media_type=CONTENT_TYPE)
+            results, now = _alarm_results(s)
+        return Response(render(results, now), media_type=CONTENT_TYPE)
 
     @app.get("/healthz", response_class=PlainTextResponse)
     def healthz() -> str:
