@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PACKAGES := fermi-sciencetools-shim fermi-core fermi-ingest fermi-halfpipe fermi-l1 fermi-latsim fermi-isoc
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test lint conda channel image bench clean
+.PHONY: venv demo test lint conda channel image bench bench-chain clean
 
 venv: $(STAMP)
 
@@ -47,6 +47,14 @@ image: venv
 
 bench: venv
 	$(PY) packages/fermi-sciencetools-shim/bench/bench_tools.py
+
+# The whole chain on simulated hours (ingest -> merge -> L1 -> outbox, each stage in its own
+# process) against each stage's kernel floor measured on the same data (docs/performance.md).
+# HOURS (default 3), PROFILE (flight|light), BENCH_ARGS (e.g. --json out.json, --profile-stage l1).
+HOURS ?= 3
+PROFILE ?= flight
+bench-chain: venv
+	$(PY) ci/bench_chain.py --hours $(HOURS) --profile $(PROFILE) $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) demo-output

@@ -47,7 +47,10 @@ def _events(tables):
 @pytest.fixture(scope="module")
 def clean(tmp_path_factory):
     root = tmp_path_factory.mktemp("clean")
-    assert main(["simulate", "--hours", str(HOURS), "--out", str(root), "--seed", "5"]) == 0
+    assert (
+        main(["simulate", "--hours", str(HOURS), "--out", str(root), "--seed", "5", "--profile", "light"])
+        == 0
+    )
     return root
 
 

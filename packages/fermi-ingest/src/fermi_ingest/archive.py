@@ -1,4 +1,4 @@
-"""The archive's verified copies (on :mod:`fermi_core.atomic`) and the ingest lock."""
+"""The archive's verified copies and writes (on :mod:`fermi_core.atomic`) and the ingest lock."""
 
 from __future__ import annotations
 
@@ -8,7 +8,10 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-from fermi_core.atomic import ChecksumMismatch, atomic_copy
+import numpy as np
+
+from fermi_core.atomic import ChecksumMismatch, atomic_copy, atomic_write_bytes
+from fermi_core.checksum import sha256_file
 from fermi_ingest.errors import IngestError
 
 
@@ -26,6 +29,18 @@ def copy_verified(src: Path, dest: Path, sha256: str) -> bool:
         return atomic_copy(src, dest, sha256)
     except ChecksumMismatch as exc:
         raise IngestError(f"{src}: changed while being archived ({exc})") from None
+
+
+def write_verified(dest: Path, data: np.ndarray, sha256: str) -> bool:
+    """Write ``data`` (bytes already checked to have ``sha256``) to ``dest`` atomically.
+
+    Returns False (and writes nothing) when ``dest`` already holds exactly those bytes (a re-run
+    after an interrupted ingest); the bytes are not hashed again otherwise.
+    """
+    if dest.is_file() and dest.stat().st_size == data.size and sha256_file(dest) == sha256:
+        return False
+    atomic_write_bytes(dest, memoryview(np.ascontiguousarray(data, dtype=np.uint8)))
+    return True
 
 
 @contextlib.contextmanager

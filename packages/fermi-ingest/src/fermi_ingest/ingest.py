@@ -3,28 +3,33 @@
 Order of work (each step is safe to redo; the database commit is the last step, so a crash
 leaves either nothing registered or everything):
 
-1. read and verify the manifest (names, sizes, SHA-256) — a mismatch refuses the delivery;
-2. under an exclusive lock: a delivery id already registered with the same manifest is a no-op,
-   with a different manifest it is refused;
-3. copy the files into ``$FERMI_HOME/archive/level0/<delivery>/`` atomically (verified copy);
-4. decode every archived file; malformed spans, duplicates and out-of-order packets are written
-   byte-exact under ``$FERMI_HOME/quarantine/<delivery>/`` and registered;
+1. read and verify the manifest (names, sizes) — a mismatch refuses the delivery;
+2. under an exclusive lock: a delivery id already registered with the same manifest is a no-op
+   (its files' SHA-256 checked first), with a different manifest it is refused;
+3. read each file once and check its SHA-256 against the manifest — a mismatch refuses the
+   delivery before anything is written — then write those very bytes into
+   ``$FERMI_HOME/archive/level0/<delivery>/`` atomically (each byte read, hashed and written once);
+4. decode the bytes read (they are the archived bytes); malformed spans, duplicates and
+   out-of-order packets are written byte-exact under ``$FERMI_HOME/quarantine/<delivery>/`` and registered;
 5. per APID, sequence and time gaps within the delivery and against the deliveries ingested
    before it, on both sides in time (so any arrival order finds every gap); packets landing
    inside an open gap — a delivery of their own, or anywhere in a later delivery's files — are
    late data: they mark it filled (and the datagram gap of their run too), and the holes they
    leave are recorded as new gaps (:mod:`fermi_ingest.continuity`);
-6. chunks (at most 20) with a JSON and an XML manifest each under ``$FERMI_HOME/chunks/``;
+6. chunks (at most 20) with a JSON and an XML manifest each under ``$FERMI_HOME/chunks/<delivery>/``,
+   a folder that appears whole (written aside, its files flushed together, then renamed);
 7. one database transaction registers the delivery, files, per-APID spans, gaps, chunks and
    quarantined spans. Every input byte is accounted for: archived in a chunk or quarantined.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,16 +38,16 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from fermi_core import logs
-from fermi_core.atomic import atomic_write_bytes
+from fermi_core.atomic import atomic_directory, atomic_write_bytes, fsync_enabled
 from fermi_core.db import session_scope
 from fermi_core.site import Site
 from fermi_ingest import chunker, continuity, gaps
-from fermi_ingest.archive import copy_verified, exclusive_lock, remove_tree
+from fermi_ingest.archive import exclusive_lock, remove_tree, write_verified
 from fermi_ingest.ccsds.constants import DEFAULT_APIDS, DEFAULT_EVENT_APIDS, MAX_PACKET_LENGTH, SCID_FERMI
-from fermi_ingest.ccsds.decode import PacketTable, decode_file
+from fermi_ingest.ccsds.decode import PacketTable, decode_buffer
 from fermi_ingest.datagram_header import MCD_OFFSET, RUN_OFFSET
 from fermi_ingest.errors import DeliveryConflict, IngestError, ManifestError
-from fermi_ingest.manifest import Manifest, verify_delivery
+from fermi_ingest.manifest import Manifest, read_verified, verify_delivery
 from fermi_ingest.models import ApidSpan, Chunk, Delivery, DeliveryFile, Gap, QuarantinedSpan
 from fermi_ingest.unpack import open_delivery
 
@@ -111,26 +116,28 @@ def ingest(
     try:
         directory = open_delivery(Path(path), work)
         try:
-            manifest = verify_delivery(directory, scid=options.scid)
+            # sizes and names now; each file's SHA-256 as it is read for archiving (read once)
+            manifest = verify_delivery(directory, scid=options.scid, checksums=False)
+            with exclusive_lock(site.ingest_lock), session_scope(site.db_url) as session:
+                if session.get_bind().dialect.name == "postgresql":  # serialise ingests across hosts
+                    session.execute(text("SELECT pg_advisory_xact_lock(5115001)"))
+                known = session.scalar(select(Delivery).where(Delivery.delivery_id == manifest.delivery_id))
+                if known is not None:
+                    if known.manifest_sha256 == manifest.sha256:
+                        verify_delivery(directory, scid=options.scid)  # a damaged copy is refused
+                        return IngestResult(
+                            manifest.delivery_id, True, known.n_files, known.n_packets, known.n_bytes
+                        )
+                    raise DeliveryConflict(
+                        f"delivery {manifest.delivery_id}: already ingested with a different manifest "
+                        f"(sha256 {known.manifest_sha256[:12]}…, now {manifest.sha256[:12]}…); refused"
+                    )
+                return _ingest_new(session, site, directory, manifest, options)
         except ManifestError as exc:
             if directory == Path(path):
                 raise
             # name the archive and its member, not the scratch directory it was unpacked into
             raise ManifestError(str(exc).replace(f"{work}{os.sep}", f"{path}: member ")) from None
-        with exclusive_lock(site.ingest_lock), session_scope(site.db_url) as session:
-            if session.get_bind().dialect.name == "postgresql":  # serialise ingests across hosts
-                session.execute(text("SELECT pg_advisory_xact_lock(5115001)"))
-            known = session.scalar(select(Delivery).where(Delivery.delivery_id == manifest.delivery_id))
-            if known is not None:
-                if known.manifest_sha256 == manifest.sha256:
-                    return IngestResult(
-                        manifest.delivery_id, True, known.n_files, known.n_packets, known.n_bytes
-                    )
-                raise DeliveryConflict(
-                    f"delivery {manifest.delivery_id}: already ingested with a different manifest "
-                    f"(sha256 {known.manifest_sha256[:12]}…, now {manifest.sha256[:12]}…); refused"
-                )
-            return _ingest_new(session, site, directory, manifest, options)
     finally:
         remove_tree(work)
 
@@ -140,12 +147,13 @@ def _ingest_new(
 ) -> IngestResult:
     dl = manifest.delivery_id
     arch = site.archive_dir(dl)
+    # every file read and hashed once, all before anything is written (a mismatch writes nothing)
+    data = [read_verified(directory, f) for f in manifest.files]
     tables: list[PacketTable] = []
-    for f in manifest.files:
-        copy_verified(directory / f.name, arch / f.name, f.sha256)
-        tables.append(
-            decode_file(arch / f.name, options.apids, options.max_packet_length, name=f"{dl}/{f.name}")
-        )
+    for f, buf in zip(manifest.files, data, strict=True):
+        write_verified(arch / f.name, buf, f.sha256)
+        tables.append(decode_buffer(buf, f"{dl}/{f.name}", options.apids, options.max_packet_length))
+    del data
 
     delivery = Delivery(
         delivery_id=dl,
@@ -308,8 +316,10 @@ def _ingest_new(
             f"missing, datagram seq {g.seq_before}->{g.seq_after}, MET {g.met_before:.6f}-{g.met_after:.6f}"
         )
     plans = chunker.plan_chunks(pk, options.event_apids, options.min_chunk_bytes, options.target_chunks)
-    for plan in plans:
-        session.add(_write_chunk(site, delivery, manifest, plan, pk, site.chunk_dir(dl)))
+    if plans:
+        with _chunk_folder(site.chunk_dir(dl)) as folder:
+            for plan in plans:
+                session.add(_write_chunk(site, delivery, manifest, plan, pk, folder, site.chunk_dir(dl)))
 
     delivery.n_packets = int(keep.size)
     delivery.n_quarantined = len(q_rows)
@@ -378,6 +388,27 @@ def _quarantine(
     )
 
 
+@contextlib.contextmanager
+def _chunk_folder(final: Path) -> Iterator[Path]:
+    """A scratch folder for a delivery's chunk manifests, renamed to ``final`` when the block succeeds.
+
+    Its files are flushed together before the rename (one journal commit for all of them, not
+    two per file). A ``final`` already there was left by an ingest of this delivery that did not
+    commit (the delivery is not registered: nothing refers to it) and is replaced.
+    """
+    if final.exists():
+        remove_tree(final)
+    with atomic_directory(final) as work:
+        yield work
+        if fsync_enabled():
+            for path in sorted(work.iterdir()):
+                fd = os.open(path, os.O_RDONLY)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+
+
 def _write_chunk(
     site: Site,
     delivery: Delivery,
@@ -385,7 +416,9 @@ def _write_chunk(
     plan: chunker.ChunkPlan,
     pk: chunker.DeliveryPackets,
     directory: Path,
+    final: Path,
 ) -> Chunk:
+    """Write the JSON and XML manifests of one chunk into ``directory`` (renamed ``final`` later)."""
     ranges = chunker.byte_ranges(pk, plan.packets)
     by_file: dict[str, list[list[int]]] = {}
     for fi, start, end in ranges:
@@ -407,8 +440,8 @@ def _write_chunk(
         "files": [{"name": name, "ranges": r} for name, r in by_file.items()],
     }
     stem = f"{manifest.delivery_id}-{plan.number:05d}"
-    json_path = directory / f"chunk-{stem}.json"
-    atomic_write_bytes(json_path, (json.dumps(doc, indent=1) + "\n").encode())
+    json_path = final / f"chunk-{stem}.json"
+    (directory / json_path.name).write_bytes((json.dumps(doc, indent=1) + "\n").encode())
     root = ET.Element("retdef", delivery=manifest.delivery_id, chunk=str(plan.number))
     ET.SubElement(root, "run", l0key=str(delivery.id), id="" if plan.run_id is None else str(plan.run_id))
     ET.SubElement(root, "arch").text = delivery.archive_dir
@@ -419,8 +452,8 @@ def _write_chunk(
         for start, end in r:
             ET.SubElement(fe, "range", start=str(start), end=str(end))
     ET.indent(root)
-    xml_path = directory / f"RetDef-{stem}.xml"
-    atomic_write_bytes(xml_path, ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n")
+    xml_path = final / f"RetDef-{stem}.xml"
+    (directory / xml_path.name).write_bytes(ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n")
     return Chunk(
         delivery=delivery,
         number=plan.number,

@@ -9,7 +9,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from fermi_core.checksum import sha256_file
+import numpy as np
+
+from fermi_core.checksum import sha256_bytes, sha256_file
 from fermi_ingest.ccsds.constants import FORMAT_VERSION, SCID_FERMI
 from fermi_ingest.errors import ManifestError
 
@@ -98,8 +100,14 @@ def read_manifest(path: str | os.PathLike[str]) -> Manifest:
     return Manifest(delivery_id, scid, frozen, sha256)
 
 
-def verify_delivery(directory: str | os.PathLike[str], scid: int | None = SCID_FERMI) -> Manifest:
+def verify_delivery(
+    directory: str | os.PathLike[str], scid: int | None = SCID_FERMI, *, checksums: bool = True
+) -> Manifest:
     """Read ``directory/manifest.json`` and check every file against it.
+
+    With ``checksums=False`` everything but the SHA-256 of the files is checked (names, sizes,
+    spacecraft): the caller hashes the bytes it reads (:func:`read_verified`), so every byte is
+    read and hashed once.
 
     Raises
     ------
@@ -121,10 +129,33 @@ def verify_delivery(directory: str | os.PathLike[str], scid: int | None = SCID_F
         size = path.stat().st_size
         if size != f.size:
             raise ManifestError(f"{path}: size {size} bytes, manifest says {f.size}")
-        sha = sha256_file(path)
-        if sha != f.sha256:
-            raise ManifestError(f"{path}: SHA-256 {sha} differs from the manifest's {f.sha256}")
+        if checksums:
+            _check_sha(path, sha256_file(path), f)
     return manifest
+
+
+def _check_sha(path: Path, sha: str, f: ManifestFile) -> None:
+    if sha != f.sha256:
+        raise ManifestError(f"{path}: SHA-256 {sha} differs from the manifest's {f.sha256}")
+
+
+def read_verified(directory: str | os.PathLike[str], f: ManifestFile) -> np.ndarray:
+    """The bytes of the manifest's file ``f`` in ``directory``, read once and checked against it.
+
+    The bytes returned are the bytes hashed: whatever happens to the file afterwards, what is
+    archived and decoded from them is what the manifest lists.
+
+    Raises
+    ------
+    ManifestError
+        The file's size or SHA-256 differs from the manifest's (names the file).
+    """
+    path = Path(directory) / f.name
+    data = np.fromfile(path, dtype=np.uint8)
+    if data.size != f.size:
+        raise ManifestError(f"{path}: size {data.size} bytes, manifest says {f.size}")
+    _check_sha(path, sha256_bytes(memoryview(data)), f)
+    return data
 
 
 def write_manifest(

@@ -31,6 +31,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="inject a fault (repeatable; 'list' lists them)",
     )
+    sim.add_argument(
+        "--profile",
+        choices=("flight", "light"),
+        default="flight",
+        help="rates: 'flight' (the LAT's, ~450 events/s; default) or 'light' (~9 events/s, quick tests)",
+    )
     sim.add_argument("--progress", action="store_true", help="show a progress bar")
     rep = sub.add_parser("replay", help="the deliveries a real FT1 + FT2 would have come from, into DIR")
     rep.add_argument("--ft1", required=True, help="real FT1 file (photons: TIME, ENERGY, RA, DEC, RUN_ID)")
@@ -83,7 +89,11 @@ def _simulate(args: argparse.Namespace) -> int:
         summary = simulate(
             args.out,
             SimulationConfig(
-                hours=args.hours, seed=args.seed, start_met=args.start_met, faults=tuple(args.fault)
+                hours=args.hours,
+                seed=args.seed,
+                start_met=args.start_met,
+                faults=tuple(args.fault),
+                profile=args.profile,
             ),
             progress=args.progress,
         )

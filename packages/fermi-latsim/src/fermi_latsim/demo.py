@@ -132,15 +132,20 @@ def _records_summary(site: Site) -> list[str]:
         )
     try:
         from fermi_l1.catalog.api import product_path, query
+        from fermi_l1.monitoring.published import run_verdicts
 
         with session_scope(site.db_url) as session:
             products = [(d.data_type, d.run, product_path(d, site)) for d in query(session, latest_only=True)]
+            verdicts = {v.run: v.verdict for v in run_verdicts(session)}
     except Exception as exc:
         products = []
         lines.append(f"  products   : catalog not available ({exc})")
     events_out = 0
     lines.append(f"  products   : {len(products)} registered in the data catalog")
     for data_type, run, path in products:
+        if data_type == "MONITOR":  # data-quality histograms (Parquet): the checks' verdict
+            lines.append(f"    {data_type:<12} run {run}: {'verdict ' + verdicts.get(run, '?'):<14} {path}")
+            continue
         ext = "SC_DATA" if data_type.startswith("FT2") else "EVENTS"
         rows = _fits_rows(Path(path), ext)
         if Path(path).name.startswith("gll_xp"):

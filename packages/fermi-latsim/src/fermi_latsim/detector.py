@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fermi_l1 import instrument as lat
+from fermi_latsim import _kernels
 
 #: readout dead time per event, s (Atwood et al. 2009: 26.5 us)
 DEAD_TIME_S = 26.5e-6
@@ -95,9 +96,42 @@ class Response:
     n_arrivals: int = 0
     n_not_triggered: int = 0
     n_dead_time: int = 0
+    #: per event, the run's read-outs before it (filtered ones included; None: the events before it)
+    readouts_before: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.source.size)
+
+
+@dataclass
+class DeadTime:
+    """Read-out dead-time state of one run, carried from one stretch of it to the next.
+
+    Attributes
+    ----------
+    dead_s
+        Dead time per read-out, s.
+    last
+        Time of the last read-out.
+    readouts, lost
+        Read-outs so far (events rejected on board included) and triggers discarded in dead time.
+    """
+
+    dead_s: float = DEAD_TIME_S
+    last: float = -np.inf
+    readouts: int = 0
+    lost: int = 0
+
+
+def unique_strips(strips: np.ndarray) -> np.ndarray:
+    """``np.unique`` of a :data:`STRIP_DTYPE` table, through one int64 key (same order, faster)."""
+    if strips.size == 0:
+        return strips[:0].copy()
+    key = strips["event"].astype(np.int64) * (lat.N_TOWERS * STRIPS_PER_TOWER) + strip_key(
+        strips["tower"], strips["plane"], strips["view"], strips["strip"]
+    )
+    _, first = np.unique(key, return_index=True)
+    return strips[first]
 
 
 STRIP_DTYPE = np.dtype([("event", "i8"), ("tower", "i2"), ("plane", "i2"), ("view", "i2"), ("strip", "i2")])
@@ -317,6 +351,9 @@ def simulate_response(
     charged: np.ndarray,
     dead: np.ndarray | None = None,
     entry: str = "top",
+    *,
+    other_triggers: np.ndarray | None = None,
+    deadtime: DeadTime | None = None,
 ) -> Response:
     """Response of the LAT to particles arriving at times ``met`` from body directions ``body``.
 
@@ -334,6 +371,10 @@ def simulate_response(
         ``flux x`` :func:`projected_area_mm2`), which adds the photons entering through the side
         walls: at 60 deg they are more than half, and, converting low in the tracker, they are
         the ones that shower in the calorimeter.
+    other_triggers, deadtime
+        Flight profile: sorted times of the triggers read out but rejected on board (not
+        simulated; they make dead time too) and the run's dead-time state (updated). Default:
+        only these events are read out, with ``DEAD_TIME_S`` each.
     """
     if entry not in ("top", "volume"):
         raise ValueError(f"parameter 'entry': 'top' or 'volume', got {entry!r}")
@@ -382,7 +423,7 @@ def simulate_response(
     noise["view"] = rng.integers(0, lat.N_VIEWS, n_noise)
     noise["strip"] = rng.integers(0, lat.N_STRIPS, n_noise)
     strips = np.concatenate([*pieces, noise]) if n else np.zeros(0, STRIP_DTYPE)
-    strips = np.unique(strips)  # sorted by (event, tower, plane, view, strip), duplicates merged
+    strips = unique_strips(strips)  # sorted by (event, tower, plane, view, strip), duplicates merged
     key = strip_key(strips["tower"], strips["plane"], strips["view"], strips["strip"])
     strips = strips[~np.isin(key, dead)]
 
@@ -432,20 +473,28 @@ def simulate_response(
     weights = 1 << np.arange(lat.N_TOWERS)
     trig = tkr_towers.any(axis=1) | cal_he.any(axis=1)
 
-    # --- dead time: a trigger within DEAD_TIME_S of the last read-out event is discarded ---
+    # --- dead time: a trigger within the dead time of the last read-out is discarded ---
     cand = np.flatnonzero(trig)
-    accepted = []
-    discarded = []
-    last = -np.inf
-    lost = 0
-    for i in cand:  # sequential by nature; a few per second
-        if met[i] - last < DEAD_TIME_S:
-            lost += 1
-            continue
-        accepted.append(i)
-        discarded.append(lost)
-        last = met[i]
-    acc = np.asarray(accepted, dtype=np.int64)
+    if deadtime is None:  # only the simulated events are read out (the light profile)
+        ok, _, lost_at, _, _, lost = _kernels.dead_time(
+            np.ascontiguousarray(met[cand], np.float64), np.zeros(0), DEAD_TIME_S, -np.inf, 0, 0
+        )
+        discarded = np.cumsum(lost_at[ok]) if ok.any() else np.zeros(0, np.int64)
+        readouts_before = None
+    else:
+        n_lost0 = deadtime.lost
+        ok, before, lost_at, *state = _kernels.dead_time(
+            np.ascontiguousarray(met[cand], np.float64),
+            np.ascontiguousarray(other_triggers, np.float64),
+            deadtime.dead_s,
+            deadtime.last,
+            deadtime.readouts,
+            deadtime.lost,
+        )
+        deadtime.last, deadtime.readouts, deadtime.lost = float(state[0]), int(state[1]), int(state[2])
+        lost = deadtime.lost - n_lost0
+        discarded, readouts_before = lost_at[ok], before[ok]
+    acc = cand[ok].astype(np.int64)
     remap = np.full(n, -1, np.int64)
     remap[acc] = np.arange(acc.size)
 
@@ -471,8 +520,9 @@ def simulate_response(
         strips=_keep(strips),
         logs=kept_logs,
         acd=_keep(acd),
-        discarded=np.cumsum(np.asarray(discarded, dtype=np.int64)) if acc.size else np.zeros(0, np.int64),
+        discarded=np.asarray(discarded, dtype=np.int64),
         n_arrivals=n,
         n_not_triggered=int(n - trig.sum()),
-        n_dead_time=lost,
+        n_dead_time=int(lost),
+        readouts_before=readouts_before,
     )

@@ -12,20 +12,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fermi_halfpipe.datagram import DatagramContext, contribution_header, encode_datagram, encode_events
+from fermi_halfpipe.datagram import DatagramContext, encode_datagram
 from fermi_halfpipe.format import (
     CLOSE_CONTINUE,
     CLOSE_STOP,
-    CONTRIB_AEM,
-    CONTRIB_GEM,
-    CONTRIB_TEM,
-    DATAGRAM_HEADER,
+    EVENT_HEADER,
     EVENT_HEADER_DTYPE,
+    EVENT_IDENTITY,
     MAX_DATAGRAM,
     NOMINAL_TICKS_PER_SECOND,
     OPEN_CONTINUE,
     OPEN_START,
 )
+from fermi_halfpipe.keys import ConfigKeys
+from fermi_latsim import _kernels
 from fermi_latsim.detector import Response
 
 TICK_MOD = 1 << 25
@@ -110,32 +110,41 @@ def _acd_lists(resp: Response) -> dict[str, np.ndarray]:
     return out
 
 
-def encode_run(
+def event_headers(
     resp: Response,
     run: int,
-    rng: np.random.Generator,
-    stop_met: float,
-    policy: DatagramPolicy | None = None,
-    epus: tuple[int, ...] = (0, 1),
-    ground_id: int = 0x0000BEEF,
-) -> EncodedRun:
-    """Encode the events of ``resp`` (all inside one run started at MET ``run``) into datagrams.
+    *,
+    gem_seq0: int = 0,
+    readouts_before: np.ndarray | None = None,
+    dead_ticks: int = DEAD_TICKS,
+    prev_elapsed: int = 0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Event headers, GEM contributions and hardware sequence numbers of ``resp``'s events.
 
-    Events go to the EPUs of ``epus`` at random (one EPU only reproduces the "run with one EPU"
-    fault); each EPU's stream is cut into datagrams by ``policy`` and the last one closes the run
-    (action stop) at ``stop_met``.
+    Parameters
+    ----------
+    resp
+        Events of one run (or of a stretch of it), in time order, after the run start ``run``.
+    gem_seq0
+        GEM sequence number of the first event (events before it in the run).
+    readouts_before
+        Per event, the read-outs of the run before it (events that the on-board filter rejected
+        included); the livetime counter is the elapsed time less ``dead_ticks`` per read-out.
+        Default: the events before it, ``gem_seq``.
+    prev_elapsed
+        Elapsed ticks of the event before the first (for the GEM's delta-event field).
     """
-    policy = policy or DatagramPolicy()
     n = len(resp)
     elapsed = np.rint((resp.met - run) * NOMINAL_TICKS_PER_SECOND).astype(np.int64)
     if n and (np.any(elapsed < 0) or np.any(np.diff(elapsed) < 0)):
         raise ValueError(f"run {run}: events must be in time order and after the run start")
-    gem_seq = np.arange(n, dtype=np.int64)
+    gem_seq = gem_seq0 + np.arange(n, dtype=np.int64)
+    before = gem_seq if readouts_before is None else np.asarray(readouts_before, np.int64)
     sec_rel = elapsed // NOMINAL_TICKS_PER_SECOND
     h = np.zeros(n, EVENT_HEADER_DTYPE)
     h["gem_seq"] = gem_seq
     h["elapsed"] = elapsed
-    h["livetime"] = elapsed - DEAD_TICKS * gem_seq
+    h["livetime"] = elapsed - dead_ticks * before
     h["discarded"] = resp.discarded
     h["trigger_ticks"] = elapsed % TICK_MOD
     h["cur_tone_sec"] = run + sec_rel
@@ -166,15 +175,25 @@ def encode_run(
     gem["trigger_time"] = elapsed % TICK_MOD
     gem["pps_sec"] = run + sec_rel
     gem["pps_ticks"] = h["cur_tone_ticks"]
-    gem["delta_event"] = np.minimum(np.diff(elapsed, prepend=0), 65535)
+    gem["delta_event"] = np.minimum(np.diff(elapsed, prepend=prev_elapsed), 65535)
     hw = (gem_seq << 2) & 0x1FFFF
+    return h, gem, hw
 
-    s_lo = np.searchsorted(resp.strips["event"], np.arange(n))
-    s_hi = np.searchsorted(resp.strips["event"], np.arange(n), side="right")
-    l_lo = np.searchsorted(resp.logs["event"], np.arange(n))
-    l_hi = np.searchsorted(resp.logs["event"], np.arange(n), side="right")
-    a_lo = np.searchsorted(resp.acd["event"], np.arange(n))
-    a_hi = np.searchsorted(resp.acd["event"], np.arange(n), side="right")
+
+def event_records(
+    resp: Response, h: np.ndarray, gem: np.ndarray, hw: np.ndarray, kernels: object = _kernels
+) -> tuple[np.ndarray, np.ndarray]:
+    """Event records back to back (header, GEM, TEM per tower, AEM; §4.3-4.4) and their lengths.
+
+    ``kernels`` is :mod:`fermi_latsim._kernels` (or its twin :mod:`fermi_latsim._reference`).
+    ``h["n_contributions"]``, ``identity`` and ``length`` are filled in.
+    """
+    n = len(resp)
+    ev = np.arange(n)
+    s_lo = np.searchsorted(resp.strips["event"], ev)
+    s_hi = np.searchsorted(resp.strips["event"], ev, side="right")
+    a_lo = np.searchsorted(resp.acd["event"], ev)
+    a_hi = np.searchsorted(resp.acd["event"], ev, side="right")
     strips = np.zeros(resp.strips.size, _STRIP_OUT)
     strips["layer"], strips["view"], strips["strip"] = (
         resp.strips["plane"],
@@ -189,87 +208,125 @@ def encode_run(
     acd["id"], acd["flags"], acd["ranges"] = resp.acd["id"], resp.acd["flags"], resp.acd["ranges"]
     acd["a"], acd["b"] = resp.acd["pha_a"], resp.acd["pha_b"]
     log_order = np.lexsort((resp.logs["column"], resp.logs["layer"], resp.logs["tower"], resp.logs["event"]))
-    logs, log_tower = logs[log_order], resp.logs["tower"][log_order]
+    logs, log_tower = logs[log_order], resp.logs["tower"][log_order].astype(np.int64)
     log_event = resp.logs["event"][log_order]
-    l_lo = np.searchsorted(log_event, np.arange(n))
-    l_hi = np.searchsorted(log_event, np.arange(n), side="right")
-
-    contribs = []
-    ncon = np.empty(n, np.int64)
-    for i in range(n):
-        parts = [contribution_header(CONTRIB_GEM, 0, 68, int(hw[i])) + gem[i : i + 1].tobytes()]
-        st, tw_s = strips[s_lo[i] : s_hi[i]], resp.strips["tower"][s_lo[i] : s_hi[i]]
-        lg, tw_l = logs[l_lo[i] : l_hi[i]], log_tower[l_lo[i] : l_hi[i]]
-        for tower in np.union1d(tw_s, tw_l):
-            ss, ll = st[tw_s == tower], lg[tw_l == tower]
-            body = np.array([ss.size, ll.size], ">u2").tobytes() + ss.tobytes() + ll.tobytes()
-            parts.append(contribution_header(CONTRIB_TEM, int(tower), 8 + len(body), int(hw[i])) + body)
-        if a_hi[i] > a_lo[i]:
-            aa = acd[a_lo[i] : a_hi[i]]
-            body = np.array([aa.size, 0], ">u2").tobytes() + aa.tobytes()
-            parts.append(contribution_header(CONTRIB_AEM, 0, 8 + len(body), int(hw[i])) + body)
-        contribs.append(b"".join(parts))
-        ncon[i] = len(parts)
+    l_lo = np.searchsorted(log_event, ev)
+    l_hi = np.searchsorted(log_event, ev, side="right")
+    strip_tower = resp.strips["tower"].astype(np.int64)
+    con_len, ncon = kernels.contribution_sizes(strip_tower, s_lo, s_hi, log_tower, l_lo, l_hi, a_lo, a_hi)
     h["n_contributions"] = ncon
-    records, lengths = encode_events(h, contribs)
-    starts = np.cumsum(lengths) - lengths
+    h["identity"] = EVENT_IDENTITY
+    h["length"] = EVENT_HEADER + con_len
+    lengths = (EVENT_HEADER + con_len).astype(np.int64)
+    records = kernels.write_records(
+        np.ascontiguousarray(h).view(np.uint8).reshape(n, EVENT_HEADER),
+        np.ascontiguousarray(gem).view(np.uint8).reshape(n, GEM_DTYPE.itemsize),
+        hw.astype(np.int64),
+        strips.view(np.uint8).reshape(-1, _STRIP_OUT.itemsize),
+        strip_tower,
+        s_lo,
+        s_hi,
+        logs.view(np.uint8).reshape(-1, _LOG_OUT.itemsize),
+        log_tower,
+        l_lo,
+        l_hi,
+        acd.view(np.uint8).reshape(-1, _ACD_OUT.itemsize),
+        a_lo,
+        a_hi,
+        lengths,
+    )
+    return records, lengths
 
+
+def epu_datagrams(
+    ctx: DatagramContext,
+    records: np.ndarray,
+    lengths: np.ndarray,
+    met: np.ndarray,
+    stop_met: float,
+    policy: DatagramPolicy,
+) -> tuple[list[bytes], np.ndarray, np.ndarray]:
+    """Cut one EPU's event records (back to back, in time order) into the datagrams of its run.
+
+    Returns the datagrams (the first opens the run, the last closes it at ``stop_met``), their
+    times (closing time) and, per event, the index of its datagram.
+    """
+    first, stop, reason = _kernels.cut_datagrams(
+        np.asarray(lengths, np.int64),
+        np.asarray(met, np.float64),
+        MAX_DATAGRAM,
+        ctx.header_length,  # 32 bytes, 48 with the configuration keys (telemetry.md §4.2.1)
+        policy.max_events,
+        policy.max_open_s,
+    )
+    ends = np.concatenate([[0], np.cumsum(lengths)])
+    out: list[bytes] = []
+    tout = np.empty(first.size)
+    dgm_of_event = np.repeat(np.arange(first.size, dtype=np.int64), stop - first)
+    open_reason = REASON_OPERATOR
+    for d in range(first.size):
+        a, b = int(first[d]), int(stop[d])
+        last = d == first.size - 1
+        r = int(reason[d])
+        out.append(
+            encode_datagram(
+                ctx,
+                d,
+                records[ends[a] : ends[b]].tobytes(),
+                b - a,
+                open_action=OPEN_START if d == 0 else OPEN_CONTINUE,
+                close_action=CLOSE_STOP if last else CLOSE_CONTINUE,
+                open_reason=open_reason,
+                close_reason=REASON_OPERATOR if last else r,
+            )
+        )
+        tout[d] = stop_met if last else (met[b - 1] if b > a else stop_met) + 1e-3
+        open_reason = r if r != _kernels.NO_REASON else REASON_OPERATOR
+    return out, tout, dgm_of_event
+
+
+def gather_records(records: np.ndarray, lengths: np.ndarray, sel: np.ndarray) -> np.ndarray:
+    """The records of events ``sel`` (indices, in order) back to back."""
+    starts = np.cumsum(lengths) - lengths
+    lens = lengths[sel]
+    if sel.size and np.array_equal(sel, np.arange(sel[0], sel[0] + sel.size)):
+        return records[starts[sel[0]] : starts[sel[-1]] + lens[-1]]
+    shift = np.repeat(starts[sel] - (np.cumsum(lens) - lens), lens)
+    return records[np.arange(int(lens.sum()), dtype=np.int64) + shift]
+
+
+def encode_run(
+    resp: Response,
+    run: int,
+    rng: np.random.Generator,
+    stop_met: float,
+    policy: DatagramPolicy | None = None,
+    epus: tuple[int, ...] = (0, 1),
+    ground_id: int = 0x0000BEEF,
+    keys: ConfigKeys | None = None,
+) -> EncodedRun:
+    """Encode the events of ``resp`` (all inside one run started at MET ``run``) into datagrams.
+
+    Events go to the EPUs of ``epus`` at random (one EPU only reproduces the "run with one EPU"
+    fault); each EPU's stream is cut into datagrams by ``policy`` and the last one closes the run
+    (action stop) at ``stop_met``. With ``keys`` every datagram carries the run's configuration
+    keys (format version 2; :mod:`fermi_latsim.config_keys`).
+    """
+    policy = policy or DatagramPolicy()
+    n = len(resp)
+    h, gem, hw = event_headers(resp, run)
+    records, lengths = event_records(resp, h, gem, hw)
     epu = np.asarray(epus, np.int64)[rng.integers(0, len(epus), n)] if n else np.zeros(0, np.int64)
-    met_q = run + elapsed / NOMINAL_TICKS_PER_SECOND
+    met_q = run + h["elapsed"].astype(np.int64) / NOMINAL_TICKS_PER_SECOND
     dgms: dict[int, list[bytes]] = {}
     times: dict[int, np.ndarray] = {}
     dgm_of_event = np.zeros(n, np.int64)
     for crate in epus:
-        ctx = DatagramContext(run=run, crate=crate, ground_id=ground_id)
+        ctx = DatagramContext(run=run, crate=crate, ground_id=ground_id, keys=keys)
         sel = np.flatnonzero(epu == crate)
-        out: list[bytes] = []
-        tout: list[float] = []
-        k = 0
-        open_reason = REASON_OPERATOR
-        while True:
-            first = k
-            size = DATAGRAM_HEADER
-            t_open = met_q[sel[k]] if k < sel.size else stop_met
-            reason = None
-            while k < sel.size:
-                i = sel[k]
-                if size + lengths[i] > MAX_DATAGRAM:
-                    reason = REASON_FULL
-                    break
-                if met_q[i] - t_open > policy.max_open_s:
-                    reason = REASON_TIMED_OUT
-                    break
-                size += int(lengths[i])
-                k += 1
-                if k - first >= policy.max_events:
-                    reason = REASON_COUNTED_OUT
-                    break
-            last = k >= sel.size
-            idx = sel[first:k]
-            body = (
-                records[starts[idx[0]] : starts[idx[-1]] + lengths[idx[-1]]]
-                if idx.size
-                else np.empty(0, np.uint8)
-            )
-            if idx.size and not np.array_equal(idx, np.arange(idx[0], idx[0] + idx.size)):
-                body = np.concatenate([records[starts[j] : starts[j] + lengths[j]] for j in idx])
-            dgm_of_event[idx] = len(out)
-            out.append(
-                encode_datagram(
-                    ctx,
-                    len(out),
-                    body,
-                    int(idx.size),
-                    open_action=OPEN_START if not out else OPEN_CONTINUE,
-                    close_action=CLOSE_STOP if last else CLOSE_CONTINUE,
-                    open_reason=open_reason,
-                    close_reason=REASON_OPERATOR if last else reason,
-                )
-            )
-            tout.append(stop_met if last else (met_q[idx[-1]] if idx.size else t_open) + 1e-3)
-            open_reason = reason if reason is not None else REASON_OPERATOR
-            if last:
-                break
-        dgms[crate] = out
-        times[crate] = np.asarray(tout)
-    return EncodedRun(run, dgms, times, gem_seq, epu.astype(np.int8), met_q, dgm_of_event)
+        dgms[crate], times[crate], dgm_of_event[sel] = epu_datagrams(
+            ctx, gather_records(records, lengths, sel), lengths[sel], met_q[sel], stop_met, policy
+        )
+    return EncodedRun(
+        run, dgms, times, h["gem_seq"].astype(np.int64), epu.astype(np.int8), met_q, dgm_of_event
+    )

@@ -13,7 +13,7 @@ every one is recorded in the summary so tests can check its effect.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -22,13 +22,16 @@ import pyarrow.parquet as pq
 
 from fermi_core.mission.packets import APID_EPU0, APID_SPACECRAFT, SEQ_MODULUS
 from fermi_halfpipe.datagram import datagrams_to_packets
+from fermi_halfpipe.format import NOMINAL_TICKS_PER_SECOND
+from fermi_halfpipe.keys import ConfigKeys
 from fermi_ingest.ccsds import PacketColumns, concatenate, encode_packets
 from fermi_ingest.manifest import write_manifest
 from fermi_l1.instrument import conversion_type
-from fermi_latsim import detector, events, sky, spacecraft
+from fermi_latsim import detector, dq_faults, events, flight, geomag, sky, spacecraft
 from fermi_latsim.attitude import radec_deg
 from fermi_latsim.late import LATE_PLACEMENTS, DeliveryPlan, late_block, place_late, split_files
 from fermi_latsim.orbit import default_orbit
+from fermi_latsim.profiles import PROFILES, get_profile
 from fermi_sciencetools_shim.time import met_to_utc_iso
 
 FAULTS = {
@@ -51,6 +54,7 @@ FAULTS = {
     "extra file of delivery 3",
     "dropped-packets-redelivered": "dropped-packets, and the dropped packets then arrive as a final "
     "delivery of their own",
+    **dq_faults.DQ_FAULTS,  # bad-config-key, rate-excursion, dead-tracker-layers
 }
 #: a gap of this length is left at the ascending node of orbits that miss the SAA (isoc.md)
 NODE_GAP_S = 13.5
@@ -69,6 +73,11 @@ class SimulationConfig:
     policy: events.DatagramPolicy = field(default_factory=events.DatagramPolicy)
     #: deliveries come 6-10 a day; a short simulation is still cut into at least this many
     min_deliveries: int = 3
+    #: rates and dead time (:data:`PROFILES`): ``light`` (small, for tests) or ``flight``
+    profile: str = "light"
+
+
+__all__ = ["FAULTS", "PROFILES", "SimulationConfig", "simulate"]
 
 
 def run_intervals(tl: spacecraft.SpacecraftTimeline) -> np.ndarray:
@@ -118,6 +127,10 @@ def simulate(out: str | Path, config: SimulationConfig | None = None, progress: 
         raise ValueError(f"parameter 'faults': at most one of {', '.join(LATE_PLACEMENTS)}")
     if not cfg.hours > 0:
         raise ValueError(f"parameter 'hours': must be positive, got {cfg.hours}")
+    prof = get_profile(cfg.profile)
+    model = cfg.model
+    if prof.charged_scale != 1.0:
+        model = replace(model, cosmic_ray_rate_hz=model.cosmic_ray_rate_hz * prof.charged_scale)
     out = Path(out)
     rng = np.random.default_rng(cfg.seed)
     orbit = default_orbit()
@@ -125,7 +138,11 @@ def simulate(out: str | Path, config: SimulationConfig | None = None, progress: 
     stop = start + cfg.hours * 3600.0
     tl = spacecraft.timeline(orbit, start, stop)
     runs = run_intervals(tl)
-    dead = detector.dead_strips()
+    dead, dead_fault = dq_faults.dead_layers(detector.dead_strips(), cfg.faults)
+    burst = dq_faults.excursion_window(runs, cfg.faults)
+    key_fault = None
+    factor = geomag.rate_factor(tl.met, tl.position, tl.lat_deg, tl.lon_deg, tl.in_saa)
+    n_readouts = n_lost = 0
 
     first_count = SEQ_MODULUS - 40 if "counters-near-wrap" in cfg.faults else 0
     counts = {apid: first_count for apid in (APID_EPU0, APID_EPU0 + 1, APID_SPACECRAFT)}
@@ -143,19 +160,40 @@ def simulate(out: str | Path, config: SimulationConfig | None = None, progress: 
     for r in iterator:
         t0, t1 = runs[r]
         run_id = int(t0)
+        epus = (0,) if ("one-epu-run" in cfg.faults and r == 1) else (0, 1)
+        keys, bad_keys = dq_faults.run_keys(r, run_id, len(runs), cfg.faults)
+        key_fault = key_fault or bad_keys
+        if prof.chunk_s > 0:  # the flight profile: in stretches, with on-board rejected triggers
+            cf = dq_faults.charged_factor(tl.met, burst, base=factor)
+            run_rng = np.random.default_rng([cfg.seed, run_id])  # one stream per run
+            stream = flight.simulate_run(run_rng, tl, cf, t0, t1, model, prof, dead, epus)
+            parts, truth_run = flight_run_packets(stream, run_id, t1, epus, counts, cfg.policy, keys=keys)
+            packet_parts += parts
+            truth_parts.append(truth_run)
+            n_arrivals += stream.n_arrivals
+            n_not_triggered += stream.n_not_triggered
+            n_dead += stream.n_dead
+            n_readouts += stream.readouts
+            n_lost += stream.lost
+            run_rows.append(
+                {"run": run_id, "start": t0, "stop": t1, "events": int(truth_run["run"].size),
+                 "epus": list(epus), "start_utc": str(met_to_utc_iso(t0, 3)), "readouts": stream.readouts,
+                 "config_keys": keys.as_dict()}
+            )  # fmt: skip
+            continue
         arr = sky.sample_arrivals(
-            rng, tl.met, tl.attitude.quaternion, tl.position, t0 + 1e-3, t1 - 1e-3, cfg.model
-        )
+            rng, tl.met, tl.attitude.quaternion, tl.position, t0 + 1e-3, t1 - 1e-3, model,
+            charged_factor=dq_faults.charged_factor(tl.met, burst),
+        )  # fmt: skip
         resp = detector.simulate_response(
             rng, arr.met, arr.body, arr.energy_mev, arr.particle == sky.PROTON, dead, entry="volume"
         )
-        epus = (0,) if ("one-epu-run" in cfg.faults and r == 1) else (0, 1)
         n_arrivals += len(arr)
         n_not_triggered += resp.n_not_triggered
         n_dead += resp.n_dead_time
         src = resp.source
         ra, dec = radec_deg(arr.direction[src]) if src.size else (np.zeros(0), np.zeros(0))
-        parts, truth_run = encode_run_packets(resp, run_id, t1, epus, counts, cfg.policy, rng)
+        parts, truth_run = encode_run_packets(resp, run_id, t1, epus, counts, cfg.policy, rng, keys=keys)
         packet_parts += parts
         truth_run.update(
             {
@@ -170,7 +208,7 @@ def simulate(out: str | Path, config: SimulationConfig | None = None, progress: 
         truth_parts.append(truth_run)
         run_rows.append(
             {"run": run_id, "start": t0, "stop": t1, "events": len(resp), "epus": list(epus),
-             "start_utc": str(met_to_utc_iso(t0, 3))}
+             "start_utc": str(met_to_utc_iso(t0, 3)), "config_keys": keys.as_dict()}
         )  # fmt: skip
 
     truth = {k: np.concatenate([p[k] for p in truth_parts]) for k in truth_parts[0]} if truth_parts else {}
@@ -180,6 +218,7 @@ def simulate(out: str | Path, config: SimulationConfig | None = None, progress: 
         applied["one-epu-run"] = {"run": int(runs[1][0]), "epus": [0]}
     if "counters-near-wrap" in cfg.faults:
         applied["counters-near-wrap"] = {"first_count": first_count}
+    applied.update(dq_faults.records(key_fault, dead_fault, burst, truth))
     write_truth(out, truth)
     summary = {
         "format": "fermi-latsim-truth",
@@ -199,6 +238,10 @@ def simulate(out: str | Path, config: SimulationConfig | None = None, progress: 
         "faults": applied,
         "spacecraft_records": len(sc),
     }
+    if prof.name != "light":  # (the light summary keeps its bytes)
+        summary["profile"] = prof.name
+        summary["readouts"] = n_readouts
+        summary["dead_time_per_readout_s"] = prof.dead_s
     (out / "truth" / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return summary
 
@@ -211,6 +254,7 @@ def encode_run_packets(
     counts: dict[int, int],
     policy: events.DatagramPolicy,
     rng: np.random.Generator,
+    keys: ConfigKeys | None = None,
 ) -> tuple[list[PacketColumns], dict[str, np.ndarray]]:
     """Encode one run's response into event packets of its EPUs; return them and the run's truth.
 
@@ -218,18 +262,8 @@ def encode_run_packets(
     (run, GEM sequence, EPU, APID, time, datagram time, conversion plane/type, CAL energy); the
     caller adds what it knows of the particles.
     """
-    enc = events.encode_run(resp, run_id, rng, stop_met, policy, epus=epus)
-    parts = []
-    for crate in (0, 1):
-        if crate not in enc.datagrams:
-            continue
-        apid = APID_EPU0 + crate
-        t = enc.times[crate]
-        sec = np.floor(t).astype(np.int64)
-        usec = np.clip(np.rint((t - sec) * 1e6), 0, 999_999).astype(np.int64)
-        cols = datagrams_to_packets(apid, enc.datagrams[crate], sec=sec, usec=usec, first_count=counts[apid])
-        counts[apid] = (counts[apid] + len(cols)) % SEQ_MODULUS
-        parts.append(cols)
+    enc = events.encode_run(resp, run_id, rng, stop_met, policy, epus=epus, keys=keys)
+    parts = datagram_packets(enc.datagrams, enc.times, counts)
     datagram_time = np.zeros(len(resp))
     for crate in enc.datagrams:
         mine = enc.epu == crate
@@ -245,6 +279,65 @@ def encode_run_packets(
         "conversion_plane": resp.conversion_plane,
         "conversion_type": conversion_type(resp.conversion_plane),
         "cal_energy_mev": resp.cal_energy_mev,
+    }
+    return parts, truth
+
+
+def datagram_packets(
+    datagrams: dict[int, list[bytes]], times: dict[int, np.ndarray], counts: dict[int, int]
+) -> list[PacketColumns]:
+    """CCSDS packets of each EPU's datagrams (dated by ``times``); ``counts`` is advanced."""
+    parts = []
+    for crate in (0, 1):
+        if crate not in datagrams:
+            continue
+        apid = APID_EPU0 + crate
+        t = times[crate]
+        sec = np.floor(t).astype(np.int64)
+        usec = np.clip(np.rint((t - sec) * 1e6), 0, 999_999).astype(np.int64)
+        cols = datagrams_to_packets(apid, datagrams[crate], sec=sec, usec=usec, first_count=counts[apid])
+        counts[apid] = (counts[apid] + len(cols)) % SEQ_MODULUS
+        parts.append(cols)
+    return parts
+
+
+def flight_run_packets(
+    stream: flight.RunStream,
+    run_id: int,
+    stop_met: float,
+    epus: tuple[int, ...],
+    counts: dict[int, int],
+    policy: events.DatagramPolicy,
+    keys: ConfigKeys | None = None,
+) -> tuple[list[PacketColumns], dict[str, np.ndarray]]:
+    """Packets and truth of one run simulated by :func:`fermi_latsim.flight.simulate_run`."""
+    dgms, times, dgm_of_event = flight.run_datagrams(stream, run_id, stop_met, epus, policy, keys=keys)
+    parts = datagram_packets(dgms, times, counts)
+    epu = stream.column("epu", np.int64)
+    n = epu.size
+    datagram_time = np.zeros(n)
+    for crate in dgms:
+        mine = epu == crate
+        datagram_time[mine] = times[crate][dgm_of_event[mine]]
+    plane = stream.column("conversion_plane", np.int16).astype(np.int16)
+    truth = {
+        "run": np.full(n, run_id, np.int64),
+        "gem_seq": stream.column("gem_seq", np.int64),
+        "epu": epu.astype(np.int8),
+        "apid": (APID_EPU0 + epu).astype(np.int16),
+        "time": stream.column("met"),
+        "datagram_time": datagram_time,
+        "datagram": dgm_of_event,
+        "conversion_plane": plane,
+        "conversion_type": conversion_type(plane),
+        "cal_energy_mev": stream.column("cal_energy_mev"),
+        "component": stream.column("component", np.int16).astype(np.int16),
+        "particle": stream.column("particle", np.int16).astype(np.int16),
+        "energy_mev": stream.column("energy_mev"),
+        "ra": stream.column("ra"),
+        "dec": stream.column("dec"),
+        "theta": stream.column("theta"),
+        "livetime_s": stream.column("livetime_ticks", np.int64) / NOMINAL_TICKS_PER_SECOND,
     }
     return parts, truth
 

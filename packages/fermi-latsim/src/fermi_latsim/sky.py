@@ -187,6 +187,23 @@ def _limb_dirs(rng: np.random.Generator, zenith: np.ndarray) -> np.ndarray:
     return np.cos(theta)[:, None] * zenith + np.sin(theta)[:, None] * (np.cos(phi) * e1 + np.sin(phi) * e2)
 
 
+def modulated_times(
+    rng: np.random.Generator, met_grid: np.ndarray, factor: np.ndarray, start: float, stop: float, rate: float
+) -> np.ndarray:
+    """Sorted times of a Poisson process of rate ``rate x factor`` on ``[start, stop)`` (thinning).
+
+    ``factor`` is given at the ``met_grid`` samples; each time takes the nearest earlier one.
+    """
+    lo = max(int(np.searchsorted(met_grid, start, side="right")) - 1, 0)
+    hi = int(np.searchsorted(met_grid, stop, side="right"))
+    fmax = float(np.max(factor[lo : max(hi, lo + 1)]))
+    if not fmax > 0:
+        return np.zeros(0)
+    t = np.sort(rng.uniform(start, stop, rng.poisson(rate * fmax * (stop - start))))
+    f = factor[np.clip(np.searchsorted(met_grid, t, side="right") - 1, 0, met_grid.size - 1)]
+    return t[rng.random(t.size) * fmax < f]
+
+
 def sample_arrivals(
     rng: np.random.Generator,
     met_grid: np.ndarray,
@@ -195,6 +212,8 @@ def sample_arrivals(
     start: float,
     stop: float,
     model: SkyModel | None = None,
+    *,
+    charged_factor: np.ndarray | None = None,
 ) -> Arrivals:
     """Draw the particles arriving at the LAT during ``[start, stop)``.
 
@@ -204,7 +223,8 @@ def sample_arrivals(
     with probability ``A(direction) / MAX_AREA_CM2`` (zero behind the LAT), which gives the
     ``flux x A(direction)`` rate of the tracker volume
     (:func:`fermi_latsim.detector.projected_area_mm2`); simulate their response with
-    ``entry="volume"``.
+    ``entry="volume"``. ``charged_factor`` (per ``met_grid`` sample, default 1) modulates the
+    charged-particle rate along the orbit (:func:`fermi_latsim.geomag.rate_factor`).
     """
     model = model or SkyModel()
     duration = stop - start
@@ -245,7 +265,11 @@ def sample_arrivals(
     parts.append((t, _limb_dirs(rng, zen), power_law(rng, t.size, model.limb_index, E_MIN_MEV), LIMB, PHOTON))
     # charged particles are isotropic; their rate is given through the top (pi sr x AREA_CM2 of
     # the isotropic intensity), hence 4 pi sr x MAX_AREA_CM2 of candidates
-    t = times(model.cosmic_ray_rate_hz * 4.0 * MAX_AREA_CM2 / AREA_CM2)
+    cr_rate = model.cosmic_ray_rate_hz * 4.0 * MAX_AREA_CM2 / AREA_CM2
+    if charged_factor is None:
+        t = times(cr_rate)
+    else:
+        t = modulated_times(rng, met_grid, charged_factor, start, stop, cr_rate)
     parts.append(
         (
             t,
