@@ -47,7 +47,7 @@ class Chain:
         out: dict[int, dict] = {}
         cur = None
         for line in self.halfpipe_status.splitlines():
-            m = re.match(r"run (\d+): (\w+); delivered (\d+), held back (\d+)", line)
+            m = re.match(r"run (\d+): (\w+)(?: — .*?)?; delivered (\d+), held back (\d+)", line)  # (— reason)
             if m:
                 cur = int(m[1])
                 out[cur] = {"state": m[2], "delivered": int(m[3]), "held": int(m[4]), "missing": []}

@@ -1,4 +1,4 @@
-"""The halfpipe's migrations build the schema of its models; halfpipe_0003 keeps and fills old rows."""
+"""The halfpipe's migrations build the schema of its models; halfpipe_0003 and 0004 keep and fill old rows."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ def test_migrations_build_the_same_schema_as_the_models(db_url):
     runner.upgrade(engine, echo=None)
     assert [p for p in runner.check(engine) if p.startswith("fermi-halfpipe")] == []
     with engine.connect() as conn:
-        assert runner.current(conn, _spec()) == runner.head(_spec()) == "halfpipe_0003"
+        assert runner.current(conn, _spec()) == runner.head(_spec()) == "halfpipe_0004"
 
 
 def test_runs_and_files_of_an_older_database_get_revision_and_deadline(db_url):
@@ -54,3 +54,21 @@ def test_runs_and_files_of_an_older_database_get_revision_and_deadline(db_url):
         top = conn.execute(text("SELECT MAX(id) FROM halfpipe_delivery")).scalar()
     assert [tuple(r) for r in runs] == [(1, 1, 0, 0), (2, 0, 0, top)]
     assert [tuple(f) for f in files] == [(1, 0)]
+
+
+def test_runs_of_an_older_database_get_unknown_configuration_keys(db_url):
+    engine = fdb.engine_for(fdb.normalize_url(db_url))
+    runner.upgrade(engine, {"halfpipe": "halfpipe_0003"}, echo=None)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO halfpipe_run (run_id, status, reason, ground_id, n_delivered, n_held, n_late, "
+                "n_duplicates, lock_owner, retired_by, revision, lost_events, last_data_delivery, "
+                "deadline_deliveries) VALUES (7, 'complete', '', 0, 5, 0, 0, 0, '', 'd1', 1, 0, 0, 3)"
+            )
+        )
+    fdb.forget_schema_check()
+    runner.upgrade(engine, echo=None)
+    with engine.connect() as conn:
+        keys = conn.execute(text("SELECT hw_key, sw_key, moot_key FROM halfpipe_run")).all()
+    assert [tuple(k) for k in keys] == [(0xFFFFFFFF,) * 3]

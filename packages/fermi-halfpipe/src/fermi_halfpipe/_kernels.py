@@ -12,7 +12,7 @@ import numpy as np
 from fermi_core.jit import njit
 
 DGM_OK = 0
-DGM_TRUNCATED = 1  # shorter than the 32-byte header
+DGM_TRUNCATED = 1  # shorter than its header (32 bytes; 48 in format version 2)
 DGM_BAD_IDENTITY = 2
 DGM_BAD_LENGTH = 3  # header length differs from the reassembled length
 DGM_BAD_VERSION = 4
@@ -124,12 +124,18 @@ def walk_datagrams(buf, dgm_off, dgm_len, capacity):
             status[d] = DGM_BAD_LENGTH
             bad_offset[d] = 4
             continue
-        if buf[s + 27] != 1:
+        version = np.int64(buf[s + 27])
+        if version != 1 and version != 2:
             status[d] = DGM_BAD_VERSION
             bad_offset[d] = 27
             continue
+        head = 48 if version == 2 else 32  # version 2: the 16-byte configuration-key block follows
+        if dgm_len[d] < head:
+            status[d] = DGM_TRUNCATED
+            bad_offset[d] = 32
+            continue
         n_events = _u4(buf, s + 28)
-        p = s + 32
+        p = s + head
         code = DGM_OK
         where = np.int64(0)
         for _k in range(n_events):

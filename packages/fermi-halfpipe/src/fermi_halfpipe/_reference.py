@@ -65,10 +65,15 @@ def walk_datagrams(buf: np.ndarray, dgm_off: np.ndarray, dgm_len: np.ndarray, ca
         if _be(buf, s + 4, 4) != ln:
             status[d], bad_offset[d] = K.DGM_BAD_LENGTH, 4
             continue
-        if int(buf[s + 27]) != 1:
+        version = int(buf[s + 27])
+        if version not in (1, 2):
             status[d], bad_offset[d] = K.DGM_BAD_VERSION, 27
             continue
-        p, code, where = s + 32, K.DGM_OK, 0
+        head = {1: 32, 2: 48}[version]
+        if ln < head:
+            status[d], bad_offset[d] = K.DGM_TRUNCATED, 32
+            continue
+        p, code, where = s + head, K.DGM_OK, 0
         for _ in range(_be(buf, s + 28, 4)):
             if e - p < 96 or _be(buf, p, 4) != 0x104F0010:
                 code, where = (K.DGM_BAD_EVENT_IDENTITY if e - p >= 4 else K.DGM_BAD_EVENT_LENGTH), p

@@ -2,7 +2,11 @@
 
 The completion deadline (``--deadline-deliveries``, ``--deadline-hours``) defaults to the
 environment settings ``FERMI_HALFPIPE_DEADLINE_DELIVERIES`` and ``FERMI_HALFPIPE_DEADLINE_HOURS``
-(:meth:`fermi_halfpipe.options.HalfpipeOptions.from_env`), else 3 deliveries and 12 h.
+(:meth:`fermi_halfpipe.options.HalfpipeOptions.from_env`), else 3 deliveries and 12 h. The
+mission-planning table the runs' configuration keys are checked against (``--planning-table``)
+defaults to ``FERMI_HALFPIPE_PLANNING_TABLE``, else the shipped table
+(:mod:`fermi_halfpipe.planning`); a run whose keys differ is held in state ``mismatch`` until
+``accept``.
 """
 
 from __future__ import annotations
@@ -62,6 +66,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="completion policy: an open run is due H hours after its last data arrived, whichever "
         "comes first (default $FERMI_HALFPIPE_DEADLINE_HOURS or 12)",
     )
+    parser.add_argument(
+        "--planning-table",
+        metavar="PATH",
+        help="mission-planning table (TOML) the runs' configuration keys are checked against "
+        "(default $FERMI_HALFPIPE_PLANNING_TABLE or the shipped table)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     m = sub.add_parser("merge", help="decode and merge the event datagrams of an ingested delivery")
@@ -93,7 +103,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     t.add_argument("--json", action="store_true", help="print the settled runs as JSON")
 
-    a = sub.add_parser("accept", help="accept a rejected run: merge its events, Level 1 takes it")
+    a = sub.add_parser(
+        "accept",
+        help="accept a rejected run, or one held for a configuration-key mismatch: merge its events, "
+        "Level 1 takes it",
+    )
     a.add_argument("run", metavar="RUN", type=int)
     a.add_argument("--reason", required=True, help="why the run is accepted (recorded)")
     a.add_argument("--who", required=True, help="who accepts it (recorded)")
@@ -108,6 +122,7 @@ def _options(args: argparse.Namespace):
         epu_apids=args.epus,
         deadline_deliveries=args.deadline_deliveries,
         deadline_hours=args.deadline_hours,
+        planning_table=args.planning_table,
     )
 
 

@@ -20,22 +20,29 @@ from fermi_halfpipe.format import (
     DATAGRAM_HEADER,
     DATAGRAM_HEADER_DTYPE,
     DATAGRAM_IDENTITY,
+    DATAGRAM_KEYS,
+    DATAGRAM_KEYS_DTYPE,
     EVENT_FIELDS,
     EVENT_HEADER,
     EVENT_HEADER_DTYPE,
     EVENT_IDENTITY,
     FORMAT_VERSION,
+    KEY_NAMES,
+    KEYS_FORMAT_VERSION,
     MAX_DATAGRAM,
     NOMINAL_TICKS_PER_SECOND,
     TICK_BITS,
     TONE_MISSING_CPU_PPS,
     TONE_MISSING_LAT_PPS,
+    UNKNOWN_KEY,
+    header_length,
 )
+from fermi_halfpipe.keys import ConfigKeys
 from fermi_ingest.ccsds.constants import SEQ_FIRST, SEQ_LAST, SEQ_MODULUS, SEQ_UNSEGMENTED
 from fermi_ingest.ccsds.encode import PacketColumns, segment_datagrams
 
 DATAGRAM_ERRORS = {
-    _kernels.DGM_TRUNCATED: "datagram shorter than its 32-byte header",
+    _kernels.DGM_TRUNCATED: "datagram shorter than its header (32 bytes; 48 with configuration keys)",
     _kernels.DGM_BAD_IDENTITY: "bad datagram identity word",
     _kernels.DGM_BAD_LENGTH: "datagram length field differs from the reassembled length",
     _kernels.DGM_BAD_VERSION: "unknown datagram format version",
@@ -99,7 +106,11 @@ def encode_events(header: np.ndarray, contributions: Sequence[bytes]) -> tuple[n
 
 @dataclass
 class DatagramContext:
-    """Run-level fields written into every datagram header of one EPU stream."""
+    """Run-level fields written into every datagram header of one EPU stream.
+
+    With ``keys`` the datagrams are written in format version 2 (the configuration keys follow
+    the header, §4.2.1); without, in version 1 (no keys).
+    """
 
     run: int
     crate: int
@@ -108,6 +119,17 @@ class DatagramContext:
     mode_changes: int = 0
     platform: int = 0
     origin: int = 0
+    keys: ConfigKeys | None = None
+
+    @property
+    def version(self) -> int:
+        """The datagram format version written (1, or 2 with keys)."""
+        return FORMAT_VERSION if self.keys is None else KEYS_FORMAT_VERSION
+
+    @property
+    def header_length(self) -> int:
+        """Bytes before the first event (32, or 48 with keys)."""
+        return header_length(self.version)
 
 
 def encode_datagram(
@@ -120,22 +142,24 @@ def encode_datagram(
     open_reason: int = 0,
     close_reason: int = 0,
 ) -> bytes:
-    """Return one datagram: the 32-byte header (§4.2) then ``records`` (``n_events`` events)."""
+    """Return one datagram: the 32-byte header (§4.2), the key block when ``ctx.keys`` (§4.2.1),
+    then ``records`` (``n_events`` events)."""
     body = bytes(np.asarray(records, dtype=np.uint8)) if not isinstance(records, bytes) else records
-    if DATAGRAM_HEADER + len(body) > MAX_DATAGRAM:
-        raise ValueError(f"datagram {seq}: {DATAGRAM_HEADER + len(body)} bytes exceed {MAX_DATAGRAM}")
+    head = ctx.header_length
+    if head + len(body) > MAX_DATAGRAM:
+        raise ValueError(f"datagram {seq}: {head + len(body)} bytes exceed {MAX_DATAGRAM}")
     h = np.zeros(1, dtype=DATAGRAM_HEADER_DTYPE)
     h["identity"] = DATAGRAM_IDENTITY
-    h["length"] = DATAGRAM_HEADER + len(body)
+    h["length"] = head + len(body)
     h["run"] = ctx.run
     h["ground_id"] = ctx.ground_id
     h["mcd"] = (ctx.mode << 28) | ((ctx.mode_changes & 0xFF) << 20) | (seq & 0xFFFFF)
     h["open_action"], h["open_reason"] = open_action, open_reason
     h["close_action"], h["close_reason"] = close_action, close_reason
     h["crate"], h["platform"], h["origin"] = ctx.crate, ctx.platform, ctx.origin
-    h["version"] = FORMAT_VERSION
+    h["version"] = ctx.version
     h["n_events"] = n_events
-    return h.tobytes() + body
+    return h.tobytes() + (ctx.keys.block() if ctx.keys is not None else b"") + body
 
 
 def pack_datagrams(
@@ -160,7 +184,7 @@ def pack_datagrams(
     while cuts[-1] < lengths.size:
         i = cuts[-1]
         # largest j with records i..j-1 fitting in one datagram
-        j = int(np.searchsorted(ends, starts[i] + MAX_DATAGRAM - DATAGRAM_HEADER, side="right"))
+        j = int(np.searchsorted(ends, starts[i] + MAX_DATAGRAM - ctx.header_length, side="right"))
         if events_per_datagram is not None:
             j = min(j, i + events_per_datagram)
         if j <= i:
@@ -426,8 +450,10 @@ class DecodedDatagrams:
 
     ``datagrams`` columns (one per datagram): ``apid, run, ground_id, mode, mode_changes,
     datagram_seq`` (raw 20 bits), ``open_action, open_reason, close_action, close_reason, crate,
-    platform, origin, version, n_events`` (announced), ``n_decoded, status, sec, usec, offset,
-    length, first_gem, last_gem`` (−1 when the datagram holds no event).
+    platform, origin, version, n_events`` (announced), ``hw_key, sw_key, moot_key`` (the
+    configuration keys of a version-2 datagram, :data:`~fermi_halfpipe.format.UNKNOWN_KEY` in
+    version 1), ``n_decoded, status, sec, usec, offset, length, first_gem, last_gem`` (−1 when
+    the datagram holds no event).
 
     ``events`` columns (one per event, in datagram order): ``offset, length`` (in
     :attr:`buffer`), ``datagram`` (row of ``datagrams``), ``apid, run, datagram_seq, gem_seq``
@@ -509,6 +535,13 @@ def decode_datagrams(
         idx = off[full][:, None] + np.arange(DATAGRAM_HEADER)
         hdr[full] = np.ascontiguousarray(buf[idx]).view(DATAGRAM_HEADER_DTYPE).reshape(-1)
     mcd = hdr["mcd"].astype(np.int64)
+    keys = {n: np.full(m, UNKNOWN_KEY, dtype=np.int64) for n in KEY_NAMES}
+    with_keys = (hdr["version"] == KEYS_FORMAT_VERSION) & (ln >= DATAGRAM_HEADER + DATAGRAM_KEYS) & full
+    if with_keys.any():
+        idx = off[with_keys][:, None] + DATAGRAM_HEADER + np.arange(DATAGRAM_KEYS)
+        block = np.ascontiguousarray(buf[idx]).view(DATAGRAM_KEYS_DTYPE).reshape(-1)
+        for n in KEY_NAMES:
+            keys[n][with_keys] = block[n].astype(np.int64)
     dg = {
         "apid": apid,
         "run": hdr["run"].astype(np.int64),
@@ -525,6 +558,7 @@ def decode_datagrams(
         "origin": hdr["origin"].astype(np.int64),
         "version": hdr["version"].astype(np.int64),
         "n_events": hdr["n_events"].astype(np.int64),
+        **{n: keys[n] for n in KEY_NAMES},
         "n_decoded": n_good,
         "status": status,
         "sec": sec,

@@ -1,7 +1,8 @@
-"""Constants and byte layouts of event datagrams, events and contributions (format version 1).
+"""Constants and byte layouts of event datagrams, events and contributions (format versions 1 and 2).
 
-Everything here transcribes ``docs/formats/telemetry.md`` §4 (datagrams, events, contributions)
-and §5 (spacecraft attitude/orbit record); all multi-byte fields are big-endian.
+Everything here transcribes ``docs/formats/telemetry.md`` §4 (datagrams, events, contributions;
+§4.2.1 the configuration keys of a version-2 datagram) and §5 (spacecraft attitude/orbit
+record); all multi-byte fields are big-endian.
 """
 
 from __future__ import annotations
@@ -13,11 +14,18 @@ from fermi_core.mission.packets import DEFAULT_EPU_APIDS as _DEFAULT_EPU_APIDS
 from fermi_ingest.datagram_header import DATAGRAM_HEADER_DTYPE as _L0_DATAGRAM_HEADER_DTYPE
 from fermi_ingest.datagram_header import DATAGRAM_IDENTITY as _L0_DATAGRAM_IDENTITY
 
+#: The datagram format version written without configuration keys (32-byte header) ...
 FORMAT_VERSION = 1
+#: ... and with them (the 32-byte header, then the 16-byte key block of §4.2.1).
+KEYS_FORMAT_VERSION = 2
+#: Datagram format versions readers accept.
+FORMAT_VERSIONS = (FORMAT_VERSION, KEYS_FORMAT_VERSION)
 
 DATAGRAM_IDENTITY = _L0_DATAGRAM_IDENTITY
 EVENT_IDENTITY = 0x104F0010
 DATAGRAM_HEADER = 32
+#: The configuration-key block after the header of a version-2 datagram (§4.2.1).
+DATAGRAM_KEYS = 16
 EVENT_HEADER = 96
 CONTRIBUTION_HEADER = 8
 GEM_LENGTH = 68
@@ -53,6 +61,23 @@ SPACECRAFT_APID = _APID_SPACECRAFT
 
 DATAGRAM_HEADER_DTYPE = _L0_DATAGRAM_HEADER_DTYPE
 assert DATAGRAM_HEADER_DTYPE.itemsize == DATAGRAM_HEADER
+
+#: The key block of a version-2 datagram (offset 32): LATC master (hardware) key, flight-software
+#: (LPA/CDM) key, MOOT key, a reserved word (0).
+DATAGRAM_KEYS_DTYPE = np.dtype(
+    [("hw_key", ">u4"), ("sw_key", ">u4"), ("moot_key", ">u4"), ("reserved", ">u4")]
+)
+assert DATAGRAM_KEYS_DTYPE.itemsize == DATAGRAM_KEYS
+#: The configuration keys, by name (``RetiredRun.config_keys`` / ``RunState.config_keys``).
+KEY_NAMES = ("hw_key", "sw_key", "moot_key")
+#: A key the data do not carry (a version-1 datagram), as in the real ISOC tables.
+UNKNOWN_KEY = 0xFFFFFFFF
+
+
+def header_length(version: int) -> int:
+    """Bytes before the first event of a datagram of format ``version`` (32, or 48 with keys)."""
+    return DATAGRAM_HEADER + (DATAGRAM_KEYS if version == KEYS_FORMAT_VERSION else 0)
+
 
 EVENT_HEADER_DTYPE = np.dtype(
     [

@@ -26,6 +26,7 @@ from fermi_halfpipe.options import HalfpipeOptions
 from fermi_halfpipe.release import deliver_run
 from fermi_halfpipe.report import RunReport, StepReport, run_report
 from fermi_halfpipe.rules import epu_violation, first_copies, segments, wall_deadline
+from fermi_halfpipe.runkeys import record_and_check
 from fermi_halfpipe.spacecraft import decode_records, write_samples
 from fermi_halfpipe.states import as_utc, utcnow
 from fermi_halfpipe.store import keep_fragment, pending_fragments, run_rows, store_datagrams
@@ -203,7 +204,9 @@ def _merge_run(
     run.ground_id = int(dg["ground_id"][idx[0]])
     violation = epu_violation(dg["apid"][idx], dg["crate"][idx], options.epu_apids)
     if violation is not None and run.status != M.REJECTED:
-        run.status, run.reason = M.REJECTED, f"delivery {delivery_id}: {violation}"
+        held_for = f" (was held: {run.reason})" if run.status == M.MISMATCH else ""
+        run.status, run.reason = M.REJECTED, f"delivery {delivery_id}: {violation}{held_for}"
+    record_and_check(session, run, delivery_id, dec, idx, options)
 
     rows = run_rows(session, run_id)
     new_ids: list[int] = []

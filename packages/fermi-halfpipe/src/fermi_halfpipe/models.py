@@ -13,6 +13,7 @@ from sqlalchemy import BigInteger, Boolean, DateTime, Float, Integer, String, Te
 from sqlalchemy.orm import Mapped, mapped_column
 
 from fermi_core.db import Base
+from fermi_halfpipe.format import UNKNOWN_KEY
 
 #: Run status values (stored). An ``open`` run is published as ``held`` or ``overdue``
 #: (:mod:`fermi_halfpipe.published`; docs/lifecycle/completion-policy.md).
@@ -20,7 +21,9 @@ OPEN = "open"  # still receiving data
 COMPLETE = "complete"  # every expected EPU start..stop with contiguous datagrams: retired
 INCOMPLETE = "incomplete"  # completed at the deadline, loss counted, or force-completed: retired
 REJECTED = "rejected"  # EPU rule violated (reason recorded): nothing merged
-ACCEPTED = "accepted"  # a rejected run an operator accepted (who and why recorded): retired
+ACCEPTED = "accepted"  # a rejected or mismatched run an operator accepted (who and why recorded): retired
+#: configuration keys differ from the mission-planning table (reason names both): nothing merged
+MISMATCH = "mismatch"
 
 
 class HalfpipeLock(Base):
@@ -59,6 +62,11 @@ class HalfpipeRun(Base):
     n_duplicates: Mapped[int] = mapped_column(BigInteger, default=0)
     lock_owner: Mapped[str] = mapped_column(String(128), default="")
     retired_by: Mapped[str] = mapped_column(String(64), default="")
+    #: configuration keys its datagrams carry (docs/formats/telemetry.md §4.2.1); UNKNOWN_KEY
+    #: (0xFFFFFFFF) while none was seen or the datagrams carry none (format version 1)
+    hw_key: Mapped[int] = mapped_column(BigInteger, default=UNKNOWN_KEY)
+    sw_key: Mapped[int] = mapped_column(BigInteger, default=UNKNOWN_KEY)
+    moot_key: Mapped[int] = mapped_column(BigInteger, default=UNKNOWN_KEY)
 
 
 class HalfpipeDelivery(Base):

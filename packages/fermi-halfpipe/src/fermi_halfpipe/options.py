@@ -12,6 +12,8 @@ from fermi_halfpipe.format import DEFAULT_EPU_APIDS, SPACECRAFT_APID
 #: Environment settings of the completion policy (``docs/lifecycle/completion-policy.md``).
 ENV_DEADLINE_DELIVERIES = "FERMI_HALFPIPE_DEADLINE_DELIVERIES"
 ENV_DEADLINE_HOURS = "FERMI_HALFPIPE_DEADLINE_HOURS"
+#: Environment setting of the mission-planning table (:mod:`fermi_halfpipe.planning`).
+ENV_PLANNING_TABLE = "FERMI_HALFPIPE_PLANNING_TABLE"
 #: Default of :attr:`HalfpipeOptions.deadline_deliveries`.
 DEFAULT_DEADLINE_DELIVERIES = 3
 #: Default of :attr:`HalfpipeOptions.deadline_hours`.
@@ -39,6 +41,9 @@ class HalfpipeOptions:
     deadline_hours
         Completion policy: an open run is due this many hours (wall time) after its last data
         arrived (default 12; 0: due at once). Whichever of the two comes first.
+    planning_table
+        The mission-planning table the runs' configuration keys are checked against
+        (:mod:`fermi_halfpipe.planning`); None: the shipped default table.
     """
 
     epu_apids: dict[int, int] = field(default_factory=lambda: dict(DEFAULT_EPU_APIDS))
@@ -47,6 +52,7 @@ class HalfpipeOptions:
     fragment_max_seconds: float = 600.0
     deadline_deliveries: int = DEFAULT_DEADLINE_DELIVERIES
     deadline_hours: float = DEFAULT_DEADLINE_HOURS
+    planning_table: str | None = None
 
     def __post_init__(self) -> None:
         if len(self.epu_apids) != 2:
@@ -64,8 +70,9 @@ class HalfpipeOptions:
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> HalfpipeOptions:
         """Options with the completion-policy settings of the environment; ``overrides`` win.
 
-        Reads :data:`ENV_DEADLINE_DELIVERIES` (integer) and :data:`ENV_DEADLINE_HOURS` (hours,
-        decimal); an unset or empty variable keeps the default.
+        Reads :data:`ENV_DEADLINE_DELIVERIES` (integer), :data:`ENV_DEADLINE_HOURS` (hours,
+        decimal) and :data:`ENV_PLANNING_TABLE` (a path); an unset or empty variable keeps the
+        default.
 
         Raises
         ------
@@ -77,6 +84,7 @@ class HalfpipeOptions:
         for name, key, kind in (
             (ENV_DEADLINE_DELIVERIES, "deadline_deliveries", int),
             (ENV_DEADLINE_HOURS, "deadline_hours", float),
+            (ENV_PLANNING_TABLE, "planning_table", str),
         ):
             raw = env.get(name, "").strip()
             if raw:

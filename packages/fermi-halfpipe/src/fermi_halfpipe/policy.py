@@ -12,7 +12,8 @@ first; until a settle applies it, the run is published ``overdue``). :func:`sett
   EPUs (the exactly-two-EPU rule of the real halfpipe).
 
 :func:`accept_run` lets an operator accept a rejected run (``accepted``, who and why recorded):
-its events are merged and Level 1 takes it. Data arriving later for a retired run make its next
+its events are merged and Level 1 takes it; the same for a run held in ``mismatch`` (its
+configuration keys differ from the mission-planning table: :mod:`fermi_halfpipe.runkeys`). Data arriving later for a retired run make its next
 revision (:func:`fermi_halfpipe.release.revise_run`). Settling is idempotent: a run is settled
 once; a second settle finds nothing due. ``docs/lifecycle/completion-policy.md`` is the
 operator's description.
@@ -177,7 +178,7 @@ def accept_run(
     who: str,
     options: HalfpipeOptions | None = None,
 ) -> dict:
-    """Accept a rejected run: merge its events, state ``accepted``, who and why recorded.
+    """Accept a rejected or mismatched run: merge its events, state ``accepted``, who and why recorded.
 
     Events of datagrams on APIDs outside the expected EPU set are not merged (counted in the
     reason). Returns the run's report (:meth:`fermi_halfpipe.report.RunReport.as_dict`).
@@ -185,7 +186,8 @@ def accept_run(
     Raises
     ------
     HalfpipeError
-        Empty reason or name, an unknown run, or a run that is not rejected (names its state).
+        Empty reason or name, an unknown run, or a run neither rejected nor mismatched (names its
+        state).
     """
     options = options or HalfpipeOptions.from_env()
     if not reason.strip() or not who.strip():
@@ -196,15 +198,17 @@ def accept_run(
         if session.scalar(select(M.HalfpipeRun.id).where(M.HalfpipeRun.run_id == run_id)) is None:
             raise HalfpipeError(f"run {run_id}: unknown to the halfpipe (no datagram merged)")
         run = lock_run(session, run_id, label)
-        if run.status != M.REJECTED:
+        if run.status not in (M.REJECTED, M.MISMATCH):
             raise HalfpipeError(
-                f"run {run_id}: state is {run.status} ({run.reason or 'no reason'}); only rejected runs can be accepted"
+                f"run {run_id}: state is {run.status} ({run.reason or 'no reason'}); only rejected or "
+                "mismatched runs can be accepted"
             )
+        was = "rejected" if run.status == M.REJECTED else "held for its configuration keys"
         rows = run_rows(session, run_id)
         outside = int(rows["n_events"][~np.isin(rows["apid"], list(options.epu_apids))].sum())
         step = deliver_run(session, site, run, label, set(), options, force=True)
         note = f"; {outside} events on APIDs outside the EPU set not merged" if outside else ""
-        why = f"accepted by {who.strip()}: {reason.strip()} (was rejected: {run.reason}){note}"
+        why = f"accepted by {who.strip()}: {reason.strip()} (was {was}: {run.reason}){note}"
         retire(session, site, run, M.ACCEPTED, label, why, options)
         step.retired_now = True
         return run_report(session, site, run, options, step).as_dict()

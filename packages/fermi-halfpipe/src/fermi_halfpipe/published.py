@@ -9,8 +9,11 @@ A run is *retired* when Level 1 may take it: ``complete`` (every expected EPU fr
 stop), ``incomplete`` (completed at its deadline with its loss counted, or force-completed by an
 operator) or ``accepted`` (a rejected run an operator accepted). Late data for a retired run make
 its next *revision* (new merged files beside the old ones): :class:`RetiredRun` carries the
-revision and the files of the current one. Runs still open (``held``, ``overdue``) or
-``rejected`` are not retired. :func:`state_counts` and :func:`run_states` publish the state of
+revision and the files of the current one. Runs still open (``held``, ``overdue``),
+``rejected`` or held in ``mismatch`` (their configuration keys differ from the mission-planning
+table: :mod:`fermi_halfpipe.runkeys`) are not retired. Both :class:`RetiredRun` and
+:class:`RunState` carry the run's ``config_keys`` (``hw_key``, ``sw_key``, ``moot_key``;
+0xFFFFFFFF when the data carry none). :func:`state_counts` and :func:`run_states` publish the state of
 every run (:mod:`fermi_halfpipe.states`; ``docs/lifecycle/completion-policy.md``).
 """
 
@@ -20,13 +23,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, inspect, select
+from sqlalchemy import case, func, inspect, select
 from sqlalchemy.orm import Session
 
 from fermi_core.site import Site
 from fermi_halfpipe import models as M
 from fermi_halfpipe.options import HalfpipeOptions
-from fermi_halfpipe.report import RunCounts, loss_estimate, merged_files
+from fermi_halfpipe.report import RunCounts, loss_estimate, merged_files, run_keys
 from fermi_halfpipe.rules import completeness
 from fermi_halfpipe.states import (
     RETIRED,
@@ -112,7 +115,8 @@ class RetiredRun:
     run's merged files of its current ``revision`` (1 at the first retirement, +1 each time late
     data changed them); ``completion`` is its state (``complete``, ``incomplete``, ``accepted``;
     equal to ``status``), ``lost_events`` the events counted in its missing datagrams (0 when
-    complete), ``reason`` why it is incomplete or accepted.
+    complete), ``reason`` why it is incomplete or accepted; ``config_keys`` the hardware,
+    software and MOOT keys its datagrams carry (``hw_key``, ``sw_key``, ``moot_key``).
     """
 
     run_id: int
@@ -126,6 +130,7 @@ class RetiredRun:
     revision: int = 1
     completion: str = M.COMPLETE
     lost_events: int = 0
+    config_keys: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -136,7 +141,9 @@ class RunState:
     yet, ``lost_events`` those counted in the missing datagrams when the run was retired;
     ``last_data_utc`` when its last new datagrams were merged; ``deadline_utc`` the wall-time
     deadline of a ``held`` or ``overdue`` run (None otherwise); ``deliveries_left`` how many more
-    deliveries without data it may wait (held/overdue only).
+    deliveries without data it may wait (held/overdue only); ``config_keys`` the hardware,
+    software and MOOT keys its datagrams carry (a ``mismatch`` run's ``reason`` names the key in
+    the data and the planned one).
     """
 
     run_id: int
@@ -149,6 +156,7 @@ class RunState:
     deadline_utc: datetime | None
     revision: int
     deliveries_left: int | None = None
+    config_keys: dict[str, int] = field(default_factory=dict)
 
 
 def _has_tables(session: Session) -> bool:
@@ -246,6 +254,7 @@ def retired_runs(
                 revision=max(int(r.revision), 1),
                 completion=r.status,
                 lost_events=int(r.lost_events),
+                config_keys=run_keys(r).as_dict(),
             )
         )
     return out
@@ -272,8 +281,9 @@ def run_states(
     limit: int | None = None,
     offset: int = 0,
     now: datetime | None = None,
+    runs: Iterable[int] | None = None,
 ) -> list[RunState]:
-    """The state of each run (or of those in ``states``), by run id, paged by ``limit``/``offset``.
+    """The state of each run (or of those in ``states``, or the runs ``runs``), by run id, paged.
 
     Raises
     ------
@@ -283,7 +293,11 @@ def run_states(
     if not _has_tables(session):
         return []
     state = state_column(now or utcnow())
-    q = select(M.HalfpipeRun, state.label("state"), deliveries_without_data().label("waited"))
+    # deliveries waited are counted for open runs only (a correlated count per retired run is wasted)
+    waited = case((M.HalfpipeRun.status == M.OPEN, deliveries_without_data()), else_=None)
+    q = select(M.HalfpipeRun, state.label("state"), waited.label("waited"))
+    if runs is not None:
+        q = q.where(M.HalfpipeRun.run_id.in_(sorted({int(r) for r in runs})))
     if states is not None:
         wanted = sorted(set(states))
         unknown = sorted(set(wanted) - set(STATES))
@@ -308,6 +322,7 @@ def run_states(
                 deadline_utc=as_utc(r.deadline_utc) if is_open else None,
                 revision=int(r.revision),
                 deliveries_left=max(int(r.deadline_deliveries) - int(waited or 0), 0) if is_open else None,
+                config_keys=run_keys(r).as_dict(),
             )
         )
     return out

@@ -32,11 +32,19 @@ from sqlalchemy.orm import Session
 
 from fermi_core.site import Site
 from fermi_halfpipe import models as M
+from fermi_halfpipe.keys import ConfigKeys
 from fermi_halfpipe.losses import LossEstimate, estimate_losses
 from fermi_halfpipe.options import HalfpipeOptions
 from fermi_halfpipe.rules import DatagramRows, completeness, event_gaps
 from fermi_halfpipe.states import as_utc, deliveries_without_data, state_column, utcnow
 from fermi_halfpipe.store import delivered_spans, run_rows, stored_gem_values
+
+
+def run_keys(run: M.HalfpipeRun) -> ConfigKeys:
+    """The configuration keys recorded on a run row (unknown ones 0xFFFFFFFF)."""
+    return ConfigKeys.of(
+        {n: v for n in ("hw_key", "sw_key", "moot_key") if (v := getattr(run, n)) is not None}
+    )
 
 
 @dataclass(frozen=True)
@@ -53,6 +61,8 @@ class RunCounts:
     duplicate_datagrams: int
     revision: int = 0
     lost_events: int = 0
+    #: ``hw_key``, ``sw_key``, ``moot_key`` its datagrams carry (0xFFFFFFFF: unknown)
+    config_keys: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def of(cls, run: M.HalfpipeRun) -> RunCounts:
@@ -68,6 +78,7 @@ class RunCounts:
             int(run.n_duplicates),
             int(run.revision or 0),
             int(run.lost_events or 0),
+            run_keys(run).as_dict(),
         )
 
 
@@ -162,6 +173,7 @@ class RunReport:
             "deliveries_left": self.deliveries_left,
             "revision": c.revision,
             "lost_events": c.lost_events,
+            "config_keys": dict(c.config_keys),
             "reason": c.reason,
             "retired_by": c.retired_by,
             "delivered": c.delivered,

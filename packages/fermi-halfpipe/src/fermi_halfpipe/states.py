@@ -1,7 +1,8 @@
 """The published run states of the halfpipe and their one SQL definition.
 
 A run's stored status (:mod:`fermi_halfpipe.models`) is ``open``, ``complete``, ``incomplete``,
-``rejected`` or ``accepted``; an ``open`` run is published as ``held`` (data missing, deadline
+``rejected``, ``mismatch`` (configuration keys not as planned: :mod:`fermi_halfpipe.runkeys`) or
+``accepted``; an ``open`` run is published as ``held`` (data missing, deadline
 not reached) or ``overdue`` (its deadline has passed and no settle has applied it yet). Whether
 an open run's deadline has passed is :func:`fermi_halfpipe.rules.decide_at_deadline` applied to
 the deadline stored on its row (the one in force when its data last arrived, or at the last
@@ -20,7 +21,7 @@ from fermi_halfpipe import models as M
 HELD = "held"
 OVERDUE = "overdue"
 #: Every published state, in the order an operator reads them.
-STATES = (HELD, OVERDUE, M.COMPLETE, M.INCOMPLETE, M.REJECTED, M.ACCEPTED)
+STATES = (HELD, OVERDUE, M.COMPLETE, M.INCOMPLETE, M.REJECTED, M.MISMATCH, M.ACCEPTED)
 #: The states Level 1 takes (:func:`fermi_halfpipe.published.retired_runs`).
 RETIRED = (M.COMPLETE, M.INCOMPLETE, M.ACCEPTED)
 

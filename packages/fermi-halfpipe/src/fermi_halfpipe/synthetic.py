@@ -19,6 +19,7 @@ from fermi_halfpipe.datagram import (
     pack_datagrams,
 )
 from fermi_halfpipe.format import CONTRIB_AEM, CONTRIB_GEM, CONTRIB_TEM, EVENT_HEADER_DTYPE
+from fermi_halfpipe.keys import ConfigKeys
 from fermi_ingest.ccsds.encode import PacketColumns
 
 
@@ -114,11 +115,13 @@ def make_run(
     apids: tuple[int, int] = (956, 957),
     events_per_datagram: int = 5,
     close_action: int | dict[int, int] = 0,
+    keys: ConfigKeys | dict[int, ConfigKeys] | None = None,
 ) -> SyntheticRun:
     """A run of ``n_events`` events spread at random over two EPUs (datagrams of a few events).
 
     ``close_action`` of the last datagram: one value, or one per APID (0 stop, 1 abort, 2 pause,
-    3 continue = the run goes on beyond these datagrams).
+    3 continue = the run goes on beyond these datagrams). ``keys``: the configuration keys every
+    datagram carries (format version 2), one set or one per APID; None writes format version 1.
     """
     records, lengths, header = make_events(rng, n_events, t0=run)
     starts = np.cumsum(lengths) - lengths
@@ -132,7 +135,7 @@ def make_run(
             if sel.size
             else np.empty(0, np.uint8)
         )
-        ctx = DatagramContext(run=run, crate=k)
+        ctx = DatagramContext(run=run, crate=k, keys=keys.get(apid) if isinstance(keys, dict) else keys)
         close = close_action[apid] if isinstance(close_action, dict) else close_action
         dgms[apid] = pack_datagrams(ctx, recs, lengths[sel], events_per_datagram, close_action=close)
         times[apid] = run + 1 + np.arange(len(dgms[apid]))
