@@ -17,8 +17,9 @@ COLUMNS = ("logical_path", "file_path", "data_type", "version", "run", "met_star
 
 
 def _catalog() -> list[tuple]:
+    """The catalog of the FITS products (the monitoring's MONITOR files are not rebuilt from disk)."""
     with l1_session() as s:
-        rows = s.scalars(select(Dataset)).all()
+        rows = s.scalars(select(Dataset).where(Dataset.data_type != "MONITOR")).all()
         return sorted(tuple(getattr(r, c) for c in COLUMNS) for r in rows)
 
 

@@ -132,7 +132,7 @@ def test_reprocess_after_a_software_change_and_after_a_kill(db_url, tmp_path, mo
     assert {fp: (ref / fp).read_bytes() for fp in first_files} == first_files  # ... and the same bytes
     v2 = [r for r in after if r[1] == 2]
     assert len(v2) == len(first)  # every product of every run got version 2
-    assert all(r[5] == 1 and "_v002.fit" in r[2] for r in v2)  # it supersedes v001
+    assert all(r[5] == 1 and r[2].endswith(("_v002.fit", "_v002.parquet")) for r in v2)  # supersedes v001
     old = {lp: ck for lp, _, _, ck, *_ in first}
     assert any(old[lp] != ck for lp, _, _, ck, *_ in v2 if "/FT1/" in lp)  # the change shows in FT1
     manifests = _manifests(ref)

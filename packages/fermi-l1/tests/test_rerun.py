@@ -139,16 +139,24 @@ def test_failed_run_is_rerun_through_a_request_and_ends_done(tmp_path, capsys):
     with pytest.raises(rerun.RerunError, match="step l1run of r0239557414 is done: only a failed or crashed"):
         rerun.request_rerun(url, KEY, "l1run", who="alice", why="again", origin="cli")
 
-    # the whole run again, inputs unchanged: a new attempt, the same bytes, no new catalog row
-    again = rerun.request_rerun(url, f"l1run/{KEY}", who="bob", why="check reproducibility", origin="web")
+    # done work of a catalogued version is not redone in place (fermi_l1.pipeline.rerun_guard):
+    # refused up front, naming reprocess; nothing moved, nothing requeued, the catalog unchanged
+    for what in (f"l1run/{KEY}", KEY):
+        with pytest.raises(
+            rerun.RerunError, match=f"LAT run {KEY} v001 has catalogued products .*fermi-l1 reprocess"
+        ):
+            rerun.request_rerun(url, what, who="bob", why="check reproducibility", origin="web")
+    capsys.readouterr()  # what the passes above printed
+    assert main(_cli(home, "rerun", KEY, "--who", "bob", "--why", "new calibration")) == 1
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and out.startswith(
+        "fermi-l1 rerun: refused: LAT run r0239557414 v001 has catalogued"
+    )
+    assert f"'fermi-l1 reprocess --runs {RUN} --why TEXT'" in out
     assert _pipeline(home) == 0
-    attempts = _attempts(url)
-    assert [(n, s) for _, n, s in attempts][-1] == (3, "done")
-    assert json.loads(_request(url, again.id).attempt_ids) == [attempts[-1][0]]
-    assert _products(home) == first
+    assert len(_attempts(url)) == 2 and _products(home) == first
     with session(url) as s:
-        assert s.scalar(select(func.count()).select_from(Dataset)) == 5
-        assert s.scalar(select(func.count(func.distinct(Dataset.logical_path)))) == 5
+        assert s.scalar(select(func.count()).select_from(Dataset)) == 6  # 5 products + MONITOR
         assert s.scalars(select(TaskRun.state)).all() == ["done"]
 
 

@@ -206,6 +206,10 @@ class Site:
         """Product folder of one run."""
         return self.products / run_folder(run)
 
+    def monitor_plot_dir(self, run: int, version: int = 1) -> Path:
+        """Monitoring plots (PNG) of one version of a run's products (``products/r<run10>/monitor_v001/``)."""
+        return self.products_dir(run) / f"monitor_v{int(version):03d}"
+
     @property
     def logs(self) -> Path:
         """Logs of the task attempts."""

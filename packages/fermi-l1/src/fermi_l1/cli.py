@@ -1,5 +1,6 @@
 """Command line entry point ``fermi-l1``: ``pipeline``, ``rerun``, ``reprocess``, ``campaigns``,
-``catalog`` (list, ``rebuild``, ``verify``) and ``validate`` (:mod:`fermi_l1.validation.cli`).
+``catalog`` (list, ``rebuild``, ``verify``), ``validate`` (:mod:`fermi_l1.validation.cli`) and
+``quality`` (bad time intervals: :mod:`fermi_l1.quality.cli`).
 
 Every command runs through :func:`fermi_core.dbguard.call_guarded` (a database outage is one
 line, not a traceback); the drivers (``pipeline``, ``reprocess``) hold the data home's driver
@@ -48,6 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     rr = sub.add_parser(
         "rerun",
         help="request a re-run of a failed step or of a LAT run's whole chain (acted on by the next pipeline pass)",
+        description="Request a re-run of a failed or crashed step (--step), or of a LAT run's whole chain, acted on "
+        "by the next 'fermi-l1 pipeline' pass. Done work of a version whose products are catalogued is refused: "
+        "catalogued products are never remade in place; 'fermi-l1 reprocess' makes the next version.",
     )
     rr.add_argument(
         "run", help="task run TASK/KEY (e.g. l1run/r0239557414) or a LAT run (r0239557414 or 239557414)"
@@ -116,6 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     r.set_defaults(handler=_run_catalog_rebuild)
     _add_validation(sub)
+    from fermi_l1.quality.cli import add_parser as add_quality
+
+    add_quality(sub)  # quality flag|unflag|list|check (bad time intervals)
     return parser
 
 

@@ -6,7 +6,9 @@ revision, with their SHA-256) are fixed in its ``plan``, so each version is alwa
 same files and never from another version's. Version 1 of a run is planned when the halfpipe
 first retires it; the next version when the halfpipe's revision of the run is newer than the one
 the latest version was made from (late data), or when a campaign asks for it
-(:mod:`fermi_l1.campaigns`). Each version has its own input and work folders and its own task
+(:mod:`fermi_l1.campaigns`), or when the active bad time intervals overlapping the run are no longer the
+ones the latest version was made with (:mod:`fermi_l1.quality.intervals`: an interval flagged or
+removed; the version's plan records its ``bad_times``, which set the FT2 ``DATA_QUAL``). Each version has its own input and work folders and its own task
 keys (:func:`fermi_core.site.run_version_folder`), so a new version is new work for the engine and
 the intermediate files of the older ones stay as they are. See ``docs/lifecycle/versions.md``.
 
@@ -28,6 +30,8 @@ from fermi_core.site import run_version_folder
 from fermi_l1.catalog.api import latest_version
 from fermi_l1.catalog.models import RunVersion
 from fermi_l1.naming import KINDS
+from fermi_l1.quality.intervals import bad_times as quality_bad_times
+from fermi_l1.quality.intervals import bad_times_in, list_intervals
 
 #: processing version of the event files unless a campaign gives another (P8R3)
 DEFAULT_PROC_VER = KINDS["ft1"][1]
@@ -53,14 +57,38 @@ def _records(files: Iterable[Any]) -> list[dict[str, Any]]:
     return [{**vars(f), "path": f.relpath} for f in files]
 
 
-def plan_of(run: Any) -> dict[str, Any]:
-    """The ``plan`` JSON of a retired run: span, merged files and spacecraft files (home-relative)."""
+def plan_of(run: Any, bad_times: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
+    """The ``plan`` JSON of a retired run: span, merged files and spacecraft files (home-relative), and
+    the bad time intervals overlapping it (:meth:`fermi_l1.quality.intervals.BadTimeInterval.plan_entry`)."""
     return {
         "start": float(run.start),
         "stop": float(run.stop),
         "files": _records(run.files),
         "spacecraft": _records(run.spacecraft),
+        "bad_times": [dict(b) for b in bad_times],
+        # the run's configuration keys (hw_key, sw_key, moot_key): FT1/FT2 headers and provenance
+        "config_keys": dict(getattr(run, "config_keys", None) or {}),
     }
+
+
+def _quality_key(bad_times: Sequence[dict[str, Any]]) -> list[tuple[int, float, float, int]]:
+    """What decides whether two plans flag the same time: the intervals' ids, spans and values."""
+    return sorted((int(b["id"]), float(b["start"]), float(b["stop"]), int(b["data_qual"])) for b in bad_times)
+
+
+def quality_change(old: Sequence[dict[str, Any]], new: Sequence[dict[str, Any]]) -> str:
+    """Why a run needs a new version for its bad time intervals (``""``: the same intervals)."""
+    if _quality_key(old) == _quality_key(new):
+        return ""
+    before, after = {int(b["id"]) for b in old}, {int(b["id"]) for b in new}
+    parts = []
+    if added := sorted(after - before):
+        parts.append("bad time interval(s) " + ", ".join(map(str, added)) + " flagged")
+    if removed := sorted(before - after):
+        parts.append("bad time interval(s) " + ", ".join(map(str, removed)) + " removed")
+    if not parts:
+        parts.append("bad time interval(s) changed")
+    return "quality flags: " + "; ".join(parts)
 
 
 @dataclass(frozen=True)
@@ -82,9 +110,15 @@ class PlannedVersion:
         """Task key and folder name of this version (``r<run10>``, ``r<run10>.v002``)."""
         return run_version_folder(self.run, self.version)
 
+    @property
+    def bad_times(self) -> list[dict[str, Any]]:
+        """The bad time intervals this version is made with (they set the FT2 ``DATA_QUAL``)."""
+        return [dict(b) for b in self.plan.get("bad_times") or ()]
+
     def pass_info(self) -> dict[str, Any]:
-        """What the run input folder records of this version (read back by the ``l1run`` task)."""
-        return {
+        """What the run input folder records of this version (read back by the ``l1run`` task);
+        ``bad_times`` only when the version has some."""
+        info: dict[str, Any] = {
             "version": self.version,
             "proc_ver": self.proc_ver,
             "halfpipe_revision": self.halfpipe_revision,
@@ -92,6 +126,11 @@ class PlannedVersion:
             "lost_events": self.lost_events,
             "campaign": self.campaign_id,
         }
+        if self.bad_times:
+            info["bad_times"] = self.bad_times
+        if self.plan.get("config_keys"):
+            info["config_keys"] = dict(self.plan["config_keys"])
+        return info
 
     @classmethod
     def of(cls, row: RunVersion) -> PlannedVersion:
@@ -127,12 +166,16 @@ def add_version(
     proc_ver: int = DEFAULT_PROC_VER,
     campaign_id: int | None = None,
     state: HalfpipeState | None = None,
+    bad_times: Sequence[dict[str, Any]] | None = None,
 ) -> RunVersion:
-    """Record version ``version`` of the retired run ``run`` (a RetiredRun), made from its current files."""
+    """Record version ``version`` of the retired run ``run`` (a RetiredRun), made from its current files
+    with ``bad_times`` (default: the active bad time intervals overlapping the run now)."""
     hp = state or halfpipe_state(run)
+    if bad_times is None:
+        bad_times = quality_bad_times(session, float(run.start), float(run.stop))
     row = RunVersion(run=int(run.run_id), version=int(version), proc_ver=int(proc_ver), halfpipe_revision=hp.revision,
                      completion=hp.completion, lost_events=hp.lost_events, reason=reason,
-                     plan=json.dumps(plan_of(run), sort_keys=True), campaign_id=campaign_id)  # fmt: skip
+                     plan=json.dumps(plan_of(run, bad_times), sort_keys=True), campaign_id=campaign_id)  # fmt: skip
     session.add(row)
     session.flush()
     return row
@@ -144,25 +187,35 @@ def plan_versions(session: Session, retired: Sequence[Any]) -> list[RunVersion]:
     * a run without any version gets version 1 -- or, when products of it were catalogued before
       versions were recorded, that catalogued version is recorded (as made from revision 1);
     * a run whose halfpipe revision is newer than the one its latest version was made from gets
-      the next version (late data changed its merged files).
+      the next version (late data changed its merged files);
+    * a run whose active bad time intervals differ from those its latest version was made with
+      gets the next version (an interval flagged or removed: "quality flags: ..."), made from the
+      same halfpipe revision.
     """
     latest = _latest_rows(session, [int(r.run_id) for r in retired]) if retired else {}
+    active = list_intervals(session) if retired else []
     added = []
     for r in retired:
         hp = halfpipe_state(r)
+        now = bad_times_in(active, float(r.start), float(r.stop))
         row = latest.get(int(r.run_id))
         if row is None:
             legacy = latest_version(session, int(r.run_id))
             if legacy is None:
-                added.append(add_version(session, r, 1, "first products", state=hp))
+                added.append(add_version(session, r, 1, "first products", state=hp, bad_times=now))
                 continue
             old = HalfpipeState(1, hp.completion, hp.lost_events, hp.reason)
-            row = add_version(session, r, legacy, "catalogued before run versions were recorded", state=old)
+            row = add_version(session, r, legacy, "catalogued before run versions were recorded", state=old,
+                              bad_times=[])  # fmt: skip
         if hp.revision > row.halfpipe_revision:
             why = (f"late data: halfpipe revision {hp.revision} (version {row.version} was made from "
                    f"revision {row.halfpipe_revision})")  # fmt: skip
             added.append(add_version(session, r, next_version(session, int(r.run_id)), why,
-                                     proc_ver=int(row.proc_ver), state=hp))  # fmt: skip
+                                     proc_ver=int(row.proc_ver), state=hp, bad_times=now))  # fmt: skip
+            continue
+        if why := quality_change(json.loads(row.plan).get("bad_times") or [], now):
+            added.append(add_version(session, r, next_version(session, int(r.run_id)), why,
+                                     proc_ver=int(row.proc_ver), state=hp, bad_times=now))  # fmt: skip
     return added
 
 

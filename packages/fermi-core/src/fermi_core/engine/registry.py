@@ -37,7 +37,7 @@ from fermi_core.errors import BadInput
 from fermi_core.site import Site
 
 __all__ = [
-    "ENTRY_POINT_GROUP", "Chain", "TaskContext", "TaskSpec", "UnknownTask", "chains", "get_task",
+    "ENTRY_POINT_GROUP", "Chain", "RerunCandidate", "TaskContext", "TaskSpec", "UnknownTask", "chains", "get_task",
     "subjects_of", "tasks",
 ]  # fmt: skip
 
@@ -71,6 +71,15 @@ class TaskContext:
 
 
 @dataclass(frozen=True)
+class RerunCandidate:
+    """One task run a re-run request would requeue, as a chain's :attr:`Chain.rerun_guard` sees it."""
+
+    task: str
+    key: str
+    state: str
+
+
+@dataclass(frozen=True)
 class Chain:
     """Tasks that process one subject one after the other, and are re-run together.
 
@@ -87,6 +96,13 @@ class Chain:
         one (e.g. ``"239557414"`` -> ``"r0239557414"``).
     examples
         How a subject is written, for messages (``"r0239557414 or 239557414"``).
+    rerun_guard
+        ``rerun_guard(session, targets, step) -> refusal or None``: the owning package's own rule
+        on what may not be re-run (the engine knows nothing of products or catalogs). Called with
+        the task runs a request would requeue (:class:`RerunCandidate`, every one in this chain)
+        and the step asked for (None: the whole subject or one ``TASK/KEY``), when the request is
+        recorded and again when a driver claims it; a returned text refuses the request with
+        that one line (a claimed request is then ``refused`` with it as its outcome).
     """
 
     name: str
@@ -94,6 +110,7 @@ class Chain:
     subject: str
     subject_key: Callable[[str], str | None]
     examples: str = ""
+    rerun_guard: Callable[[Any, Sequence[RerunCandidate], str | None], str | None] | None = None
 
     def position(self, task: str) -> int:
         """Index of ``task`` in the chain (``ValueError`` if it is not in it)."""

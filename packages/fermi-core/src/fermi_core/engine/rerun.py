@@ -8,7 +8,11 @@ request the only step is the task itself. Which chains exist, and how a subject 
 declared by the installed tasks: this module names no task.
 
 * A step can be re-run when it failed or crashed; a subject when none of its task runs is in
-  flight (queued, running), held or late -- finished work is redone from its inputs.
+  flight (queued, running), held or late -- finished work is redone from its inputs -- and the
+  chain's owner does not refuse it: a chain may declare a ``rerun_guard``
+  (:class:`~fermi_core.engine.registry.Chain`) with its own rule, asked at request and at claim
+  (the L1 chain refuses redoing done work of a LAT-run version whose products are catalogued:
+  that is reprocessing, a next version).
 * :func:`request_rerun` only records the request (anyone may call it: a command, the ops page).
   A driver owns the work: :func:`claim_pending` requeues the targets, moving aside what each
   task declares as intermediate outputs (under ``.rerun-<id>/`` next to them, never deleted) so
@@ -38,7 +42,7 @@ from sqlalchemy.orm import Session
 
 from fermi_core.db import session_scope
 from fermi_core.engine.models import RerunRequest, RerunTarget, Task, TaskAttempt, TaskRun, utcnow
-from fermi_core.engine.registry import Chain, UnknownTask, chains, get_task, subjects_of
+from fermi_core.engine.registry import Chain, RerunCandidate, UnknownTask, chains, get_task, subjects_of
 from fermi_core.engine.states import BUSY, FINAL, RERUNNABLE, RequestState, State
 from fermi_core.site import Site
 
@@ -140,8 +144,29 @@ def _targets(s: Session, run: str, step: str | None) -> list[TaskRun]:
         if not rerunnable:
             state = "/".join(sorted({r.state for r, _ in rows}))
             raise RerunError(f"step {step} of {run} is {state}: only a failed or crashed step can be re-run")
-        return [r for r, _ in rerunnable] + _downstream(s, [r for r, _ in rerunnable], step)
-    return [r for r, _ in rows]
+        targets = [r for r, _ in rerunnable] + _downstream(s, [r for r, _ in rerunnable], step)
+    else:
+        targets = [r for r, _ in rows]
+    _guard(s, targets, step)
+    return targets
+
+
+def _guard(s: Session, targets: list[TaskRun], step: str | None) -> None:
+    """Ask the chains of ``targets`` whether they may be requeued (:attr:`Chain.rerun_guard`)."""
+    by_chain: dict[str, tuple[Chain, list[RerunCandidate]]] = {}
+    for r in targets:
+        try:
+            chain = get_task(r.task.name).chain
+        except UnknownTask:
+            continue
+        if chain is not None and chain.rerun_guard is not None:
+            by_chain.setdefault(chain.name, (chain, []))[1].append(
+                RerunCandidate(r.task.name, r.key, r.state)
+            )
+    for _name, (chain, candidates) in sorted(by_chain.items()):
+        refusal = chain.rerun_guard(s, candidates, step)
+        if refusal:
+            raise RerunError(refusal)
 
 
 def _downstream(s: Session, runs: list[TaskRun], step: str) -> list[TaskRun]:

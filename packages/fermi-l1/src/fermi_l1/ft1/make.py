@@ -3,8 +3,9 @@
 1. One FT1 per chunk from its merit rows, ``TSTART``/``TSTOP`` = the chunk's span rounded down/up
    to 0.1 s, GTI = that whole span ("bad GTI": it still contains the dead time).
 2. The chunk FT1s are merged into the run FT1 (events sorted by time, GTIs united).
-3. ``gtiFT1``: ``gtmktime overwrite=yes roicut=no filter="LIVETIME>0"`` with the run's 1 s FT2
-   -> the extended file ``gll_xp_...`` (all event classes, GTI = FT2 rows with livetime).
+3. ``gtiFT1``: ``gtmktime overwrite=yes roicut=no filter="LIVETIME>0 && DATA_QUAL>0"`` with the
+   run's 1 s FT2 -> the extended file ``gll_xp_...`` (all event classes, GTI = FT2 rows with
+   livetime outside bad time intervals; gtmktime keeps only the events inside the GTI).
 4. ``filterFT1``: ``gtselect evclass=128 emin=0 emax=0 zmax=180`` on the extended file, then the
    same gtmktime -> the photon file ``gll_ph_...``; likewise ``evclass=65544`` (TRANSIENT020E |
    TRANSIENT015S) -> the LS1 extended event file ``gll_ev_...``.
@@ -26,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from fermi_l1._version import __version__
+from fermi_l1.configkeys import header_cards
 from fermi_l1.fitsdate import processing_date, product_work_dir, stamp_date
 from fermi_l1.ft1.merit_input import ft1_columns
 from fermi_l1.merit import MeritError
@@ -39,7 +41,9 @@ CREATOR = f"fermi-l1 {__version__} makeFT1"
 #: gtselect event-class masks of the L1 products (L1Proc ``gtSelectClass``).
 PHOTON_CLASS = 128
 LS1_CLASS = 65544
-GTI_FILTER = "LIVETIME>0"
+#: FT2 rows that make the FT1 GTI: with livetime (L1Proc ``gtiFT1``) and not in a bad time interval
+#: (``DATA_QUAL>0``, the FSSC convention: the GTIs follow DATA_QUAL; docs/lifecycle/bad-time-intervals.md)
+GTI_FILTER = "LIVETIME>0 && DATA_QUAL>0"
 #: FT1 header keyword with the events the run lost in missing datagrams (completed at its deadline)
 LOST_EVENTS_KEYWORD = "NLOSTEVT"
 LOST_EVENTS_COMMENT = "events lost in missing datagrams of the run"
@@ -130,6 +134,7 @@ def make_run_ft1(
     date: str | None = None,
     chunk_spans: Sequence[tuple[float, float]] | None = None,
     lost_events: int | None = None,
+    config_keys: Mapping[str, int] | None = None,
 ) -> Ft1Products:
     """Run the L1 FT1 chain for one run and return the extended, photon and LS1 files.
 
@@ -142,7 +147,7 @@ def make_run_ft1(
     merit_chunks
         One merit table per chunk (Parquet path or mapping), in any order.
     ft2_seconds
-        The run's 1 s FT2 (its rows with ``LIVETIME>0`` make the GTI).
+        The run's 1 s FT2 (its rows passing :data:`GTI_FILTER` make the GTI).
     version, proc_ver, pass_ver
         ``VERSION``, ``PROC_VER`` and ``PASS_VER`` of the products.
     date
@@ -152,6 +157,10 @@ def make_run_ft1(
     lost_events
         Events the run lost in missing datagrams, written as :data:`LOST_EVENTS_KEYWORD` in the
         primary and ``EVENTS`` headers (0: the run is complete; None: not known, not written).
+    config_keys
+        The run's configuration keys (``hw_key``, ``sw_key``, ``moot_key``), written as
+        ``HW_KEY``, ``SW_KEY``, ``MOOT_KEY`` in the primary and ``EVENTS`` headers
+        (:mod:`fermi_l1.configkeys`; None: not written).
     """
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
@@ -178,9 +187,10 @@ def make_run_ft1(
             final = work / names[kind].name
             gtmktime(ft2_seconds, GTI_FILTER, False, selected, final, overwrite=True)
             products[kind] = final
-        extra = (
-            None if lost_events is None else {LOST_EVENTS_KEYWORD: (int(lost_events), LOST_EVENTS_COMMENT)}
-        )
+        extra = {
+            **({} if lost_events is None else {LOST_EVENTS_KEYWORD: (int(lost_events), LOST_EVENTS_COMMENT)}),
+            **header_cards(config_keys),
+        }
         for kind, path in products.items():
             if date is not None or extra:
                 stamp_date(path, date or processing_date(), extra)

@@ -22,7 +22,8 @@ from fermi_core.errors import BadInput
 from fermi_core.mission.pointing import hermite, slerp
 from fermi_halfpipe.format import FLAG_ATTITUDE_INVALID, FLAG_ORBIT_INVALID
 from fermi_l1._version import __version__
-from fermi_l1.fitsdate import product_work_dir, stamp_date
+from fermi_l1.configkeys import header_cards
+from fermi_l1.fitsdate import processing_date, product_work_dir, stamp_date
 from fermi_l1.ft2.attitude import radec, rotate
 from fermi_l1.ft2.geomag import dipole_quantities
 from fermi_l1.ft2.geometry import earth_fixed, sun_radec
@@ -217,11 +218,14 @@ def write_ft2_products(
     proc_ver: int = 310,
     date: str | None = None,
     dt: float = 30.0,
+    config_keys: Mapping[str, int] | None = None,
 ) -> Ft2Products:
     """Write ``gll_pt1s_...`` (the 1 s rows) and ``gll_pt_...`` (merged to ``dt`` s) into ``outdir``.
 
     ``date`` (``YYYY-MM-DDThh:mm:ss``) is written as ``DATE`` so that re-runs are byte-identical;
-    None keeps the wall-clock date of the writer.
+    None keeps the wall-clock date of the writer. ``config_keys`` (``hw_key``, ``sw_key``,
+    ``moot_key``) are written as ``HW_KEY``, ``SW_KEY``, ``MOOT_KEY`` in the primary header
+    (:mod:`fermi_l1.configkeys`).
     """
     out = Path(outdir)
     keywords = {"CREATOR": CREATOR, "VERSION": str(int(version)), "PROC_VER": int(proc_ver)}
@@ -231,8 +235,9 @@ def write_ft2_products(
     with product_work_dir(out, f".ft2-{run:010d}-v{version:03d}-") as work:
         write_ft2(work / seconds.name, rows, keywords, layout="30")
         write_ft2(work / merged.name, merge_ft2(rows, dt), keywords, layout="30")
+        cards = header_cards(config_keys)
         for final in (seconds, merged):
-            if date is not None:
-                stamp_date(work / final.name, date)
+            if date is not None or cards:
+                stamp_date(work / final.name, date or processing_date(), cards or None)
             shutil.move(work / final.name, final)  # same file system: an atomic rename
     return Ft2Products(seconds, merged)

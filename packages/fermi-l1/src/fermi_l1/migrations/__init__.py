@@ -10,7 +10,7 @@ SPEC = MigrationSpec(
     name="l1",
     distribution="fermi-l1",
     migrations="fermi_l1.migrations",
-    models=("fermi_l1.catalog.models",),
+    models=("fermi_l1.catalog.models", "fermi_l1.monitoring.models", "fermi_l1.quality.models"),
     table_prefixes=("l1_",),
     depends=("ingest", "halfpipe", "engine"),
 )

@@ -15,7 +15,9 @@ Stages, each a task of the task engine (:mod:`fermi_core.engine`), submitted to 
 4. ``runinput`` of those versions whose crumbs are all done (merit chunks, spacecraft samples,
    provenance, and which version this is);
 5. ``l1run`` of every run input of a version not made yet, and of input folders made by hand
-   (FT2, FT1, catalog, outbox); running campaigns are then marked done or failed
+   (FT2, FT1, catalog, outbox); the versions made are checked for rate excursions
+   (:func:`fermi_l1.quality.auto.check_pass`: bad time intervals with source ``auto``, which the
+   next pass re-issues); running campaigns are then marked done or failed
    (:func:`fermi_l1.campaigns.refresh`).
 
 Task runs created for a campaign's versions get the campaign's processing date.
@@ -58,6 +60,7 @@ from fermi_l1.db import session
 from fermi_l1.pipeline.halfpipe_runs import MIN_CRUMB_EVENTS, SAMPLE_MARGIN_S, crumb_bounds
 from fermi_l1.pipeline.inbox import inbox_entries
 from fermi_l1.pipeline.tasks import L1RunParams, ReconParams, RunInputParams
+from fermi_l1.quality.auto import check_pass
 from fermi_l1.versions import PlannedVersion, plan_versions, planned_versions
 
 #: progress(stage label, done, total)
@@ -225,6 +228,7 @@ def run_pipeline(
     ]
     if l1runs := with_reruns("l1run", l1runs):
         stage("l1run", l1runs, dates)
+    check_pass(site, pending)  # automatic bad-time check of the versions just made (re-issued next pass)
     campaigns.refresh(db_url)
     settle(db_url, site)
     return out

@@ -1,4 +1,4 @@
-"""The L1 work of one run version: FT2 (1 s, 30 s), FT1 (extended, photon, LS1), catalog, outbox.
+"""The L1 work of one run version: FT2 (1 s, 30 s), FT1 (extended, photon, LS1), catalog, outbox, monitoring.
 
 Every step is idempotent: products are made in a hidden staging folder beside their final
 place with the run's fixed processing date, so a repeated or interrupted run gives the same
@@ -11,6 +11,9 @@ file and how to make the next version (``fermi-l1 reprocess``), with every file 
 Which version is made, with which processing version, halfpipe revision and loss, is recorded
 by the planner in the input folder's ``run.json`` (:mod:`fermi_l1.versions`); input folders
 without it (made by hand) make version 1.
+
+Last, the run version's data-quality monitoring (:mod:`fermi_l1.monitoring.step`): the MONITOR
+file (catalogued, not exported), the checks' verdict and the plots.
 """
 
 from __future__ import annotations
@@ -35,6 +38,9 @@ from fermi_l1.ft1.make import make_run_ft1
 from fermi_l1.ft1.merit_input import ft1_columns
 from fermi_l1.ft2.make import CREATOR as FT2_CREATOR
 from fermi_l1.ft2.make import make_ft2_rows, write_ft2_products
+from fermi_l1.ft2.quality import apply_bad_times
+from fermi_l1.monitoring.histograms import DATA_TYPE as MONITOR
+from fermi_l1.monitoring.step import monitor_run_version
 from fermi_l1.naming import KINDS, ProductName
 from fermi_l1.pipeline.inputs import read_run_inputs
 
@@ -108,15 +114,22 @@ def make_run_products(
     live = np.concatenate([m["LIVETIME"] for m in merits])
     order = np.argsort(times, kind="stable")
     rows = make_ft2_rows(samples, times[order], live[order], start, stop)
+    rows = apply_bad_times(rows, made.get("bad_times") or ())  # DATA_QUAL of the version's bad times
     inputs = [*chunks, Path(input_dir) / "spacecraft.parquet"]
     extra: dict[str, Any] = {"sources": sources} if sources else {}
     if made:
         extra["halfpipe"] = {k: made.get(k) for k in ("halfpipe_revision", "completion", "lost_events")}
         extra["campaign"] = made.get("campaign")
+        if made.get("bad_times"):
+            extra["bad_times"] = made["bad_times"]  # the quality flags this version was made with
+    keys = made.get("config_keys")  # the run's configuration keys (fermi_l1.configkeys)
+    if keys:
+        extra["config_keys"] = dict(keys)
     with product_work_dir(out, f".l1-{run:010d}-v{version:03d}-") as stage:
-        ft2 = write_ft2_products(stage, run, rows, version=version, date=date)
+        ft2 = write_ft2_products(stage, run, rows, version=version, date=date, config_keys=keys)
         ft1 = make_run_ft1(stage, run, chunks, ft2.seconds, version=version, date=date,
-                           proc_ver=int(proc_ver or KINDS["ft1"][1]), lost_events=lost)  # fmt: skip
+                           proc_ver=int(proc_ver or KINDS["ft1"][1]), lost_events=lost,
+                           config_keys=keys)  # fmt: skip
         staged = [ft2.seconds, ft2.merged, *ft1.all()]
         with session(db_url) as s:
             _check_unchanged(s, staged, out, run, version)
@@ -135,9 +148,15 @@ def make_run_products(
             supersedes = reg.dataset.supersedes if supersedes is None else supersedes
         if supersedes is not None:
             old = s.scalars(
-                select(Dataset.file_path).where(Dataset.run == run, Dataset.version == supersedes)
-            )
+                select(Dataset.file_path).where(Dataset.run == run, Dataset.version == supersedes,
+                                                Dataset.data_type != MONITOR)
+            )  # fmt: skip
             replaced = {"export": export_name(run, supersedes), "version": int(supersedes),
                         "files": sorted(Path(f).name for f in old)}  # fmt: skip
     export(outbox, export_name(run, version), products, replaced if supersedes is not None else None)
+    if site is not None:  # data-quality monitoring of the run version (not exported: ISOC-internal)
+        with session(db_url) as s:
+            monitor_run_version(
+                s, site, run, version, start, stop, chunks, lost_events=lost, provenance=extra
+            )
     return [str(p) for p in products]

@@ -5,7 +5,8 @@ are written under temporary names and renamed, and an existing result is kept as
 
 * :func:`recon_crumb` decodes events ``[lo, hi)`` of one merged file, interpolates the attitude
   (samples not flagged attitude-invalid) and position (samples not flagged orbit-invalid) at each
-  event time, reconstructs, and writes the crumb's merit table.
+  event time, reconstructs, and writes the crumb's merit table (and, just before, its digi
+  monitoring histograms: :func:`fermi_l1.monitoring.fill.write_crumb_histograms`).
 * :func:`assemble_run_input` concatenates the crumbs of each chunk into ``merit/chunkNNNN.parquet``,
   writes the run's spacecraft samples and, last, ``run.json`` with the provenance.
 """
@@ -25,6 +26,7 @@ from fermi_halfpipe.format import FLAG_ATTITUDE_INVALID, FLAG_ORBIT_INVALID
 from fermi_l1.digi import decode_events
 from fermi_l1.ft2.make import SpacecraftDataError, invalid_mask
 from fermi_l1.merit import MeritError, build_merit, read_merit, write_merit
+from fermi_l1.monitoring.fill import write_crumb_histograms
 from fermi_l1.pipeline.inputs import write_run_inputs
 from fermi_l1.recon import interpolate_attitude, reconstruct
 
@@ -129,6 +131,7 @@ def recon_crumb(
     quaternion, position = pointing_at(samples, t)
     merit = build_merit(digi, reconstruct(digi, quaternion, position), run)
     target.parent.mkdir(parents=True, exist_ok=True)
+    write_crumb_histograms(target, digi)  # before the merit file, which marks the crumb done
     write_merit(target, merit, run_id=run)
     return [str(target)]
 

@@ -53,13 +53,22 @@ def lat_run_key(text: str) -> str | None:
     return None if m is None else run_folder(int(m.group(1)))
 
 
-#: recon crumbs -> run input -> L1 products, for one LAT run
+def _rerun_guard(session: Any, targets: Any, step: str | None) -> str | None:
+    """:func:`fermi_l1.pipeline.rerun_guard.rerun_guard` (imported when a re-run is asked)."""
+    from fermi_l1.pipeline.rerun_guard import rerun_guard
+
+    return rerun_guard(session, targets, step)
+
+
+#: recon crumbs -> run input -> L1 products, for one LAT run; done work of a catalogued version
+#: is not re-run in place (:mod:`fermi_l1.pipeline.rerun_guard`: that is ``fermi-l1 reprocess``)
 L1_CHAIN = Chain(
     name="l1",
     tasks=("recon", "runinput", "l1run"),
     subject="LAT run",
     subject_key=lat_run_key,
     examples="r0239557414 or 239557414",
+    rerun_guard=_rerun_guard,
 )
 #: bad input of the L1 tasks besides fermi_core.errors.BadInput
 _BAD_INPUT = (ShimError,)
