@@ -26,7 +26,8 @@ def _ops_page_links_logs(home: Path, attempts: list[dict]) -> None:
 
     from fermi_isoc.web.app import Settings, create_app
 
-    client = TestClient(create_app(Settings(db_url=f"sqlite:///{home / 'fermi.db'}", home=str(home))))
+    app = create_app(Settings(db_url=f"sqlite:///{home / 'fermi.db'}", home=str(home)))
+    client = TestClient(app, base_url="http://127.0.0.1:8080")  # a trusted host
     for a in attempts:
         page = client.get(f"/runs/{a['task']}/{a['key']}")
         assert page.status_code == 200, page.text

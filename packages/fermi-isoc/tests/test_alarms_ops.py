@@ -32,6 +32,7 @@ EXPECTED_PAGES = {
     "gap-not-filled": "gap-not-filled", "run-held-back": "held-run", "run-overdue": "overdue-run",
     "run-rejected": "rejected-run", "failed-attempts": "failed-step", "trigger-rate": "instrument-rates",
     "livetime-fraction": "instrument-rates", "disk-usage": "disk-usage",
+    "run-quality": "data-quality", "config-key-mismatch": "config-key-mismatch",
 }  # fmt: skip
 
 

@@ -167,7 +167,7 @@ def test_delivery_lineage_shows_halfpipe_and_l1_states(server, page):
         ("796099999", "rejected: 0 / 0 / 0 (bad run header)", "not started"),
     ]
     # the held-back state is the one an operator must notice: it stands out
-    held = page.locator("#lineage-runs tr[data-run='796007200'] .hp-open")
+    held = page.locator("#lineage-runs tr[data-run='796007200'] .hp-held")
     assert held.evaluate("e => getComputedStyle(e).fontWeight") == "700"
     _shot(page, "07-delivery-lineage-halfpipe")
     page.click("#lineage-runs a[href='/runs/L1Proc/r0796007200']")  # drill down to the held run

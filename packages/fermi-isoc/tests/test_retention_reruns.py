@@ -113,3 +113,47 @@ def test_check_reports_them_and_clean_removes_only_done_and_old(db, leftovers, c
     assert all(folders[k].exists() for k in ("queued", "requested", "unknown"))
     with session_scope(db.url) as s, pytest.raises(ValueError, match="older_than_days must be positive"):
         clean_reruns(s, l1, older_than_days=0)
+
+
+def _request_of(url: str, run: str, state: str, step: str | None = None) -> int:
+    with session_scope(url) as s:
+        req = RerunRequest(run=run, step=step, requested_by="ops", reason="fix", origin="cli", state=state)
+        s.add(req)
+        s.flush()
+        return req.id
+
+
+def test_a_failed_request_keeps_its_folder_until_a_later_rerun_of_the_same_subject_is_done(db, tmp_path):
+    """The outputs moved aside by a failed re-run are the last ones made before it: kept while it is the latest."""
+    l1 = tmp_path / "home" / "l1"
+    work = l1 / "work" / KEY
+    crumb = f"recon/{KEY}.c0000.k000"
+    step_failed = _request_of(db.url, crumb, "failed", step="recon")
+    run_failed = _request_of(db.url, KEY, "failed")
+    other_failed = _request_of(db.url, "r0239999999", "failed")
+    folders = {
+        rid: _aside(work / f".rerun-{rid}", {"c0000-k000.parquet": b"x" * 10}, 40)
+        for rid in (step_failed, run_failed, other_failed)
+    }
+    with session_scope(db.url) as s:
+        result = clean_reruns(s, l1, older_than_days=30)
+    assert result.removed == []
+    kept = {f.request_id: why for f, why in result.kept}
+    assert kept[step_failed] == (
+        f"request {step_failed} failed: these are the outputs from before it, kept until a later re-run of "
+        f"{crumb} is done"
+    )
+    assert kept[run_failed].startswith(f"request {run_failed} failed:") and kept[run_failed].endswith(
+        f"{KEY} is done"
+    )
+    # a later whole-run re-run of the LAT run is done: both failed requests of that run are replaced
+    later = _request_of(db.url, KEY, "done")
+    with Session(get_engine(db.url)) as s:
+        found = {f.request_id: f for f in rerun_folders(s, l1)}
+    assert (found[step_failed].replaced_by, found[run_failed].replaced_by) == (later, later)
+    assert found[other_failed].replaced_by is None  # another LAT run's request is not replaced by it
+    with session_scope(db.url) as s:
+        result = clean_reruns(s, l1, older_than_days=30)
+    assert sorted(f.request_id for f in result.removed) == [step_failed, run_failed]
+    assert [f.request_id for f, _ in result.kept] == [other_failed]
+    assert folders[other_failed].exists() and not folders[step_failed].exists()

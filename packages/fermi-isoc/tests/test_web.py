@@ -105,7 +105,7 @@ def test_delivery_lineage_shows_the_halfpipe_state_of_each_run_next_to_the_l1_st
         re.S,
     )
     assert [(run, l1, hp) for run, l1, hp, _ in rows] == [
-        ("796003600", "failed", "incomplete"), ("796007200", "held", "open"), ("796099999", "", "rejected"),
+        ("796003600", "failed", "incomplete"), ("796007200", "held", "held"), ("796099999", "", "rejected"),
     ]  # fmt: skip
     text = {run: re.sub(r"<[^>]+>", "", cell) for run, _, _, cell in rows}
     assert text == {
@@ -114,6 +114,39 @@ def test_delivery_lineage_shows_the_halfpipe_state_of_each_run_next_to_the_l1_st
         "796099999": "rejected: 0 / 0 / 0 (bad run header)",
     }
     assert "not started" in lineage.split('data-run="796099999"')[1]
+
+
+def test_delivery_lineage_shows_the_published_held_and_overdue_states_not_the_stored_open(client):
+    """An open halfpipe run is ``held`` until its deadline, ``overdue`` after it (judged per request)."""
+    from datetime import datetime, timedelta, timezone
+
+    from sqlalchemy import update
+
+    from fermi_core.db import session_scope
+    from fermi_halfpipe.models import HalfpipeRun
+
+    add_halfpipe(client.db)
+
+    def cell() -> tuple[str, str]:
+        html = client.get("/deliveries/260324002").text
+        m = re.search(
+            r'<tr class="lineage-row" data-run="796007200".*?data-halfpipe="(\w*)">(.*?)</td>', html, re.S
+        )
+        return m.group(1), re.sub(r"<[^>]+>", "", m.group(2))
+
+    due = datetime.now(timezone.utc) + timedelta(hours=5)
+    with session_scope(client.db.url) as s:
+        s.execute(update(HalfpipeRun).where(HalfpipeRun.run_id == 796007200).values(deadline_utc=due))
+    state, text = cell()
+    assert state == "held" and text.startswith("held back: 300 / 35 / 0; due ") and "open" not in text
+    with session_scope(client.db.url) as s:
+        s.execute(
+            update(HalfpipeRun)
+            .where(HalfpipeRun.run_id == 796007200)
+            .values(deadline_utc=due - timedelta(hours=6))
+        )
+    state, text = cell()
+    assert state == "overdue" and text.startswith("overdue: 300 / 35 / 0")
 
 
 def _rerun(client, token=TOKEN, csrf=None, **fields):
@@ -195,7 +228,8 @@ def test_run_page_shows_the_request_state_and_the_halfpipe_state(client):
         s.add(HalfpipeRun(run_id=796003600, status="open", n_delivered=1200, n_held=35, n_late=4))
         s.add(HalfpipeRun(run_id=796000000, status="complete", n_delivered=900, n_held=0, n_late=0))
     html = client.get("/runs/L1Proc/r0796003600").text
-    assert 'Halfpipe: <b class="hp-open">held back</b>, events delivered 1200, held back 35, late 4' in html
+    # the published state (an open run is held or overdue), not the stored status "open"
+    assert 'Halfpipe: <b class="hp-held">held back</b>, events delivered 1200, held back 35, late 4' in html
     assert "no re-run request" in html
     assert _rerun(client).status_code == 200
     row = re.search(
@@ -224,7 +258,7 @@ def test_run_page_shows_the_request_state_and_the_halfpipe_state(client):
     cells = dict(
         re.findall(r'<a href="/runs/(L1Proc/r\d+)">.*?<td class="halfpipe" data-halfpipe="(\w*)"', runs, re.S)
     )
-    assert cells["L1Proc/r0796003600"] == "open" and cells["L1Proc/r0796000000"] == "complete"
+    assert cells["L1Proc/r0796003600"] == "held" and cells["L1Proc/r0796000000"] == "complete"
     assert cells["L1Proc/r0796007200"] == ""
     assert "held back</span>: 1200 / 35 / 4" in runs
 
@@ -311,6 +345,7 @@ def test_index_groups_task_runs_by_lat_run_with_halfpipe_state_steps_and_product
         "incomplete": "1",
         "rejected": "1",
         "accepted": "1",
+        "mismatch": "0",  # a configuration-key mismatch (none in this world)
     }
     l1 = dict(re.findall(r'class="state-([\w-]+)" href="[^"]*">[\w ]+: <b>(\d+)</b>', html))
     assert (l1["done"], l1["failed"], l1["running"], l1["not-started"]) == ("1", "1", "1", "3")

@@ -9,7 +9,7 @@ from fermi_core import logs
 from fermi_core.db import default_url
 from fermi_core.dbguard import EXIT_DATABASE, call_guarded
 from fermi_isoc._version import __version__
-from fermi_isoc.commands import alarms, plan, report, rerun, retention, saareport, serve, trend
+from fermi_isoc.commands import alarms, dq, plan, report, rerun, retention, saareport, serve, trend
 from fermi_isoc.jobs import JOBS, JobBusy, job_run
 
 #: exit code of a scheduled job refused because another instance runs
@@ -29,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     logs.add_arguments(parser)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (serve, alarms, rerun, retention, plan, saareport, report, trend):
+    for module in (serve, alarms, rerun, dq, retention, plan, saareport, report, trend):
         module.add_parser(subparsers)
     return parser
 

@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from fermi_core.engine.states import State
 from fermi_core.site import run_folder
-from fermi_isoc import queries
+from fermi_isoc import dataquality, queries
 from fermi_isoc.models import MetricSample
 from fermi_isoc.queries.ingest import _utc
 from fermi_isoc.queries.pipeline import runs
@@ -214,6 +214,49 @@ def job_overdue_periods(ctx: Context, spec: AlarmSpec) -> list[Item]:
     return out
 
 
+def run_quality_level(ctx: Context, spec: AlarmSpec) -> list[Item]:
+    """Each run whose latest monitoring verdict is not good and that nobody signed off.
+
+    The value is 2 for a ``bad`` verdict, 1 for a ``warning`` unsigned for longer than the alarm's
+    ``window_hours`` (the time a shifter has to sign it off), 0 for a newer ``warning``. The
+    detail names the failing checks (:mod:`fermi_isoc.dataquality`).
+    """
+    out = []
+    for v in dataquality.verdicts(ctx.session):
+        if v.verdict == "good" or v.signoff:
+            continue
+        failing = "; ".join(dataquality.check_text(c) for c in v.checks) or "no failing check recorded"
+        if v.verdict == "bad":
+            level, note = 2.0, "verdict bad"
+        else:
+            age = _age_or_inf(ctx, v.evaluated_at)
+            level = 1.0 if age > spec.window_hours else 0.0
+            note = f"verdict warning, not signed off for {age:.1f} h (sign-off due within {spec.window_hours:g} h)"
+        out.append(Item(run_folder(v.run), level, f"run {v.run} v{v.version}: {note}; failing: {failing}"))
+    return out
+
+
+def config_mismatch_hours(ctx: Context, spec: AlarmSpec) -> list[Item]:
+    """Each halfpipe run held for a configuration-key mismatch: hours since its last data.
+
+    The detail carries the halfpipe's reason (naming the key in the data and the key the
+    mission-planning table expects) and the keys recorded for the run.
+    """
+    out = []
+    for r in dataquality.mismatched_runs(ctx.session, now=ctx.now):
+        keys = dataquality.keys_text(getattr(r, "config_keys", None))
+        out.append(
+            Item(
+                run_folder(r.run_id),
+                _age_or_inf(ctx, r.last_data_utc),
+                f"halfpipe run held: {r.reason or 'configuration key mismatch (no reason recorded)'}"
+                + (f"; keys in the data: {keys}" if keys else "")
+                + "; Level 1 does not take it until accepted",
+            )
+        )
+    return out
+
+
 def watchdog(ctx: Context, spec: AlarmSpec) -> list[Item]:
     """Always one item: the chain is alive."""
     return [Item("watchdog", 1.0, "always firing")]
@@ -226,6 +269,8 @@ QUANTITIES: dict[str, Callable[[Context, AlarmSpec], list[Item]]] = {
     "overdue_run_hours": overdue_run_hours,
     "rejected_run_hours": rejected_run_hours,
     "failed_attempts": failed_attempts,
+    "run_quality_level": run_quality_level,
+    "config_mismatch_hours": config_mismatch_hours,
     "trigger_rate_hz": _samples("trigger_rate_hz"),
     "livetime_fraction": _samples("livetime_fraction"),
     "downlink_rate_bps": _samples("downlink_rate_bps"),

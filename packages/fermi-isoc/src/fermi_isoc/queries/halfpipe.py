@@ -1,7 +1,8 @@
 """The halfpipe's view of each LAT run (events delivered, held back and late), from its published reader.
 
 Everything here goes through :mod:`fermi_halfpipe.published` (the halfpipe's tables are its own):
-:func:`halfpipe_states` per run, :func:`halfpipe_state_counts` (one SQL aggregate over all runs)
+:func:`halfpipe_states` per run (the published state: held / overdue / complete / ..., never the
+stored ``open``), :func:`halfpipe_state_counts` (one SQL aggregate over all runs)
 and :func:`halfpipe_runs` (the runs in given states, e.g. ``held``, ``overdue``, ``rejected``).
 """
 
@@ -16,21 +17,35 @@ from fermi_halfpipe import published
 from fermi_halfpipe.published import run_counts
 from fermi_isoc.queries.pages import Page, clamp
 
-#: halfpipe run status -> what the page calls it
+#: published halfpipe run state (:data:`fermi_halfpipe.published.STATES`) -> what the page calls it
 LABELS = {
-    "open": "held back",
     "held": "held back",
     "overdue": "overdue",
     "complete": "complete",
     "incomplete": "incomplete",
     "rejected": "rejected",
+    "mismatch": "configuration mismatch",
     "accepted": "accepted",
 }
 
 
 @dataclass(frozen=True)
 class HalfpipeState:
-    """The halfpipe's view of one LAT run."""
+    """The halfpipe's view of one LAT run: its published state and its event counts.
+
+    Attributes
+    ----------
+    status
+        The published state (``held``, ``overdue``, ``complete``, ``incomplete``, ``rejected``,
+        ``mismatch``, ``accepted``: :func:`fermi_halfpipe.published.run_states`), never the
+        stored row status (an open run is ``held`` or ``overdue``, judged at the request's time).
+    label
+        What the page calls that state.
+    n_delivered, n_held, n_lost, n_late, n_duplicates
+        Events delivered, held back, lost (counted at completion), arrived late; duplicate datagrams.
+    deadline_utc, deliveries_left
+        When an open run is due, and the deliveries without its data still to wait (None once retired).
+    """
 
     run_id: int
     status: str
@@ -40,23 +55,35 @@ class HalfpipeState:
     n_late: int
     n_duplicates: int
     reason: str
+    n_lost: int = 0
+    revision: int = 0
+    deadline_utc: datetime | None = None
+    deliveries_left: int | None = None
 
 
-def halfpipe_states(session: Session, run_ids: list[int | None] | None = None) -> dict[int, HalfpipeState]:
-    """``{LAT run id: state}`` of the given runs (all when ``run_ids`` is None); empty without the table."""
-    return {
-        run_id: HalfpipeState(
-            run_id,
-            c.status,
-            LABELS.get(c.status, c.status),
-            c.delivered,
-            c.held_back,
-            c.late,
-            c.duplicate_datagrams,
-            c.reason,
-        )
-        for run_id, c in run_counts(session, run_ids).items()
-    }
+def halfpipe_states(
+    session: Session, run_ids: list[int | None] | None = None, *, now: datetime | None = None
+) -> dict[int, HalfpipeState]:
+    """``{LAT run id: state}`` of the given runs (all when None), open runs judged at ``now``.
+
+    The state is the published one (:func:`fermi_halfpipe.published.run_states`); the late and
+    duplicate counts come from :func:`fermi_halfpipe.published.run_counts`. Empty without the tables.
+    """
+    wanted = None if run_ids is None else sorted({int(r) for r in run_ids if r is not None})
+    if wanted is not None and not wanted:
+        return {}
+    states = published.run_states(session, runs=wanted, now=now)
+    counts = run_counts(session, wanted) if states else {}
+    out = {}
+    for st in states:
+        c = counts.get(int(st.run_id))
+        out[int(st.run_id)] = HalfpipeState(
+            run_id=int(st.run_id), status=st.state, label=LABELS.get(st.state, st.state),
+            n_delivered=st.n_events, n_held=st.held_events, n_late=c.late if c else 0,
+            n_duplicates=c.duplicate_datagrams if c else 0, reason=st.reason, n_lost=st.lost_events,
+            revision=st.revision, deadline_utc=st.deadline_utc, deliveries_left=st.deliveries_left,
+        )  # fmt: skip
+    return out
 
 
 def halfpipe_state_counts(session: Session, *, now: datetime | None = None) -> dict[str, int]:

@@ -11,9 +11,12 @@ the run's folder name (``r0796000000``) or starts with it (a recon crumb
 * the products and every catalogued version of each (:func:`fermi_l1.catalog.api.query`);
 * the latency from the first receipt of a delivery carrying its data to its first FT1 export.
 
-Counts and filters are computed over every LAT run with SQL aggregates (one row per run, step
-and state), never over a fetched page; attempts are read only for the runs of the page shown.
-Every query runs on the session's own connection (no second pooled connection per request).
+Counts and filters are computed over every LAT run with one SQL aggregate (one row per run: its
+task runs in each state that needs a look, whether it has a chain's step and its last step), never
+over a fetched page; task runs and attempts are read only for the runs of the page shown, by key
+ranges the ``(task_pk, key)`` index answers (no scan of every task run). The page of one run reads
+only that run. Every query runs on the session's own connection (no second pooled connection per
+request).
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from fermi_core.engine.models import Task, TaskAttempt, TaskRun
@@ -198,23 +201,72 @@ def _pipeline(session: Session, attempts: bool = False) -> bool:
     return has_tables(session, *names)
 
 
-def _engine_states(session: Session) -> dict[int, dict[str, Counter]]:
-    """``{LAT run: {step: Counter(task-run state)}}`` over every task run (one SQL aggregate)."""
+@dataclass(frozen=True)
+class _Flags:
+    """What the L1 state of a LAT run depends on: its task runs in each urgent state, its steps."""
+
+    urgent: dict[str, int]
+    has_chain_step: bool
+    has_last_step: bool
+
+
+def _l1_state(flags: _Flags | None) -> str:
+    """The L1 state of a LAT run (:data:`L1_STATES`) from its :class:`_Flags` (None: no task run)."""
+    if flags is None:
+        return "not started"
+    for state in URGENCY:
+        if flags.urgent.get(state):
+            return state
+    # every task run done: the run is done unless its chain's last step is still to be made
+    return "waiting" if flags.has_chain_step and not flags.has_last_step else "done"
+
+
+def _flags_of(steps: dict[str, Counter]) -> _Flags | None:
+    """:class:`_Flags` of a LAT run from its task runs by step and state (None when it has none)."""
+    if not steps:
+        return None
+    total: Counter = Counter()
+    for counts in steps.values():
+        total.update(counts)
+    tasks, last = _chain_steps()
+    return _Flags(
+        {s: total[s] for s in URGENCY if total[s]}, bool(set(steps) & tasks), bool(set(steps) & last)
+    )
+
+
+def _engine_flags(session: Session) -> dict[int, _Flags]:
+    """``{LAT run: flags}`` of every LAT run with task runs, from two small aggregates.
+
+    The steps each run has (distinct run prefix and task: a few rows per run) and the task runs
+    not ``done`` by run and state (the few that need a look); no per-row state over every task
+    run is computed (that conditional aggregate costs twice as much at a month of history).
+    """
     if not _pipeline(session):
         return {}
+    tasks, last = _chain_steps()
+    names = dict(session.execute(select(Task.id, Task.name)).all())
     prefix = func.substr(TaskRun.key, 1, _KEY_LEN)
-    rows = session.execute(
-        select(prefix, Task.name, TaskRun.state, func.count())
-        .join(Task, Task.id == TaskRun.task_pk)
-        .where(TaskRun.key.like("r%"))
-        .group_by(prefix, Task.name, TaskRun.state)
-    ).all()
-    out: dict[int, dict[str, Counter]] = defaultdict(dict)
-    for pre, task, state, n in rows:
+    steps: dict[int, set[str]] = defaultdict(set)
+    for pre, task_pk in session.execute(
+        select(prefix, TaskRun.task_pk).where(TaskRun.key.like("r%")).distinct()
+    ):
         m = _KEY.match(pre)
         if m:
-            out[int(m.group(1))].setdefault(task, Counter())[state] += int(n)
-    return dict(out)
+            steps[int(m.group(1))].add(names.get(task_pk, ""))
+    urgent: dict[int, dict[str, int]] = defaultdict(dict)
+    rows = session.execute(
+        select(prefix, TaskRun.state, func.count())
+        .where(TaskRun.key.like("r%"), TaskRun.state != "done")
+        .group_by(prefix, TaskRun.state)
+    )
+    for pre, state, n in rows:
+        m = _KEY.match(pre)
+        if m and state in URGENCY:
+            urgent[int(m.group(1))][state] = int(n)
+    return {
+        run: _Flags(urgent.get(run, {}), bool(names_ & tasks), bool(names_ & last))
+        for run, names_ in steps.items()
+    }
 
 
 def _chunk_runs(session: Session) -> set[int]:
@@ -223,36 +275,20 @@ def _chunk_runs(session: Session) -> set[int]:
     return {int(r) for r in session.scalars(select(Chunk.run_id).where(Chunk.run_id.is_not(None)).distinct())}
 
 
-def _l1_state(steps: dict[str, Counter], chain_steps: tuple[set[str], set[str]]) -> str:
-    if not steps:
-        return "not started"
-    total: Counter = Counter()
-    for counts in steps.values():
-        total.update(counts)
-    for state in URGENCY:
-        if total.get(state):
-            return state
-    tasks, last = chain_steps
-    # every task run done: the run is done unless its chain's last step is still to be made
-    return "waiting" if (set(steps) & tasks) and not (set(steps) & last) else "done"
-
-
 @dataclass
 class _World:
-    """Every LAT run with its step states and halfpipe state (what counts and filters need)."""
+    """Every LAT run with its L1 and halfpipe state (what counts and filters need)."""
 
-    steps: dict[int, dict[str, Counter]]
     halfpipe: dict[int, RunState]
     run_ids: list[int]  # newest first
     l1: dict[int, str]
 
 
 def _world(session: Session) -> _World:
-    steps = _engine_states(session)
+    flags = _engine_flags(session)
     halfpipe = {int(s.run_id): s for s in run_states(session)}
-    ids = sorted(set(steps) | set(halfpipe) | _chunk_runs(session), reverse=True)
-    chain_steps = _chain_steps()
-    return _World(steps, halfpipe, ids, {r: _l1_state(steps.get(r, {}), chain_steps) for r in ids})
+    ids = sorted(set(flags) | set(halfpipe) | _chunk_runs(session), reverse=True)
+    return _World(halfpipe, ids, {r: _l1_state(flags.get(r)) for r in ids})
 
 
 def runs_of_delivery_id(session: Session, delivery_id: str) -> set[int]:
@@ -329,11 +365,29 @@ def _products_of(session: Session, run_ids: list[int]) -> dict[int, list[Product
     return out
 
 
-def _attempt_rows(session: Session, keys: list[str]) -> list[tuple]:
-    """``(LAT run, step, task-run key, task-run state, attempt row or Nones)`` of the runs ``keys``."""
-    if not keys or not _pipeline(session, attempts=True):
+def _key_ranges(run_ids: list[int], task_pks: list[int]) -> ColumnElement[bool]:
+    """Task runs whose key starts with one of the LAT runs' folder names, as index ranges.
+
+    ``r0796000000 <= key < r0796000001`` holds the run's own key and its crumbs
+    (``r0796000000.c0000.k000``) whatever the collation (the bounds differ in a digit); a longer
+    key in that range (``r07960000001``) is left out by :func:`_run_of_key`. The task condition
+    is inside each term of the ``OR`` so that each is a range of the ``(task_pk, key)`` index on
+    both backends (PostgreSQL: a bitmap OR; SQLite: its multi-index OR), never a scan of every
+    task run.
+    """
+    return or_(
+        *(
+            and_(TaskRun.task_pk.in_(task_pks), TaskRun.key >= lat_key(r), TaskRun.key < lat_key(r + 1))
+            for r in sorted(set(run_ids))
+        )
+    )
+
+
+def _attempt_rows(session: Session, run_ids: list[int]) -> list[tuple]:
+    """``(LAT run, step, task-run key, task-run state, attempt row or Nones)`` of the LAT runs."""
+    if not run_ids or not _pipeline(session, attempts=True):
         return []
-    prefix = func.substr(TaskRun.key, 1, _KEY_LEN)
+    task_pks = list(session.scalars(select(Task.id)))
     rows = session.execute(
         select(
             TaskRun.key,
@@ -348,13 +402,14 @@ def _attempt_rows(session: Session, keys: list[str]) -> list[tuple]:
         )
         .join(Task, Task.id == TaskRun.task_pk)
         .outerjoin(TaskAttempt, TaskAttempt.run_pk == TaskRun.id)
-        .where(prefix.in_(keys))
+        .where(_key_ranges(run_ids, task_pks))
         .order_by(TaskRun.key, TaskAttempt.number)
     ).all()
+    wanted = set(run_ids)
     out = []
     for key, task, run_state, number, state, submitted, started, ended, wait in rows:
         run_id = _run_of_key(key)
-        if run_id is not None:
+        if run_id in wanted:
             out.append((run_id, task, key, run_state, number, state, _utc(submitted), _utc(started),
                         _utc(ended), wait))  # fmt: skip
     return out
@@ -393,22 +448,46 @@ def _step_summaries(
     return out
 
 
-def _summaries(session: Session, world: _World, run_ids: list[int]) -> list[LatRunSummary]:
+def _steps_of(attempts: list[tuple]) -> dict[str, Counter]:
+    """``{step: Counter(task-run state)}`` of one LAT run's :func:`_attempt_rows` (each task run once)."""
+    seen: dict[str, tuple[str, str]] = {}
+    for _, step, key, run_state, *_rest in attempts:
+        seen.setdefault(f"{step}/{key}", (step, run_state))
+    out: dict[str, Counter] = defaultdict(Counter)
+    for step, run_state in seen.values():
+        out[step][run_state] += 1
+    return dict(out)
+
+
+def _summaries(
+    session: Session,
+    run_ids: list[int],
+    halfpipe: dict[int, RunState],
+    attempts: list[tuple] | None = None,
+    l1: dict[int, str] | None = None,
+) -> list[LatRunSummary]:
+    """The summaries of the LAT runs ``run_ids`` (their :func:`_attempt_rows` read unless given;
+    their L1 states ``l1`` as the listing filtered them, else from those rows)."""
     order = _step_order()
-    attempts = _attempt_rows(session, [lat_key(r) for r in run_ids])
+    if attempts is None:
+        attempts = _attempt_rows(session, run_ids)
     per_run: dict[int, list[tuple]] = defaultdict(list)
     for row in attempts:
         per_run[row[0]].append(row)
     deliveries = _deliveries_of(session, run_ids) if has_tables(session, Chunk.__tablename__) else {}
     products = _products_of(session, run_ids)
-    return [
-        LatRunSummary(
-            run_id=r, key=lat_key(r), l1_state=world.l1[r], halfpipe=world.halfpipe.get(r),
-            steps=_step_summaries(world.steps.get(r, {}), per_run.get(r, []), order),
-            deliveries=deliveries.get(r, []), products=products[r],
-        )
-        for r in run_ids
-    ]  # fmt: skip
+    out = []
+    for r in run_ids:
+        steps = _steps_of(per_run.get(r, []))
+        out.append(
+            LatRunSummary(
+                run_id=r, key=lat_key(r), halfpipe=halfpipe.get(r),
+                l1_state=l1[r] if l1 is not None else _l1_state(_flags_of(steps)),
+                steps=_step_summaries(steps, per_run.get(r, []), order),
+                deliveries=deliveries.get(r, []), products=products[r],
+            )
+        )  # fmt: skip
+    return out
 
 
 def lat_runs(
@@ -454,7 +533,7 @@ def lat_runs(
     counts = Counter(world.l1.values())
     shown = ids[(page - 1) * per_page : page * per_page]
     return LatRunPage(
-        runs=_summaries(session, world, shown),
+        runs=_summaries(session, shown, world.halfpipe, l1=world.l1),
         total=len(ids),
         page=page,
         per_page=per_page,
@@ -462,15 +541,25 @@ def lat_runs(
     )
 
 
+def _has_chunks(session: Session, run_id: int) -> bool:
+    if not has_tables(session, Chunk.__tablename__):
+        return False
+    return session.scalar(select(Chunk.id).where(Chunk.run_id == run_id).limit(1)) is not None
+
+
 def lat_run(session: Session, run_id: int) -> LatRunDetail | None:
-    """One LAT run with every attempt of its task runs, or None when nothing knows the run."""
-    world = _world(session)
-    if run_id not in world.l1:
+    """One LAT run with every attempt of its task runs, or None when nothing knows the run.
+
+    Reads only that run: its task runs and attempts, its halfpipe state, whether ingest cut a
+    chunk of it, its deliveries and products.
+    """
+    rows = _attempt_rows(session, [run_id])
+    halfpipe = {int(h.run_id): h for h in run_states(session, runs=[run_id])}
+    if not rows and not halfpipe and not _has_chunks(session, run_id):
         return None
-    (summary,) = _summaries(session, world, [run_id])
+    (summary,) = _summaries(session, [run_id], halfpipe, rows)
     order = _step_order()
-    rows = _attempt_rows(session, [lat_key(run_id)])
-    rows.sort(key=lambda r: (order.get(r[1], len(order)), r[1], r[2], r[4] or 0))
+    rows = sorted(rows, key=lambda r: (order.get(r[1], len(order)), r[1], r[2], r[4] or 0))
     bars = [AttemptBar(key, step, number, state, sub, start, end)
             for _, step, key, _, number, state, sub, start, end, _ in rows if number is not None]  # fmt: skip
     task_runs = list(dict.fromkeys((r[1], r[2], r[3]) for r in rows))

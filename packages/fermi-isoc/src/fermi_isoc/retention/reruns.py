@@ -6,9 +6,19 @@ they are recomputed and the old ones stay for comparison. Nothing removes them: 
 
 :func:`rerun_folders` finds them under the L1 data tree with their size, age (since the folder
 was last changed, i.e. when the outputs were moved there) and the state of their request;
-:func:`clean_reruns` removes those whose request is ``done`` and that are older than N days. A
-folder whose request is pending (``requested``, ``queued``), in any other state, or unknown to
-the database is never removed.
+:func:`clean_reruns` removes those older than N days whose request is settled and whose outputs
+nobody needs any more:
+
+* ``done``: the re-run re-made everything; the folder holds only superseded intermediates.
+* ``failed`` (the engine settled it with a target failed or cancelled): the folder holds the last
+  outputs made *before* the failed re-run -- what an operator may move back, or compare with,
+  while diagnosing it. It is kept until a later request for the same subject (the same task run,
+  or a whole-run re-run of its LAT run) ended ``done``: then that run's outputs were re-made and
+  the folder is as disposable as a done one's (:attr:`RerunFolder.replaced_by`).
+
+A folder whose request is pending (``requested``, ``queued``), ``refused`` or ``superseded`` (no
+driver moved anything for those: a folder there is unexpected), failed without a later done
+re-run, or unknown to the database is never removed; the reason is reported.
 """
 
 from __future__ import annotations
@@ -20,15 +30,18 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from sqlalchemy import inspect, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from fermi_core.engine.models import RerunRequest
 from fermi_core.engine.states import PENDING, RequestState
+from fermi_isoc.queries.tables import has_tables
 
 _FOLDER = re.compile(r"^\.rerun-(\d+)$")
-#: the only request state whose moved-aside outputs may be removed
+#: the request state whose moved-aside outputs may be removed (once old enough)
 REMOVABLE_STATE = RequestState.DONE.value
+#: the request state whose moved-aside outputs may be removed once a later re-run of the same subject is done
+FAILED_STATE = RequestState.FAILED.value
 
 
 @dataclass(frozen=True)
@@ -41,16 +54,25 @@ class RerunFolder:
     n_files: int
     n_bytes: int
     age_days: float
+    #: what the request re-ran (``TASK/KEY`` or a LAT run), None when unknown
+    subject: str | None = None
+    #: a later ``done`` request for the same subject (only looked up for a failed request)
+    replaced_by: int | None = None
 
     def removable(self, older_than_days: float) -> bool:
-        """True when the request is done and the folder is older than ``older_than_days``."""
-        return self.request_state == REMOVABLE_STATE and self.age_days > older_than_days
+        """True when nobody needs the folder any more (module docstring) and it is older than ``older_than_days``."""
+        return self.why_kept(older_than_days) == ""
 
     def why_kept(self, older_than_days: float) -> str:
         """Why :func:`clean_reruns` keeps the folder (empty when it is removable)."""
         if self.request_state is None:
             return f"request {self.request_id} is not in the database"
-        if self.request_state != REMOVABLE_STATE:
+        if self.request_state == FAILED_STATE and self.replaced_by is None:
+            return (
+                f"request {self.request_id} failed: these are the outputs from before it, kept until a later "
+                f"re-run of {self.subject} is done"
+            )
+        if self.request_state not in (REMOVABLE_STATE, FAILED_STATE):
             pending = " (pending)" if self.request_state in PENDING else ""
             return f"request {self.request_id} is {self.request_state}{pending}"
         if self.age_days <= older_than_days:
@@ -80,11 +102,36 @@ def _size(folder: Path) -> tuple[int, int]:
     return n_files, n_bytes
 
 
-def _states(session: Session, ids: set[int]) -> dict[int, str]:
-    if not ids or RerunRequest.__tablename__ not in inspect(session.get_bind()).get_table_names():
+def _lat_run_of(subject: str) -> str:
+    """The LAT run a request subject belongs to (``recon/r0239557414.c0000.k000`` -> ``r0239557414``)."""
+    return subject.rpartition("/")[2].partition(".")[0]
+
+
+def _requests(session: Session, ids: set[int]) -> dict[int, tuple[str, str, int | None]]:
+    """``{request id: (state, subject, later done request of that subject or None)}``.
+
+    The later done request is looked up for failed requests only: one with a higher id whose
+    subject is the same, or that re-ran the whole LAT run the subject belongs to.
+    """
+    if not ids or not has_tables(session, RerunRequest.__tablename__):
         return {}
-    rows = session.execute(select(RerunRequest.id, RerunRequest.state).where(RerunRequest.id.in_(ids)))
-    return {int(i): st for i, st in rows}
+    rows = session.execute(
+        select(RerunRequest.id, RerunRequest.state, RerunRequest.run).where(RerunRequest.id.in_(ids))
+    ).all()
+    failed = [(int(i), run) for i, st, run in rows if st == FAILED_STATE]
+    later: dict[int, int] = {}
+    if failed:
+        done = session.execute(
+            select(RerunRequest.id, RerunRequest.run, RerunRequest.step)
+            .where(RerunRequest.state == REMOVABLE_STATE, RerunRequest.id > min(i for i, _ in failed))
+            .order_by(RerunRequest.id)
+        ).all()
+        for rid, run in failed:
+            for did, drun, dstep in done:
+                if did > rid and (drun == run or (dstep is None and drun == _lat_run_of(run))):
+                    later[rid] = int(did)
+                    break
+    return {int(i): (st, run, later.get(int(i))) for i, st, run in rows}
 
 
 def rerun_folders(session: Session, root: str | Path, now: datetime | None = None) -> list[RerunFolder]:
@@ -107,12 +154,13 @@ def rerun_folders(session: Session, root: str | Path, now: datetime | None = Non
             if m:
                 found.append((Path(here) / name, int(m.group(1))))
                 dirs.remove(name)  # its content is reported as one folder
-    states = _states(session, {rid for _, rid in found})
+    requests = _requests(session, {rid for _, rid in found})
     out = []
     for path, rid in sorted(found):
         n_files, n_bytes = _size(path)
         age = (now_s - path.stat().st_mtime) / 86400.0
-        out.append(RerunFolder(path, rid, states.get(rid), n_files, n_bytes, age))
+        state, subject, replaced_by = requests.get(rid, (None, None, None))
+        out.append(RerunFolder(path, rid, state, n_files, n_bytes, age, subject, replaced_by))
     return out
 
 
@@ -123,7 +171,7 @@ def clean_reruns(
     now: datetime | None = None,
     dry_run: bool = False,
 ) -> CleanResult:
-    """Remove the ``.rerun-<id>/`` folders under ``root`` whose request is done and older than N days.
+    """Remove the ``.rerun-<id>/`` folders under ``root`` nobody needs (module docstring) older than N days.
 
     Parameters
     ----------

@@ -40,6 +40,8 @@ from fermi_isoc.queries.ingest import delivery_by_id
 from fermi_isoc.queries.lat_runs import L1_STATES, lat_run, lat_runs
 from fermi_isoc.queries.pipeline import STATES, rerun_requests, run_by_key, state_counts
 from fermi_isoc.web.cache import TtlCache
+from fermi_isoc.web.dq import add_routes as add_dq_routes
+from fermi_isoc.web.dq import badges as dq_badges
 from fermi_isoc.web.runbook import find_runbook_dir, render_runbook
 from fermi_isoc.web.security import (
     CSRF_FIELD,
@@ -203,7 +205,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )  # fmt: skip
         except ValueError as exc:
             raise HTTPException(400, str(exc)) from exc
-        return {"listing": listing, "hp_counts": hp_counts, "params": params}
+        dq = cache.get(
+            ("dq-badges", state, hp, q, number), lambda: dq_badges(s, [r.run_id for r in listing.runs])
+        )
+        return {"listing": listing, "hp_counts": hp_counts, "params": params, "dq": dq}
 
     def _params(state: str, hp: str, q: str, page_number: int) -> dict[str, object]:
         return {"state": state.strip(), "hp": hp.strip(), "q": q.strip(), "page": page_number}
@@ -410,6 +415,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         with session() as s:
             results, now = _alarm_results(s)
         return Response(render(results, now), media_type=CONTENT_TYPE)
+
+    add_dq_routes(
+        app, page=page, make_session=session, token_refusal=_token_refusal, cache=cache,
+        site=lambda: Site.from_env(home=settings.home, db_url=settings.db_url),
+        writable=settings.operator_token is not None,
+    )  # fmt: skip
 
     @app.get("/healthz", response_class=PlainTextResponse)
     def healthz() -> str:
