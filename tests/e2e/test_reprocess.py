@@ -4,7 +4,8 @@ After a software change (a reconstruction constant, changed here), ``fermi-l1 re
 makes version 2 of every run beside version 1; ``fermi-l1 catalog verify`` passes after every
 step; the outbox exports match their manifests and v002's says what it supersedes. A reprocess
 killed with SIGKILL mid-way and then resumed ends in the same catalog rows and checksums as an
-uninterrupted one.
+uninterrupted one. ``fermi-l1 validate`` of the campaign against v001 reports the change; a
+version compared with itself reports no difference.
 """
 
 from __future__ import annotations
@@ -151,6 +152,18 @@ def test_reprocess_after_a_software_change_and_after_a_kill(db_url, tmp_path, mo
     rc, out = _run(l1, [*ref_site, "reprocess", "--resume", "1"])
     assert rc == 0 and "nothing to resume" in out, out
     _verify(ref_site)
+
+    # release validation: the campaign against v001 reports the recon change (warn or reject, the
+    # changed energies named); a version compared with itself reports no difference (accept)
+    rc, out = _run(
+        l1, [*ref_site, "validate", "--new-campaign", "reprocess-1", "--out", str(tmp_path / "val")]
+    )
+    assert rc in (1, 2), out
+    verdict = json.loads((tmp_path / "val" / "verdict.json").read_text())
+    assert not verdict["identical"] and verdict["events"]["changed_columns"].get("ENERGY", 0) > 0, verdict
+    same = [*ref_site, "validate", "--runs", *runs, "--old-version", "1", "--new-version", "1"]
+    rc, out = _run(l1, [*same, "--out", str(tmp_path / "self")])
+    assert rc == 0 and "no difference; verdict accept" in out, out
 
     # --- the same reprocess killed with SIGKILL mid-way, then resumed ---
     env = {k: v for k, v in os.environ.items() if k not in ("FERMI_HOME", "FERMI_DB_URL")}
