@@ -220,7 +220,11 @@ def test_a_rate_excursion_is_flagged_automatically_and_reissued(db_url, tmp_path
     run_id = int(bti.detail["run"]) if run_id is None else run_id
     assert bti.detail["run"] == run_id
     # the flagged bins cover the excursion and at most one 30 s bin more on each side
-    assert bti.start_met <= lo < bti.start_met + 30.0 and bti.stop_met - 30.0 < hi <= bti.stop_met, (bti, lo, hi)
+    assert bti.start_met <= lo < bti.start_met + 30.0 and bti.stop_met - 30.0 < hi <= bti.stop_met, (
+        bti,
+        lo,
+        hi,
+    )
     out = _ok(l1, [*site, "quality", "list"])
     assert "auto" in out and "rate excursion" in out
     _pipeline(site, DATES[1])
