@@ -120,14 +120,16 @@ def test_release_tag_must_match_version_and_released_changelog(repo_copy: Path):
 
 def test_python_version_marker_is_listed_unconditionally_but_platform_marker_is_refused(repo_copy: Path):
     pyproject = repo_copy / "packages" / "fermi-halfpipe" / "pyproject.toml"
-    _edit(pyproject, '"numba>=0.58",', '"numba>=0.58",\n    "tomli>=1.1; python_version < \'3.11\'",')
+    _edit(
+        pyproject, '"numba>=0.58",', '"numba>=0.58",\n    "exceptiongroup>=1.1; python_version < \'3.11\'",'
+    )
     assert check_recipes.check(repo_copy) == [
-        "recipes/fermi-halfpipe/recipe.yaml: run dependency missing: 'tomli >=1.1' (from the pyproject)"
+        "recipes/fermi-halfpipe/recipe.yaml: run dependency missing: 'exceptiongroup >=1.1' (from the pyproject)"
     ]
     _edit(
         repo_copy / "recipes" / "fermi-halfpipe" / "recipe.yaml",
         "    - numba >=0.58\n",
-        "    - numba >=0.58\n    - tomli >=1.1\n",
+        "    - numba >=0.58\n    - exceptiongroup >=1.1\n",
     )
     assert check_recipes.check(repo_copy) == []
     _edit(pyproject, "python_version < '3.11'", "sys_platform == 'win32'")

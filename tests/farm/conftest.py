@@ -136,7 +136,8 @@ def local_products(tmp_path_factory: pytest.TempPathFactory, merged_home: Path) 
     rc, out = _quiet(l1, pipeline_argv(home, "--workers", "2"))
     assert rc == 0, out
     got = products(home)
-    assert len([p for p in got if p.startswith("l1/products/")]) == 10, got  # 5 products x 2 runs
+    fits = [p for p in got if p.startswith("l1/products/") and p.endswith(".fit")]
+    assert len(fits) == 10, got  # 5 FITS products x 2 runs (besides the MONITOR file and plots)
     return got
 
 
