@@ -110,3 +110,38 @@ def test_datagram_split_across_deliveries_is_rejoined():
     dec = decode_datagrams(data, np.array([0]), np.array([data.size]), np.array([956]))
     assert dec.problems == [] and dec.n_events == int((run.epu == 0).sum())
     assert len(cols) >= 3  # the cut fell inside the datagram
+
+
+def test_datagram_table_is_the_same_without_the_event_columns(run):
+    ra = _decode_packets(concatenate([run.packets(956), run.packets(957)]))
+    full = decode_datagrams(ra.buffer, ra.offset, ra.length, ra.apid, ra.sec, ra.usec)
+    lean = decode_datagrams(ra.buffer, ra.offset, ra.length, ra.apid, ra.sec, ra.usec, event_columns=False)
+    assert full.datagrams.keys() == lean.datagrams.keys()
+    for k in full.datagrams:
+        assert np.array_equal(full.datagrams[k], lean.datagrams[k]), k
+    assert sorted(lean.events) == ["datagram", "gem_seq", "hw_seq", "length", "offset"]
+    for k in lean.events:
+        assert np.array_equal(full.events[k], lean.events[k]), k
+
+
+def test_stored_datagrams_decode_the_same_from_memory_and_from_the_store_file(run, tmp_path):
+    from types import SimpleNamespace
+
+    from fermi_core.site import Site
+    from fermi_halfpipe.store import decode_stored, resident_store, store_datagrams
+
+    ra = _decode_packets(concatenate([run.packets(956), run.packets(957)]))
+    dec = decode_datagrams(ra.buffer, ra.offset, ra.length, ra.apid, event_columns=False)
+    site = Site(tmp_path / "home", f"sqlite:///{tmp_path / 'fermi.db'}")
+    keep = np.flatnonzero(dec.datagrams["apid"] == 957)[::-1]  # stored in another order than they lie
+    path, offs = store_datagrams(site, "230401001", run.run, 957, dec, keep)
+    rows = [
+        SimpleNamespace(run_id=run.run, seq=k, apid=957, store_path=path, store_offset=int(o), length=int(n))
+        for k, (o, n) in enumerate(zip(offs, dec.datagrams["length"][keep], strict=True))
+    ][::2]
+    disk = decode_stored(site, rows)
+    memory = decode_stored(site, rows, {path: resident_store(dec, keep, offs)})
+    assert disk.problems == memory.problems == [] and disk.n_events > 0
+    assert np.array_equal(disk.buffer, memory.buffer)
+    for k in disk.events:
+        assert np.array_equal(disk.events[k], memory.events[k]), k

@@ -38,7 +38,7 @@ def test_stream_not_increasing_is_an_error_naming_stream_and_index():
         merge_streams(np.array([1], np.uint64), np.array([2, 7, 3], np.uint64))
 
 
-def test_gather_copies_aligned_records_word_by_word():
+def test_gather_copies_aligned_records_in_the_order_given():
     buf = np.arange(64, dtype=np.uint8)
     off = np.array([0, 16, 40, 8], np.int64)  # a record order as a merge gives it
     ln = np.array([8, 24, 4, 8], np.int64)

@@ -220,6 +220,40 @@ def datagrams_to_packets(
 
 
 # --------------------------------------------------------------------------------------------
+# byte gather
+# --------------------------------------------------------------------------------------------
+
+
+def gather_records(
+    buffer: np.ndarray, offsets: np.ndarray, lengths: np.ndarray, engine: str = "numba"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Copy the records at ``offsets``/``lengths`` of ``buffer`` back to back, in the order given.
+
+    Every byte gather of the halfpipe goes through here (packet payloads into datagrams, header
+    fields, datagrams into the store, event records into merged order): one pass over the bytes
+    copied, no per-byte index array.
+
+    ``engine`` is ``"numba"`` (:func:`fermi_halfpipe._kernels.gather_records`) or ``"reference"``
+    (its numpy twin).
+
+    Returns
+    -------
+    records, out_offsets
+        The records (uint8) and the offset of each in ``records``.
+    """
+    kernels = {"numba": _kernels, "reference": _reference}
+    if engine not in kernels:
+        raise ValueError(f"parameter 'engine': 'numba' or 'reference', got {engine!r}")
+    offsets = np.ascontiguousarray(offsets, dtype=np.int64)
+    lengths = np.ascontiguousarray(lengths, dtype=np.int64)
+    out = np.empty(int(lengths.sum()), dtype=np.uint8)
+    out_off = kernels[engine].gather_records(
+        np.ascontiguousarray(buffer, dtype=np.uint8), offsets, lengths, out
+    )
+    return out, out_off
+
+
+# --------------------------------------------------------------------------------------------
 # reassembly
 # --------------------------------------------------------------------------------------------
 
@@ -333,15 +367,13 @@ def reassemble(
     rank_of_group = np.empty(group_start.size, dtype=np.int64)
     rank_of_group[groups] = np.arange(groups.size)
     pk_order = pk_sorted[np.argsort(rank_of_group[g_of_pk], kind="stable")]
-    ln = plen[pk_order]
-    gather = np.arange(int(ln.sum()), dtype=np.int64) + np.repeat(poff[pk_order] - (np.cumsum(ln) - ln), ln)
-    buffer = np.asarray(payload, dtype=np.uint8)[gather]
+    payload = np.asarray(payload, dtype=np.uint8)
+    buffer, _ = gather_records(payload, poff[pk_order], plen[pk_order])
     group_bytes = np.bincount(gid[keep_pk], weights=plen[order][keep_pk], minlength=group_start.size)
     dlen = group_bytes[groups].astype(np.int64)
     doff = np.cumsum(dlen) - dlen
     fp = order[group_start[groups]]
     fragments = []
-    payload = np.asarray(payload, dtype=np.uint8)
     for g in np.flatnonzero(~whole):
         pks = order[group_start[g] : group_end[g] + 1]
         fragments.append(
@@ -471,11 +503,13 @@ class DecodedDatagrams:
         return int(self.events["offset"].shape[0])
 
 
-def _be_field(buf: np.ndarray, at: np.ndarray, width: int) -> np.ndarray:
-    """Big-endian unsigned integers of ``width`` bytes at offsets ``at`` (vectorised gather)."""
-    idx = at[:, None] + np.arange(width)
-    raw = np.ascontiguousarray(buf[idx])
-    return raw.view(f">u{width}").reshape(-1) if width > 1 else raw.reshape(-1)
+def _headers(buf: np.ndarray, at: np.ndarray, dtype: np.dtype, engine: str = "numba") -> np.ndarray:
+    """The fixed-size big-endian headers of ``dtype`` at offsets ``at`` of ``buf``, as a structured array.
+
+    One gather of ``dtype.itemsize`` bytes per header (:func:`gather_records`), then a view.
+    """
+    raw, _ = gather_records(buf, at, np.full(at.shape[0], dtype.itemsize, dtype=np.int64), engine)
+    return raw.view(dtype)
 
 
 def event_time(fields: dict[str, np.ndarray]) -> np.ndarray:
@@ -507,8 +541,13 @@ def decode_datagrams(
     source: Sequence[str] | None = None,
     source_offset: np.ndarray | None = None,
     engine: str = "numba",
+    event_columns: bool = True,
 ) -> DecodedDatagrams:
     """Decode reassembled datagrams into datagram and event columns (see :class:`DecodedDatagrams`).
+
+    With ``event_columns=False`` the event table holds only ``offset, length, datagram, hw_seq``
+    and ``gem_seq`` (what the datagram table needs): for a caller that keeps the datagrams, not
+    their events.
 
     Never raises on bad content: a datagram failing a check keeps the events decoded before the
     failure and is listed in :attr:`DecodedDatagrams.problems`.
@@ -532,14 +571,12 @@ def decode_datagrams(
     hdr = np.zeros(m, dtype=DATAGRAM_HEADER_DTYPE)
     full = ln >= DATAGRAM_HEADER
     if full.any():
-        idx = off[full][:, None] + np.arange(DATAGRAM_HEADER)
-        hdr[full] = np.ascontiguousarray(buf[idx]).view(DATAGRAM_HEADER_DTYPE).reshape(-1)
+        hdr[full] = _headers(buf, off[full], DATAGRAM_HEADER_DTYPE, engine)
     mcd = hdr["mcd"].astype(np.int64)
     keys = {n: np.full(m, UNKNOWN_KEY, dtype=np.int64) for n in KEY_NAMES}
     with_keys = (hdr["version"] == KEYS_FORMAT_VERSION) & (ln >= DATAGRAM_HEADER + DATAGRAM_KEYS) & full
     if with_keys.any():
-        idx = off[with_keys][:, None] + DATAGRAM_HEADER + np.arange(DATAGRAM_KEYS)
-        block = np.ascontiguousarray(buf[idx]).view(DATAGRAM_KEYS_DTYPE).reshape(-1)
+        block = _headers(buf, off[with_keys] + DATAGRAM_HEADER, DATAGRAM_KEYS_DTYPE, engine)
         for n in KEY_NAMES:
             keys[n][with_keys] = block[n].astype(np.int64)
     dg = {
@@ -567,12 +604,18 @@ def decode_datagrams(
         "length": ln,
     }
     ev: dict[str, np.ndarray] = {"offset": e_off, "length": e_len, "datagram": e_dgm, "hw_seq": e_hw}
-    for name, (o, w, dt) in EVENT_FIELDS.items():
-        ev[name] = _be_field(buf, e_off + o, w).astype(dt)
-    ev["apid"] = apid[e_dgm]
-    ev["run"] = dg["run"][e_dgm]
-    ev["datagram_seq"] = dg["datagram_seq"][e_dgm]
-    ev["event_time"] = event_time(ev)
+    if event_columns:
+        heads = _headers(buf, e_off, EVENT_HEADER_DTYPE, engine)
+        for name, (_o, _w, dt) in EVENT_FIELDS.items():
+            ev[name] = heads[name].astype(dt)
+        del heads
+        ev["apid"] = apid[e_dgm]
+        ev["run"] = dg["run"][e_dgm]
+        ev["datagram_seq"] = dg["datagram_seq"][e_dgm]
+        ev["event_time"] = event_time(ev)
+    else:
+        at, _width, dt = EVENT_FIELDS["gem_seq"]
+        ev["gem_seq"] = _headers(buf, e_off + at, EVENT_HEADER_DTYPE["gem_seq"], engine).astype(dt)
     first = np.full(m, -1, dtype=np.int64)
     last = np.full(m, -1, dtype=np.int64)
     if e_dgm.size:

@@ -29,7 +29,7 @@ from fermi_halfpipe.rules import epu_violation, first_copies, segments, wall_dea
 from fermi_halfpipe.runkeys import record_and_check
 from fermi_halfpipe.spacecraft import decode_records, write_samples
 from fermi_halfpipe.states import as_utc, utcnow
-from fermi_halfpipe.store import keep_fragment, pending_fragments, run_rows, store_datagrams
+from fermi_halfpipe.store import keep_fragment, pending_fragments, resident_store, run_rows, store_datagrams
 from fermi_ingest.published import AcceptedPackets
 
 #: Decoder codes after which the datagram header cannot be trusted (run unknown).
@@ -183,6 +183,7 @@ def _datagrams(
         np.concatenate([ra.usec, [fr.usec for fr in whole]]).astype(np.int64),
         source=ra.source + [fr.source for fr in whole],
         source_offset=np.concatenate([ra.source_offset, [fr.offset for fr in whole]]).astype(np.int64),
+        event_columns=False,  # the events are decoded from the store by each merge step
     )
     return dec, {"joined": len(whole), "kept": len(new_frags)}
 
@@ -210,14 +211,16 @@ def _merge_run(
 
     rows = run_rows(session, run_id)
     new_ids: list[int] = []
+    resident: dict[str, tuple[np.ndarray, dict[int, int]]] = {}  # store files written now (store.Resident)
     for apid in np.unique(dg["apid"][idx]).tolist():
-        new_ids.extend(_store_epu(session, site, delivery_id, run_id, apid, dec, idx, rows, step))
+        new_ids.extend(_store_epu(session, site, delivery_id, run_id, apid, dec, idx, rows, step, resident))
     run.n_duplicates += step.duplicate_datagrams
     if new_ids:
         run.last_data_utc, run.last_data_delivery = arrival.utc, arrival.delivery_row
         run.deadline_utc = wall_deadline(arrival.utc, options)
         run.deadline_deliveries = options.deadline_deliveries
-    done = deliver_run(session, site, run, delivery_id, set(new_ids), options, force=False)
+    done = deliver_run(session, site, run, delivery_id, set(new_ids), options, force=False, resident=resident)
+    resident.clear()
     done.duplicate_datagrams, done.conflicting_datagrams = (
         step.duplicate_datagrams,
         step.conflicting_datagrams,
@@ -235,8 +238,12 @@ def _store_epu(
     idx: np.ndarray,
     rows,
     step: StepReport,
+    resident: dict[str, tuple[np.ndarray, dict[int, int]]],
 ) -> list[int]:
-    """Unroll, de-duplicate and store the datagrams of one EPU; return the new rows' ids."""
+    """Unroll, de-duplicate and store the datagrams of one EPU; return the new rows' ids.
+
+    The store file written is added to ``resident`` (:data:`fermi_halfpipe.store.Resident`).
+    """
     dg = dec.datagrams
     sel = idx[dg["apid"][idx] == apid]
     met = dg["sec"][sel] + dg["usec"][sel] * 1e-6
@@ -250,9 +257,10 @@ def _store_epu(
     else:
         anchor = int(raw[0])
     seq = unroll_counter(raw, DATAGRAM_SEQ_BITS, anchor)
+    view = memoryview(dec.buffer)  # each datagram hashed where it lies: no copy
     sha = [
-        sha256_bytes(dec.buffer[o : o + n].tobytes())
-        for o, n in zip(dg["offset"][sel], dg["length"][sel], strict=True)
+        sha256_bytes(view[o : o + n])
+        for o, n in zip(dg["offset"][sel].tolist(), dg["length"][sel].tolist(), strict=True)
     ]
     copies = first_copies(
         seq, sha, dict(zip(rows["seq"][known].tolist(), rows["sha256"][known].tolist(), strict=True))
@@ -292,6 +300,7 @@ def _store_epu(
     keep, kseq = keep[order], seq[first][order]
     ksha = [sha[i] for i in np.flatnonzero(first)[order]]
     store_path, offs = store_datagrams(site, delivery_id, run_id, apid, dec, keep)
+    resident[store_path] = resident_store(dec, keep, offs)
     objs = [
         M.HalfpipeDatagram(
             run_id=run_id,

@@ -22,8 +22,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
-from fermi_core.atomic import atomic_write_bytes
-from fermi_core.checksum import sha256_bytes, sha256_file
+from fermi_core.atomic import atomic_output
+from fermi_core.checksum import sha256_file
 from fermi_core.site import run_folder
 
 FORMAT = "fermi-halfpipe-merged"
@@ -66,14 +66,14 @@ def merged_file_name(run_id: int, first_gem: int, revision: int = 1) -> str:
     return f"{run_folder(run_id)}-e{first_gem:020d}{suffix}.arrow"
 
 
-def encode_merged(
+def merged_batch(
     columns: dict[str, np.ndarray],
     records: np.ndarray,
     offsets: np.ndarray,
     run_id: int,
     delivery_id: str,
-) -> bytes:
-    """Return the Arrow IPC file bytes of one merged span (deterministic for equal inputs).
+) -> pa.RecordBatch:
+    """The Arrow record batch of one merged span (the records are not copied).
 
     ``records`` holds the event records back to back in output order; ``offsets`` has one entry
     per event plus the end (int64).
@@ -101,17 +101,21 @@ def encode_merged(
     schema = pa.schema(
         [pa.field(k, t) for k, t in COLUMN_TYPES.items()] + [pa.field("record", pa.large_binary())]
     )
-    batch = pa.record_batch(arrays, schema=schema.with_metadata(meta))
-    sink = pa.BufferOutputStream()
-    with ipc.new_file(sink, batch.schema) as writer:
-        writer.write_batch(batch)
-    return sink.getvalue().to_pybytes()
+    return pa.record_batch(arrays, schema=schema.with_metadata(meta))
 
 
-def write_merged(path: str | os.PathLike[str], data: bytes) -> str:
-    """Write ``data`` atomically to ``path``; return its SHA-256 (hex)."""
-    atomic_write_bytes(path, data)
-    return sha256_bytes(data)
+def write_merged(path: str | os.PathLike[str], batch: pa.RecordBatch) -> str:
+    """Write the merged span ``batch`` (:func:`merged_batch`) atomically to ``path``; return its SHA-256.
+
+    Arrow writes the file directly (no copy of the file in memory); its SHA-256 is taken from the
+    written file before it is renamed into place.
+    """
+    final = Path(path)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_output(final) as tmp:
+        with pa.OSFile(str(tmp), "wb") as sink, ipc.new_file(sink, batch.schema) as writer:
+            writer.write_batch(batch)
+        return sha256_file(tmp)
 
 
 @dataclass

@@ -28,7 +28,6 @@ import numpy as np
 from fermi_halfpipe.errors import HalfpipeError
 from fermi_halfpipe.format import KEY_NAMES
 from fermi_halfpipe.keys import ConfigKeys, format_key
-from fermi_sciencetools_shim.time import utc_to_met
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -104,6 +103,8 @@ def _load(path: str, mtime_ns: int, size: int) -> PlanningTable:
     entries = data.get("change")
     if not isinstance(entries, list) or not entries:
         raise HalfpipeError(f"{path}: the mission-planning table has no [[change]] entry")
+    from fermi_sciencetools_shim.time import utc_to_met  # astropy.time: imported only when a table is read
+
     changes = []
     for k, entry in enumerate(entries):
         start = entry.get("start")

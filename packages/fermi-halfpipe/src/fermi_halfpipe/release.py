@@ -3,7 +3,7 @@
 One call of :func:`deliver_run` is one merge step of one run: the rules of
 :mod:`fermi_halfpipe.rules` say which GEM spans are new and which events are held or late; the
 events of the new spans are merged by GEM sequence (:func:`fermi_halfpipe.merge.merge_streams`,
-the numba kernel) and their records gathered (:func:`gather_records`) into merged files (split
+the numba kernel) and their records gathered (:func:`fermi_halfpipe.datagram.gather_records`) into merged files (split
 at ``max_events``) under :meth:`fermi_core.site.Site.run_dir`; spans, files and held/late groups
 are recorded, and the run's counters and status updated.
 
@@ -21,43 +21,17 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from fermi_core.site import Site
-from fermi_halfpipe import _kernels, _reference
 from fermi_halfpipe import intervals as ivl
 from fermi_halfpipe import models as M
-from fermi_halfpipe.datagram import DecodedDatagrams
+from fermi_halfpipe.datagram import DecodedDatagrams, gather_records
 from fermi_halfpipe.losses import LossEstimate
 from fermi_halfpipe.merge import merge_streams
 from fermi_halfpipe.options import HalfpipeOptions
-from fermi_halfpipe.outputs import encode_merged, merged_file_name, write_merged
+from fermi_halfpipe.outputs import merged_batch, merged_file_name, write_merged
 from fermi_halfpipe.report import MergedFileEntry, StepReport, loss_estimate
 from fermi_halfpipe.rules import account_events, completeness, deliverable_spans, first_of_each_gem
 from fermi_halfpipe.states import RETIRED
-from fermi_halfpipe.store import delivered_spans, load_in_range, load_pending, run_rows
-
-
-def gather_records(
-    buffer: np.ndarray, offsets: np.ndarray, lengths: np.ndarray, engine: str = "numba"
-) -> tuple[np.ndarray, np.ndarray]:
-    """Copy the records at ``offsets``/``lengths`` of ``buffer`` back to back, in the order given.
-
-    ``engine`` is ``"numba"`` (:func:`fermi_halfpipe._kernels.gather_records`) or ``"reference"``
-    (its numpy twin).
-
-    Returns
-    -------
-    records, out_offsets
-        The records (uint8) and the offset of each in ``records``.
-    """
-    kernels = {"numba": _kernels, "reference": _reference}
-    if engine not in kernels:
-        raise ValueError(f"parameter 'engine': 'numba' or 'reference', got {engine!r}")
-    offsets = np.ascontiguousarray(offsets, dtype=np.int64)
-    lengths = np.ascontiguousarray(lengths, dtype=np.int64)
-    out = np.empty(int(lengths.sum()), dtype=np.uint8)
-    out_off = kernels[engine].gather_records(
-        np.ascontiguousarray(buffer, dtype=np.uint8), offsets, lengths, out
-    )
-    return out, out_off
+from fermi_halfpipe.store import Resident, delivered_spans, load_in_range, load_pending, run_rows
 
 
 def merge_order(gem: np.ndarray, a_sel: np.ndarray, b_sel: np.ndarray) -> tuple[np.ndarray, int]:
@@ -87,12 +61,14 @@ def deliver_run(
     new_ids: set[int],
     options: HalfpipeOptions,
     force: bool,
+    resident: Resident | None = None,
 ) -> StepReport:
     """Merge and write what can be delivered now; update held/late rows, status and counters.
 
     ``label`` names the step (a delivery id, or the force-complete label); ``new_ids`` are the
     rows of the datagrams this step stored (their events may be late); ``force`` delivers every
-    event still held (an operator gives the run up).
+    event still held (an operator gives the run up); ``resident`` the store files this step has
+    just written, by stored path (:func:`fermi_halfpipe.store.load_pending`).
     """
     if run.status in RETIRED:
         return revise_run(session, site, run, label, options)
@@ -101,7 +77,7 @@ def deliver_run(
     apids = list(options.epu_apids)
     old_spans = delivered_spans(session, run_id)
     new_spans = deliverable_spans(rows, apids, old_spans, force) if (force or run.status == M.OPEN) else []
-    dec, pend = load_pending(session, site, run_id)
+    dec, pend = load_pending(session, site, run_id, resident)
     ev = dec.events
     gem = ev["gem_seq"].astype(np.int64)
     row_id = np.array([r.id for r in pend], dtype=np.int64)
@@ -311,10 +287,10 @@ def write_file(
     (a0, c0), (_, c1) = options.epu_apids.items()
     cols["epu"] = np.where(cols["apid"] == a0, c0, c1)
     cols["datagram_seq"] = seq_of_dgm[ev["datagram"][part]]
-    data = encode_merged(cols, records, np.r_[out_off, records.size].astype(np.int64), run_id, label)
+    batch = merged_batch(cols, records, np.r_[out_off, records.size].astype(np.int64), run_id, label)
     first, last = int(ev["gem_seq"][part[0]]), int(ev["gem_seq"][part[-1]])
     path = site.run_dir(run_id) / merged_file_name(run_id, first, revision)
-    sha = write_merged(path, data)
+    sha = write_merged(path, batch)
     entry = MergedFileEntry(site.relative(path), sha, first, last, int(part.size))
     session.add(
         M.HalfpipeFile(

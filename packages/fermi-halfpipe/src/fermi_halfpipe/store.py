@@ -9,6 +9,7 @@ is found by listing directories.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,7 @@ from fermi_core.atomic import atomic_write_bytes
 from fermi_core.site import Site
 from fermi_halfpipe import intervals as ivl
 from fermi_halfpipe import models as M
-from fermi_halfpipe.datagram import DecodedDatagrams, Fragment, decode_datagrams
+from fermi_halfpipe.datagram import DecodedDatagrams, Fragment, decode_datagrams, gather_records
 from fermi_halfpipe.errors import HalfpipeError
 from fermi_halfpipe.rules import DatagramRows
 
@@ -56,6 +57,10 @@ def delivered_spans(session: Session, run_id: int) -> ivl.Intervals:
     ]
 
 
+#: Store files held in memory, by stored path: (buffer, {store offset: offset in buffer}).
+Resident = Mapping[str, tuple[np.ndarray, dict[int, int]]]
+
+
 def store_datagrams(
     site: Site, delivery_id: str, run_id: int, apid: int, dec: DecodedDatagrams, idx: np.ndarray
 ) -> tuple[str, np.ndarray]:
@@ -64,11 +69,22 @@ def store_datagrams(
     The stored path is home-relative (as recorded in ``halfpipe_datagram.store_path``).
     """
     dg = dec.datagrams
-    off, ln = dg["offset"][idx], dg["length"][idx]
-    gather = np.arange(int(ln.sum()), dtype=np.int64) + np.repeat(off - (np.cumsum(ln) - ln), ln)
+    data, offsets = gather_records(dec.buffer, dg["offset"][idx], dg["length"][idx])
     path = site.halfpipe_store(run_id) / f"{delivery_id}-{apid}.dgm"
-    atomic_write_bytes(path, dec.buffer[gather].tobytes())
-    return site.relative(path), np.cumsum(ln) - ln
+    atomic_write_bytes(path, memoryview(data))
+    return site.relative(path), offsets
+
+
+def resident_store(
+    dec: DecodedDatagrams, idx: np.ndarray, store_offsets: np.ndarray
+) -> tuple[np.ndarray, dict[int, int]]:
+    """Where the datagrams ``idx`` just stored at ``store_offsets`` still lie in ``dec.buffer``.
+
+    An entry of :data:`Resident`: :func:`decode_stored` takes those datagrams from memory
+    instead of reading back the store file just written.
+    """
+    where = dict(zip(np.asarray(store_offsets).tolist(), dec.datagrams["offset"][idx].tolist(), strict=True))
+    return dec.buffer, where
 
 
 def _store_file(site: Site, row: M.HalfpipeDatagram) -> Path:
@@ -81,9 +97,12 @@ def _store_file(site: Site, row: M.HalfpipeDatagram) -> Path:
 
 
 def load_pending(
-    session: Session, site: Site, run_id: int
+    session: Session, site: Site, run_id: int, resident: Resident | None = None
 ) -> tuple[DecodedDatagrams, list[M.HalfpipeDatagram]]:
-    """Decode the stored datagrams of the run that still have undelivered events (by APID, sequence)."""
+    """Decode the stored datagrams of the run that still have undelivered events (by APID, sequence).
+
+    ``resident``: store files whose datagrams are still in memory (see :func:`decode_stored`).
+    """
     pend = list(
         session.scalars(
             select(M.HalfpipeDatagram)
@@ -91,7 +110,7 @@ def load_pending(
             .order_by(M.HalfpipeDatagram.apid, M.HalfpipeDatagram.seq)
         )
     )
-    return decode_stored(site, pend), pend
+    return decode_stored(site, pend, resident), pend
 
 
 def load_in_range(
@@ -113,10 +132,22 @@ def load_in_range(
     return decode_stored(site, rows), rows
 
 
-def decode_stored(site: Site, pend: list[M.HalfpipeDatagram]) -> DecodedDatagrams:
-    """Decode the stored datagrams ``pend`` (rows of ``halfpipe_datagram``), in the order given."""
+def decode_stored(
+    site: Site, pend: list[M.HalfpipeDatagram], resident: Resident | None = None
+) -> DecodedDatagrams:
+    """Decode the stored datagrams ``pend`` (rows of ``halfpipe_datagram``), in the order given.
+
+    The datagrams of store files named in ``resident`` (:data:`Resident`, the files this process
+    has just written) are taken from memory; every other store file is read from disk.
+    """
     parts, cache = [], {}
+    resident = resident or {}
     for r in pend:
+        if r.store_path in resident:
+            buf, where = resident[r.store_path]
+            at = where[int(r.store_offset)]
+            parts.append(buf[at : at + r.length])
+            continue
         if r.store_path not in cache:
             cache[r.store_path] = np.fromfile(_store_file(site, r), dtype=np.uint8)
         parts.append(cache[r.store_path][r.store_offset : r.store_offset + r.length])
