@@ -173,8 +173,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
         return cache.get("alarms", compute)
 
-    def _token_refusal(request: Request, token: str) -> HTMLResponse | None:
-        """The refusal of a write whose operator token is wrong, or whose client is locked out."""
+    def _write_refusal(request: Request, csrf_token: str, token: str) -> HTMLResponse | None:
+        """The refusal of a write (None when it may go ahead).
+
+        Refused with 400 when the form's CSRF token does not match the cookie, 429 while the
+        client is locked out after wrong tokens, 403 when the operator token is wrong (which
+        counts against the client) or writes are switched off.
+        """
+        problem = csrf_problem(request, csrf_token)
+        if problem:
+            return page(request, "message.html", status_code=400, title="Refused", message=problem)
         client = client_address(request)
         locked = limiter.refusal(client)
         if locked:
@@ -346,10 +354,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         token: str = Form(""),
         csrf_token: str = Form("", alias=CSRF_FIELD),
     ) -> HTMLResponse:
-        problem = csrf_problem(request, csrf_token)
-        if problem:
-            return page(request, "message.html", status_code=400, title="Refused", message=problem)
-        refused = _token_refusal(request, token)
+        refused = _write_refusal(request, csrf_token, token)
         if refused is not None:
             return refused
         with session() as s:
@@ -387,10 +392,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         token: str = Form(""),
         csrf_token: str = Form("", alias=CSRF_FIELD),
     ) -> HTMLResponse:
-        problem = csrf_problem(request, csrf_token)
-        if problem:
-            return page(request, "message.html", status_code=400, title="Refused", message=problem)
-        refused = _token_refusal(request, token)
+        refused = _write_refusal(request, csrf_token, token)
         if refused is not None:
             return refused
         with session() as s:
@@ -417,7 +419,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return Response(render(results, now), media_type=CONTENT_TYPE)
 
     add_dq_routes(
-        app, page=page, make_session=session, token_refusal=_token_refusal, cache=cache,
+        app, page=page, make_session=session, write_refusal=_write_refusal, cache=cache,
         site=lambda: Site.from_env(home=settings.home, db_url=settings.db_url),
         writable=settings.operator_token is not None,
     )  # fmt: skip

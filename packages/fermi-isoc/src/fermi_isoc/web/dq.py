@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from fermi_core.site import Site, run_folder
 from fermi_isoc import dataquality as dq
 from fermi_isoc.web.cache import TtlCache
-from fermi_isoc.web.security import CSRF_FIELD, csrf_problem
+from fermi_isoc.web.security import CSRF_FIELD
 
 #: CSS class and label of each verdict badge on the pages
 BADGES = {"good": "dq-good", "warning": "dq-warning", "bad": "dq-bad"}
@@ -59,7 +59,7 @@ def add_routes(
     *,
     page: Callable[..., HTMLResponse],
     make_session: Callable[[], Session],
-    token_refusal: Callable[[Request, str], HTMLResponse | None],
+    write_refusal: Callable[[Request, str, str], HTMLResponse | None],
     site: Callable[[], Site],
     cache: TtlCache,
     writable: bool,
@@ -74,8 +74,9 @@ def add_routes(
         Renders a template with the CSRF token (``page(request, name, status_code=200, **context)``).
     make_session
         A new database session.
-    token_refusal
-        The refusal of a write with a wrong operator token (None when the token is accepted).
+    write_refusal
+        The refusal of a write, given its form's CSRF and operator tokens (None when it may go
+        ahead).
     site
         The data home the plots are stored in.
     cache
@@ -120,10 +121,7 @@ def add_routes(
         token: str = Form(""),
         csrf_token: str = Form("", alias=CSRF_FIELD),
     ) -> HTMLResponse:
-        problem = csrf_problem(request, csrf_token)
-        if problem:
-            return page(request, "message.html", status_code=400, title="Refused", message=problem)
-        refused = token_refusal(request, token)
+        refused = write_refusal(request, csrf_token, token)
         if refused is not None:
             return refused
         with make_session() as s:
