@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -22,6 +19,7 @@ from fermi_core.engine.models import RerunRequest
 from fermi_isoc.web.app import Settings, create_app
 
 from ._pageworld import TOKEN, add_halfpipe, populate
+from ._serve import serve
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = [
@@ -38,30 +36,12 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def server(db, tmp_path):
-    import uvicorn
-
     populate(db, tmp_path)
     app = create_app(Settings(db_url=db.url, operator_token=TOKEN, refresh_seconds=1))
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("uvicorn did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", db
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with serve(app) as url:
+        yield url, db
 
 
 @pytest.fixture
@@ -178,26 +158,14 @@ def test_delivery_lineage_shows_halfpipe_and_l1_states(server, page):
 @pytest.fixture
 def lat_server(db):
     """The grouped world (:func:`populate_lat_runs`) and 6 more runs done, 4 LAT runs per page."""
-    import uvicorn
-
     from ._pageworld import populate_lat_runs, populate_many_lat_runs
     from .conftest import NOW
 
     populate_lat_runs(db)
     populate_many_lat_runs(db.url, NOW, 6, crumbs=4)
     app = create_app(Settings(db_url=db.url, operator_token=TOKEN, refresh_seconds=2, per_page=4))
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("uvicorn did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with serve(app) as url:
+        yield url
 
 
 def _runs_shown(page) -> list[str]:

@@ -8,8 +8,6 @@ which git ignores; their paths are printed (``pytest -s`` shows them).
 
 from __future__ import annotations
 
-import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -19,7 +17,8 @@ from fermi_isoc.cli import main
 from fermi_isoc.web.app import Settings, create_app
 
 from ._pageworld import TOKEN
-from .test_browser import ARGS, ARTIFACTS, CHROMIUM, _free_port, sync_api
+from ._serve import serve
+from .test_browser import ARGS, ARTIFACTS, CHROMIUM, sync_api
 from .test_dq import BAD, MISMATCHED, populate_dq
 
 pytestmark = pytest.mark.skipif(
@@ -30,26 +29,14 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture
 def dq_server(db, capsys):
-    import uvicorn
-
     populate_dq(db.url)
     main(["dq", "flag", "--start", str(BAD + 100), "--stop", str(BAD + 400), "--reason", "solar flare X1.2",
           "--who", "bob"])  # fmt: skip
     capsys.readouterr()
     get_engine(db.url)
     app = create_app(Settings(db_url=db.url, operator_token=TOKEN, refresh_seconds=60))
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("uvicorn did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with serve(app) as url:
+        yield url
 
 
 @pytest.fixture
@@ -132,8 +119,6 @@ def simulated_server(tmp_path, monkeypatch):
     import contextlib
     import io
 
-    import uvicorn
-
     from fermi_halfpipe.cli import main as halfpipe
     from fermi_ingest.cli import main as ingest
     from fermi_l1.cli import main as l1
@@ -152,18 +137,8 @@ def simulated_server(tmp_path, monkeypatch):
             assert halfpipe(["merge", d["delivery_id"]]) == 0
         assert l1(["pipeline", "--from-halfpipe", "--no-progress", "--workers", "1"]) == 0
     app = create_app(Settings(db_url=url, operator_token=TOKEN, refresh_seconds=60))
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("uvicorn did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", summary
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with serve(app) as url:
+        yield url, summary
 
 
 def test_simulated_run_with_dead_tracker_layers_shows_its_real_plots(simulated_server, page):

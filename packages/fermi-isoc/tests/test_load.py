@@ -9,10 +9,7 @@ assertion is on errors only (timing is ``ci/load_test.py``'s, on a quiet machine
 from __future__ import annotations
 
 import importlib.util
-import socket
 import sys
-import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -20,6 +17,7 @@ import pytest
 from fermi_isoc.web.app import Settings, create_app
 
 from ._pageworld import populate_many_lat_runs
+from ._serve import serve
 from .conftest import NOW
 
 LOAD_TEST = Path(__file__).resolve().parents[3] / "ci" / "load_test.py"
@@ -33,34 +31,16 @@ def _load_module():
     return module
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def server(db_url, tmp_path, monkeypatch):
-    import uvicorn
-
     from fermi_core.db import get_engine
 
     monkeypatch.setenv("FERMI_HOME", str(tmp_path))
     get_engine(db_url)
     populate_many_lat_runs(db_url, NOW, 12, crumbs=5)
     app = create_app(Settings(db_url=db_url, cache_seconds=0))
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("uvicorn did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with serve(app) as url:
+        yield url
 
 
 def test_200_requests_20_at_a_time_all_answered(server, db_url):
