@@ -78,10 +78,9 @@ def test_replayed_week_323_gives_back_the_real_pointing_and_photons(
     rc, log = _capture(l1, ["pipeline", "--from-halfpipe", "--no-progress", "--workers", "1"])
     products = sorted((tmp_path / "l1" / "products").glob("r*/gll_xp_*.fit"))
     pointing = sorted((tmp_path / "l1" / "products").glob("r*/gll_pt_*.fit"))
-    if rc != 0 or len(products) != 24:
-        pytest.xfail(
-            f"fermi-l1 pipeline on the replayed runs: rc={rc}, {len(products)} of 24 FT1; log:\n{log[-2000:]}"
-        )
+    assert rc == 0 and len(products) == 24, (
+        f"fermi-l1 pipeline on the replayed runs: rc={rc}, {len(products)} of 24 FT1; log:\n{log[-2000:]}"
+    )
 
     # FT2: the pipeline's pointing matches the real FT2 attitude (interpolated) within arcminutes
     real = read_ft2(shared_data / FT2, ["START", "QSJ_1", "QSJ_2", "QSJ_3", "QSJ_4", "SC_POSITION"])

@@ -229,6 +229,7 @@ def test_parsl_backend_runs_the_same_pipeline(deliveries, from_inbox, tmp_path, 
     config = tmp_path / "parsl.toml"
     config.write_text(
         f'[executor]\nkind = "parsl"\nprovider = "local"\nmax_workers = 2\nrun_dir = "{tmp_path / "runinfo"}"\n'
+        "heartbeat_period = 2\nheartbeat_threshold = 8\nstrategy_period = 1\n"  # short waits (CI time)
     )
     assert main(_cli(tmp_path, "pipeline", "--from-halfpipe", "--config", str(config))) == 0
     assert "fermi-l1 pipeline: 2 done, 0 failed" in capsys.readouterr().out
