@@ -1,4 +1,4 @@
-"""Numba kernels of the simulator: event contributions, datagram cuts, read-out dead time.
+"""Numba kernels of the simulator: trigger, event contributions, datagram cuts, read-out dead time.
 
 Plain arrays in, arrays out, explicit dtypes, no I/O, no random numbers. Each kernel has a
 plain-Python twin of the same name and signature in :mod:`fermi_latsim._reference` that the
@@ -11,6 +11,8 @@ import numpy as np
 
 from fermi_core.jit import njit
 from fermi_halfpipe.format import CONTRIB_AEM, CONTRIB_GEM, CONTRIB_TEM
+from fermi_l1 import instrument as _lat
+from fermi_l1.instrument import N_TKR_PLANES as _N_PLANES
 from fermi_l1.instrument import N_TOWERS as _N_TOWERS
 
 __all__ = ["CONTRIB_AEM", "CONTRIB_GEM", "CONTRIB_TEM"]
@@ -198,3 +200,224 @@ def dead_time(full_t, other_t, dead_s, last, readouts, lost):
                 last = t
             j += 1
     return accepted, before, lost_at, last, readouts, lost
+
+
+@njit(nogil=True)
+def trigger_vectors(n, s_event, s_tower, s_plane, s_view, l_event, l_tower, log_e, cal_lo, cal_hi):
+    """GEM trigger vectors (uint16, bit = tower) of ``n`` events from their strips and logs.
+
+    TKR: three x-y planes in a row hit in one tower; CAL_LE / CAL_HE: a log of the tower at or
+    above ``cal_lo`` / ``cal_hi`` MeV. Strips and logs are in any order.
+    """
+    tkr = np.zeros(n, np.uint16)
+    le = np.zeros(n, np.uint16)
+    he = np.zeros(n, np.uint16)
+    # bit plane*2+view of each (event, tower): which layers are hit
+    layers = np.zeros((n, _N_TOWERS), np.int64)
+    for i in range(s_event.size):
+        layers[s_event[i], s_tower[i]] |= np.int64(1) << (s_plane[i] * 2 + s_view[i])
+    for e in range(n):
+        for t in range(_N_TOWERS):
+            bits = layers[e, t]
+            if bits == 0:
+                continue
+            run = 0
+            for p in range(_N_PLANES):
+                if (bits >> (2 * p)) & 3 == 3:
+                    run += 1
+                    if run >= 3:
+                        tkr[e] |= np.uint16(1 << t)
+                        break
+                else:
+                    run = 0
+    for i in range(l_event.size):
+        if log_e[i] >= cal_lo:
+            le[l_event[i]] |= np.uint16(1 << l_tower[i])
+        if log_e[i] >= cal_hi:
+            he[l_event[i]] |= np.uint16(1 << l_tower[i])
+    return tkr, le, he
+
+
+_PITCH = _lat.TOWER_PITCH_MM
+_NTX, _NTY = _lat.N_TOWERS_X, _lat.N_TOWERS_Y
+_CAL_TOP = _lat.CAL_TOP_Z_MM
+_CAL_LP = _lat.CAL_LAYER_PITCH_MM
+_CAL_CP = _lat.CAL_COLUMN_PITCH_MM
+_CAL_NC = _lat.N_CAL_COLUMNS
+_CAL_NL = _lat.N_CAL_LAYERS
+_CAL_HALF_LEN = _lat.CAL_LOG_LENGTH_MM / 2.0
+
+
+@njit(nogil=True, inline="always")
+def _tower_of(x, y):
+    fx = np.floor(x / _PITCH + 2.0)
+    fy = np.floor(y / _PITCH + 2.0)
+    if fx >= 0 and fx < _NTX and fy >= 0 and fy < _NTY:
+        return int(fy) * _NTX + int(fx)
+    return -1
+
+
+@njit(nogil=True)
+def cal_entries(event, vertex, axis, energy_per_layer, spread, layer_z, depth_steps, log_height):
+    """Log deposits of straight lines ``vertex + s * axis`` crossing the calorimeter layers.
+
+    In each layer, at each depth step, the deposit ``energy_per_layer[i, layer]`` (shared among
+    the steps) goes to the log nearest to the crossing point
+    (:func:`fermi_l1.instrument.nearest_log`), ``spread`` of it to each neighbour across. Returns
+    one entry per deposit, ordered by (layer, step, neighbour, particle): the key
+    ``((event * 16 + tower) * 8 + layer) * 12 + column``, the energy and the energy times the
+    longitudinal offset.
+    """
+    m = event.size
+    n_steps = depth_steps.size
+    cap = m * _CAL_NL * n_steps * 3
+    key = np.empty(cap, np.int64)
+    e_out = np.empty(cap, np.float64)
+    eo_out = np.empty(cap, np.float64)
+    k = 0
+    shifts = (0.0, -1.0, 1.0)
+    for layer in range(_CAL_NL):
+        along_x = layer % 2 == 0
+        for s in range(n_steps):
+            z = layer_z[layer] + depth_steps[s] * log_height
+            lay = int(np.floor((_CAL_TOP - z) / _CAL_LP))
+            for j in range(3):
+                share = (1.0 - 2 * spread) if j == 0 else spread
+                share /= n_steps
+                if share <= 0:
+                    continue
+                d = shifts[j] * _CAL_CP
+                for i in range(m):
+                    e = energy_per_layer[i, layer] * share
+                    if not e > 0 or lay != layer:
+                        continue
+                    step = (z - vertex[i, 2]) / axis[i, 2] if axis[i, 2] != 0 else np.nan
+                    px = vertex[i, 0] + step * axis[i, 0]
+                    py = vertex[i, 1] + step * axis[i, 1]
+                    x = px + (0.0 if along_x else d)
+                    y = py + (d if along_x else 0.0)
+                    tower = _tower_of(x, y)
+                    if tower < 0:
+                        continue
+                    cx = (tower % _NTX - 1.5) * _PITCH
+                    cy = (tower // _NTX - 1.5) * _PITCH
+                    across = y - cy if along_x else x - cx
+                    along = x - cx if along_x else y - cy
+                    if not np.isfinite(along):
+                        continue
+                    col = np.floor(across / _CAL_CP + _CAL_NC / 2.0)
+                    col = min(max(col, 0.0), _CAL_NC - 1.0)
+                    along = min(max(along, -_CAL_HALF_LEN), _CAL_HALF_LEN)
+                    key[k] = ((event[i] * _N_TOWERS + tower) * _CAL_NL + layer) * _CAL_NC + int(col)
+                    e_out[k] = e
+                    eo_out[k] = e * along
+                    k += 1
+    return key[:k], e_out[:k], eo_out[:k]
+
+
+_WAFER_PITCH = _lat.WAFER_PITCH_MM
+_STRIP_PITCH = _lat.STRIP_PITCH_MM
+_SPW = _lat.STRIPS_PER_WAFER
+_N_WAFERS = _lat.N_WAFERS
+_N_STRIPS = _lat.N_STRIPS
+
+
+@njit(nogil=True, inline="always")
+def _local_strip(u):
+    wafer = np.floor(u / _WAFER_PITCH + 2.0)
+    offset = u - (wafer - 1.5) * _WAFER_PITCH
+    in_wafer = np.floor(offset / _STRIP_PITCH + _SPW / 2.0)
+    if wafer >= 0 and wafer < _N_WAFERS and in_wafer >= 0 and in_wafer < _SPW:
+        return int(wafer) * _SPW + int(in_wafer)
+    return -1
+
+
+@njit(nogil=True, inline="always")
+def _locate_strip(x, y, view):
+    tower = _tower_of(x, y)
+    if tower < 0:
+        return -1, -1
+    cx = (tower % _NTX - 1.5) * _PITCH
+    cy = (tower // _NTX - 1.5) * _PITCH
+    su = _local_strip(x - cx if view == 0 else y - cy)
+    sv = _local_strip(y - cy if view == 0 else x - cx)
+    if su < 0 or sv < 0:
+        return -1, -1
+    return tower, su
+
+
+@njit(nogil=True)
+def track_hits(
+    event, start, direction, first_plane, energy, scatter, nb_u, normals, layer_z, plane_x0, nb_prob
+):
+    """Strip hits of tracks from ``start`` (at/above ``first_plane``) down through the tracker.
+
+    Each track crosses the silicon layers ``layer_z`` (planes x views) below its first plane
+    and fires the strip it crosses (:func:`fermi_l1.instrument.locate_strip`), and a
+    neighbour when ``nb_u < nb_prob``: the one below if ``nb_u < nb_prob / 2``, else above. With ``scatter`` it is
+    deflected after each plane by Gaussian projected angles ``normals`` times the Highland width
+    of ``plane_x0 / |u_z|`` X0 at ``energy``. The random numbers are drawn by the caller,
+    ``(m, planes, views)`` / ``(m, planes, 2)``. Returns (event, tower, plane, view, strip).
+    """
+    m = event.size
+    n_planes, n_views = layer_z.shape
+    cap = m * n_planes * n_views * 2
+    o_ev = np.empty(cap, np.int64)
+    o_tw = np.empty(cap, np.int64)
+    o_pl = np.empty(cap, np.int64)
+    o_vw = np.empty(cap, np.int64)
+    o_st = np.empty(cap, np.int64)
+    k = 0
+    for i in range(m):
+        px, py, pz = start[i, 0], start[i, 1], start[i, 2]
+        dx, dy, dz = direction[i, 0], direction[i, 1], direction[i, 2]
+        for plane in range(n_planes):
+            if first_plane[i] > plane:
+                continue
+            for view in range(n_views):
+                step = (layer_z[plane, view] - pz) / dz if dz != 0 else np.nan
+                px, py, pz = px + step * dx, py + step * dy, pz + step * dz
+                tower, strip = _locate_strip(px, py, view)
+                if tower < 0:
+                    continue
+                o_ev[k], o_tw[k], o_pl[k], o_vw[k], o_st[k] = event[i], tower, plane, view, strip
+                k += 1
+                if nb_u[i, plane, view] < nb_prob:
+                    nb = strip + (-1 if nb_u[i, plane, view] < 0.5 * nb_prob else 1)
+                    nb = min(max(nb, 0), _N_STRIPS - 1)
+                    o_ev[k], o_tw[k], o_pl[k], o_vw[k], o_st[k] = event[i], tower, plane, view, nb
+                    k += 1
+            if scatter:
+                x0 = max(plane_x0[plane] / abs(dz), 1e-6)
+                theta0 = 13.6 / max(energy[i], 1.0) * np.sqrt(x0) * (1.0 + 0.038 * np.log(x0))
+                if abs(dz) < 0.9:  # e1 = d x (0, 0, 1)
+                    ex, ey, ez = dy, -dx, 0.0
+                else:  # e1 = d x (1, 0, 0)
+                    ex, ey, ez = 0.0, dz, -dy
+                norm = np.sqrt(ex * ex + ey * ey + ez * ez)
+                ex, ey, ez = ex / norm, ey / norm, ez / norm
+                fx, fy, fz = dy * ez - dz * ey, dz * ex - dx * ez, dx * ey - dy * ex  # e2 = d x e1
+                a, b = normals[i, plane, 0] * theta0, normals[i, plane, 1] * theta0
+                dx, dy, dz = dx + a * ex + b * fx, dy + a * ey + b * fy, dz + a * ez + b * fz
+                norm = np.sqrt(dx * dx + dy * dy + dz * dz)
+                dx, dy, dz = dx / norm, dy / norm, dz / norm
+    return o_ev[:k], o_tw[:k], o_pl[:k], o_vw[:k], o_st[:k]
+
+
+@njit(nogil=True)
+def gather_records(records, lengths, sel):
+    """The records ``sel`` (indices, in order) of ``records`` (back to back, ``lengths``) back to back."""
+    starts = np.empty(lengths.size, np.int64)
+    p = 0
+    for i in range(lengths.size):
+        starts[i] = p
+        p += lengths[i]
+    total = 0
+    for i in sel:
+        total += lengths[i]
+    out = np.empty(total, np.uint8)
+    q = 0
+    for i in sel:
+        out[q : q + lengths[i]] = records[starts[i] : starts[i] + lengths[i]]
+        q += lengths[i]
+    return out

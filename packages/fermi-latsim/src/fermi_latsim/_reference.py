@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from fermi_l1 import instrument as lat
 from fermi_latsim._kernels import CONTRIB_AEM, CONTRIB_GEM, CONTRIB_TEM, NO_REASON
 
 
@@ -122,3 +123,92 @@ def dead_time(full_t, other_t, dead_s, last, readouts, lost):
         readouts,
         lost,
     )
+
+
+def trigger_vectors(n, s_event, s_tower, s_plane, s_view, l_event, l_tower, log_e, cal_lo, cal_hi):
+    """Twin of :func:`fermi_latsim._kernels.trigger_vectors` (the dense array formulation)."""
+    plane_hit = np.zeros((n, lat.N_TOWERS, lat.N_TKR_PLANES, lat.N_VIEWS), bool)
+    plane_hit[s_event, s_tower, s_plane, s_view] = True
+    xy = plane_hit.all(axis=3)
+    three = xy[:, :, :-2] & xy[:, :, 1:-1] & xy[:, :, 2:]
+    weights = 1 << np.arange(lat.N_TOWERS)
+    cal_le = np.zeros((n, lat.N_TOWERS), bool)
+    cal_he = np.zeros((n, lat.N_TOWERS), bool)
+    cal_le[l_event[log_e >= cal_lo], l_tower[log_e >= cal_lo]] = True
+    cal_he[l_event[log_e >= cal_hi], l_tower[log_e >= cal_hi]] = True
+    return tuple((v * weights).sum(axis=1).astype(np.uint16) for v in (three.any(axis=2), cal_le, cal_he))
+
+
+def cal_entries(event, vertex, axis, energy_per_layer, spread, layer_z, depth_steps, log_height):
+    """Twin of :func:`fermi_latsim._kernels.cal_entries` (vectorised over particles)."""
+    key_l, e_l, eo_l = [], [], []
+    for layer in range(lat.N_CAL_LAYERS):
+        for dz in depth_steps:
+            z = layer_z[layer] + dz * log_height
+            with np.errstate(divide="ignore", invalid="ignore"):
+                step = (z - vertex[:, 2]) / axis[:, 2]
+                p = vertex + step[:, None] * axis
+            along_x = layer % 2 == 0
+            for shift, share in ((0.0, 1.0 - 2 * spread), (-1.0, spread), (1.0, spread)):
+                share /= len(depth_steps)
+                if share <= 0:
+                    continue
+                d = shift * lat.CAL_COLUMN_PITCH_MM
+                x = p[:, 0] + (0.0 if along_x else d)
+                y = p[:, 1] + (d if along_x else 0.0)
+                with np.errstate(invalid="ignore"):
+                    tower, lay, col, along = lat.nearest_log(x, y, np.full(p.shape[0], z))
+                e = energy_per_layer[:, layer] * share
+                ok = (tower >= 0) & (lay == layer) & (e > 0) & np.isfinite(along)
+                ev = np.asarray(event, np.int64)[ok]
+                key_l.append(
+                    ((ev * lat.N_TOWERS + tower[ok]) * lat.N_CAL_LAYERS + lay[ok]) * lat.N_CAL_COLUMNS
+                    + col[ok]
+                )
+                e_l.append(e[ok])
+                eo_l.append(e[ok] * along[ok])
+    if not key_l:
+        return np.zeros(0, np.int64), np.zeros(0), np.zeros(0)
+    return tuple(np.concatenate(a) for a in (key_l, e_l, eo_l))
+
+
+def track_hits(
+    event, start, direction, first_plane, energy, scatter, nb_u, normals, layer_z, plane_x0, nb_prob
+):
+    """Twin of :func:`fermi_latsim._kernels.track_hits` (vectorised over tracks, numpy geometry)."""
+    pos, d = np.array(start, np.float64), np.array(direction, np.float64)
+    out = []
+    for plane in range(layer_z.shape[0]):
+        active = first_plane <= plane
+        for view in range(layer_z.shape[1]):
+            with np.errstate(divide="ignore", invalid="ignore"):
+                step = (layer_z[plane, view] - pos[:, 2]) / d[:, 2]
+                pos = np.where(active[:, None], pos + step[:, None] * d, pos)
+                tower, strip = lat.locate_strip(pos[:, 0], pos[:, 1], np.full(pos.shape[0], view))
+            ok = active & (tower >= 0)
+            nb = ok & (nb_u[:, plane, view] < nb_prob)
+            side = np.where(nb_u[:, plane, view][nb] < 0.5 * nb_prob, -1, 1)
+            out.append((event[ok], tower[ok], np.full(ok.sum(), plane), np.full(ok.sum(), view), strip[ok]))
+            out.append((event[nb], tower[nb], np.full(nb.sum(), plane), np.full(nb.sum(), view),
+                        np.clip(strip[nb].astype(np.int64) + side, 0, lat.N_STRIPS - 1)))  # fmt: skip
+        if scatter:
+            with np.errstate(divide="ignore"):
+                x = np.maximum(plane_x0[plane] / np.abs(d[:, 2]), 1e-6)
+            theta0 = 13.6 / np.maximum(energy, 1.0) * np.sqrt(x) * (1.0 + 0.038 * np.log(x))
+            ref = np.where(np.abs(d[:, 2:3]) < 0.9, [[0.0, 0.0, 1.0]], [[1.0, 0.0, 0.0]])
+            e1 = np.cross(d, ref)
+            e1 /= np.linalg.norm(e1, axis=1)[:, None]
+            e2 = np.cross(d, e1)
+            a = normals[:, plane, :] * theta0[:, None]
+            new = d + a[:, :1] * e1 + a[:, 1:] * e2
+            new /= np.linalg.norm(new, axis=1)[:, None]
+            d = np.where(active[:, None], new, d)
+    return tuple(np.concatenate([np.asarray(o[k], np.int64) for o in out]) for k in range(5))
+
+
+def gather_records(records, lengths, sel):
+    """Twin of :func:`fermi_latsim._kernels.gather_records` (one fancy-index gather)."""
+    starts = np.cumsum(lengths) - lengths
+    lens = lengths[sel]
+    shift = np.repeat(starts[sel] - (np.cumsum(lens) - lens), lens)
+    return records[np.arange(int(lens.sum()), dtype=np.int64) + shift]

@@ -37,6 +37,12 @@ def build_parser() -> argparse.ArgumentParser:
         default="flight",
         help="rates: 'flight' (the LAT's, ~450 events/s; default) or 'light' (~9 events/s, quick tests)",
     )
+    sim.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes simulating the flight profile's 30 s stretches (same bytes for any number; default 1)",
+    )
     sim.add_argument("--progress", action="store_true", help="show a progress bar")
     rep = sub.add_parser("replay", help="the deliveries a real FT1 + FT2 would have come from, into DIR")
     rep.add_argument("--ft1", required=True, help="real FT1 file (photons: TIME, ENERGY, RA, DEC, RUN_ID)")
@@ -94,6 +100,7 @@ def _simulate(args: argparse.Namespace) -> int:
                 start_met=args.start_met,
                 faults=tuple(args.fault),
                 profile=args.profile,
+                workers=args.workers,
             ),
             progress=args.progress,
         )

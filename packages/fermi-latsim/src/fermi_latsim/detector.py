@@ -14,8 +14,7 @@ arriving within the readout dead time of the previous one is discarded (counted,
 
 from __future__ import annotations
 
-import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -201,11 +200,6 @@ def entry_points(rng: np.random.Generator, direction: np.ndarray) -> np.ndarray:
     return np.column_stack([x, y, zz])
 
 
-def _highland(energy_mev: np.ndarray, x_x0: np.ndarray) -> np.ndarray:
-    x = np.maximum(x_x0, 1e-6)
-    return 13.6 / np.maximum(energy_mev, 1.0) * np.sqrt(x) * (1.0 + 0.038 * np.log(x))
-
-
 def _scatter(rng: np.random.Generator, d: np.ndarray, theta0: np.ndarray) -> np.ndarray:
     """Deflect unit vectors ``d`` (m, 3) by Gaussian projected angles of width ``theta0``."""
     ref = np.where(np.abs(d[:, 2:3]) < 0.9, [[0.0, 0.0, 1.0]], [[1.0, 0.0, 0.0]])
@@ -217,6 +211,10 @@ def _scatter(rng: np.random.Generator, d: np.ndarray, theta0: np.ndarray) -> np.
     return out / np.linalg.norm(out, axis=1)[:, None]
 
 
+#: X0 of matter a track crosses below each tracker plane before the next (tray + next foil)
+PLANE_X0_BELOW = lat.TKR_TRAY_X0 + np.append(lat.FOIL_X0[1:], 0.0)
+
+
 def _track_hits(
     rng: np.random.Generator,
     event: np.ndarray,
@@ -224,39 +222,29 @@ def _track_hits(
     direction: np.ndarray,
     first_plane: np.ndarray,
     energy: np.ndarray | None,
-) -> list[np.ndarray]:
-    """Strip hits of straight-or-scattered tracks from ``start`` (at/above ``first_plane``) down."""
-    pos = start.copy()
-    d = direction.copy()
-    out = []
-    for plane in range(lat.N_TKR_PLANES):
-        for view in range(lat.N_VIEWS):
-            z = lat.TKR_LAYER_Z_MM[plane, view]
-            active = first_plane <= plane
-            with np.errstate(divide="ignore", invalid="ignore"):
-                step = (z - pos[:, 2]) / d[:, 2]
-            pos = np.where(active[:, None], pos + step[:, None] * d, pos)
-            tower, strip = lat.locate_strip(pos[:, 0], pos[:, 1], np.full(pos.shape[0], view))
-            ok = active & (tower >= 0)
-            rec = np.zeros(int(ok.sum()), STRIP_DTYPE)
-            rec["event"], rec["tower"], rec["plane"], rec["view"], rec["strip"] = (
-                event[ok],
-                tower[ok],
-                plane,
-                view,
-                strip[ok],
-            )
-            out.append(rec)
-            nb = rec[rng.random(rec.size) < NEIGHBOUR_PROB].copy()
-            nb["strip"] = np.clip(nb["strip"] + rng.choice([-1, 1], nb.size), 0, lat.N_STRIPS - 1)
-            out.append(nb)
-        if energy is not None:
-            x0 = (
-                lat.TKR_TRAY_X0 + (lat.FOIL_X0[plane + 1] if plane + 1 < lat.N_TKR_PLANES else 0.0)
-            ) / np.abs(d[:, 2])
-            active = first_plane <= plane
-            d = np.where(active[:, None], _scatter(rng, d, _highland(energy, x0)), d)
-    return out
+) -> np.ndarray:
+    """Strip hits (:data:`STRIP_DTYPE`) of straight (``energy`` None) or scattered tracks from
+    ``start`` (at/above ``first_plane``) down: :func:`fermi_latsim._kernels.track_hits`."""
+    m = int(np.size(event))
+    shape = (m, lat.N_TKR_PLANES, lat.N_VIEWS)
+    nb_u = rng.random(shape, dtype=np.float32)  # a neighbour strip, and which one
+    normals = rng.normal(0.0, 1.0, (m, lat.N_TKR_PLANES, 2)) if energy is not None else np.zeros((m, 1, 2))
+    ev, tw, pl, vw, st = _kernels.track_hits(
+        np.ascontiguousarray(event, np.int64),
+        np.ascontiguousarray(start, np.float64).reshape(-1, 3),
+        np.ascontiguousarray(direction, np.float64).reshape(-1, 3),
+        np.ascontiguousarray(first_plane, np.int64),
+        np.ascontiguousarray(np.zeros(m) if energy is None else energy, np.float64),
+        energy is not None,
+        nb_u,
+        normals,
+        np.ascontiguousarray(lat.TKR_LAYER_Z_MM, np.float64),
+        np.ascontiguousarray(PLANE_X0_BELOW, np.float64),
+        NEIGHBOUR_PROB,
+    )
+    rec = np.zeros(ev.size, STRIP_DTYPE)
+    rec["event"], rec["tower"], rec["plane"], rec["view"], rec["strip"] = ev, tw, pl, vw, st
+    return rec
 
 
 def _cal_deposits(
@@ -276,37 +264,21 @@ def _cal_deposits(
     leaks away. Each log's signal fluctuates by ``LOG_NOISE`` and logs below the zero-suppression
     threshold are not read out.
     """
-    ev_l, tw_l, ly_l, co_l, e_l, off_l = [], [], [], [], [], []
-    for layer, dz in itertools.product(range(lat.N_CAL_LAYERS), CAL_DEPTH_STEPS):
-        z = lat.CAL_LAYER_Z_MM[layer] + dz * lat.CAL_LOG_HEIGHT_MM
-        with np.errstate(divide="ignore", invalid="ignore"):
-            step = (z - vertex[:, 2]) / axis[:, 2]
-        p = vertex + step[:, None] * axis
-        along_x = layer % 2 == 0  # even layers: logs along X, the column measures y
-        for shift, share in ((0.0, 1.0 - 2 * spread), (-1.0, spread), (1.0, spread)):
-            share /= len(CAL_DEPTH_STEPS)
-            if share <= 0:
-                continue
-            d = shift * lat.CAL_COLUMN_PITCH_MM
-            x = p[:, 0] + (0.0 if along_x else d)
-            y = p[:, 1] + (d if along_x else 0.0)
-            tower, lay, col, along = lat.nearest_log(x, y, np.full(p.shape[0], z))
-            e = energy_per_layer[:, layer] * share
-            ok = (tower >= 0) & (lay == layer) & (e > 0) & np.isfinite(along)
-            ev_l.append(event[ok])
-            tw_l.append(tower[ok])
-            ly_l.append(lay[ok])
-            co_l.append(col[ok])
-            e_l.append(e[ok])
-            off_l.append(along[ok])
-    if not ev_l:
+    key, e, e_off = _kernels.cal_entries(
+        np.ascontiguousarray(event, np.int64),
+        np.ascontiguousarray(vertex, np.float64).reshape(-1, 3),
+        np.ascontiguousarray(axis, np.float64).reshape(-1, 3),
+        np.ascontiguousarray(energy_per_layer, np.float64).reshape(-1, lat.N_CAL_LAYERS),
+        float(spread),
+        np.ascontiguousarray(lat.CAL_LAYER_Z_MM, np.float64),
+        np.asarray(CAL_DEPTH_STEPS, np.float64),
+        float(lat.CAL_LOG_HEIGHT_MM),
+    )
+    if key.size == 0:
         return np.zeros(0, LOG_DTYPE)
-    ev, tw, ly, co = (np.concatenate(a).astype(np.int64) for a in (ev_l, tw_l, ly_l, co_l))
-    e, off = np.concatenate(e_l), np.concatenate(off_l)
-    key = ((ev * lat.N_TOWERS + tw) * lat.N_CAL_LAYERS + ly) * lat.N_CAL_COLUMNS + co
     uniq, inv = np.unique(key, return_inverse=True)
     dep = np.bincount(inv, weights=e, minlength=uniq.size)
-    offset = np.bincount(inv, weights=e * off, minlength=uniq.size) / np.maximum(dep, 1e-300)
+    offset = np.bincount(inv, weights=e_off, minlength=uniq.size) / np.maximum(dep, 1e-300)
     dep = dep * np.clip(rng.normal(1.0, LOG_NOISE, uniq.size), 0.5, 1.5)
     keep = dep >= lat.CAL_LOG_THRESHOLD_MEV
     uniq, dep, offset = uniq[keep], dep[keep], offset[keep]
@@ -355,7 +327,26 @@ def simulate_response(
     other_triggers: np.ndarray | None = None,
     deadtime: DeadTime | None = None,
 ) -> Response:
-    """Response of the LAT to particles arriving at times ``met`` from body directions ``body``.
+    """Response of the LAT read out: :func:`respond`, then :func:`apply_dead_time`.
+
+    ``other_triggers`` and ``deadtime`` (flight profile): sorted times of the triggers read out
+    but rejected on board (not simulated; they make dead time too) and the run's dead-time state
+    (updated). Default: only these events are read out, with ``DEAD_TIME_S`` each.
+    """
+    resp = respond(rng, met, body, energy_mev, charged, dead, entry)
+    return apply_dead_time(resp, other_triggers, deadtime)
+
+
+def respond(
+    rng: np.random.Generator,
+    met: np.ndarray,
+    body: np.ndarray,
+    energy_mev: np.ndarray,
+    charged: np.ndarray,
+    dead: np.ndarray | None = None,
+    entry: str = "top",
+) -> Response:
+    """Triggered response (before the read-out dead time) of the LAT to particles arriving at times ``met`` from body directions ``body``.
 
     Parameters
     ----------
@@ -371,10 +362,6 @@ def simulate_response(
         ``flux x`` :func:`projected_area_mm2`), which adds the photons entering through the side
         walls: at 60 deg they are more than half, and, converting low in the tracker, they are
         the ones that shower in the calorimeter.
-    other_triggers, deadtime
-        Flight profile: sorted times of the triggers read out but rejected on board (not
-        simulated; they make dead time too) and the run's dead-time state (updated). Default:
-        only these events are read out, with ``DEAD_TIME_S`` each.
     """
     if entry not in ("top", "volume"):
         raise ValueError(f"parameter 'entry': 'top' or 'volume', got {entry!r}")
@@ -412,9 +399,9 @@ def simulate_response(
     for share in (frac, 1.0 - frac):
         e_lep = energy_mev[ip] * share
         d0 = _scatter(rng, u[ip], 0.511 / np.maximum(e_lep, 1.0))  # pair opening ~ m_e / E
-        pieces += _track_hits(rng, ip, vertex[ip], d0, conv[ip].astype(np.int64), e_lep)
+        pieces.append(_track_hits(rng, ip, vertex[ip], d0, conv[ip].astype(np.int64), e_lep))
     ic = np.flatnonzero(is_cr)
-    pieces += _track_hits(rng, ic, start[ic], u[ic], np.zeros(ic.size, np.int64), None)
+    pieces.append(_track_hits(rng, ic, start[ic], u[ic], np.zeros(ic.size, np.int64), None))
     n_noise = rng.poisson(NOISE_STRIPS_PER_EVENT * n)
     noise = np.zeros(n_noise, STRIP_DTYPE)
     noise["event"] = rng.integers(0, max(n, 1), n_noise)
@@ -457,35 +444,101 @@ def simulate_response(
     acd = np.unique(acd) if acd.size else acd
 
     # --- trigger ---
-    plane_hit = np.zeros((n, lat.N_TOWERS, lat.N_TKR_PLANES, lat.N_VIEWS), bool)
-    plane_hit[strips["event"], strips["tower"], strips["plane"], strips["view"]] = True
-    xy = plane_hit.all(axis=3)
-    three = xy[:, :, :-2] & xy[:, :, 1:-1] & xy[:, :, 2:]
-    tkr_towers = three.any(axis=2)
     log_e = np.sqrt(
         lat.cal_adc_to_energy(logs["range_pos"], logs["adc_pos"])
         * lat.cal_adc_to_energy(logs["range_neg"], logs["adc_neg"])
     )
-    cal_le = np.zeros((n, lat.N_TOWERS), bool)
-    cal_he = np.zeros((n, lat.N_TOWERS), bool)
-    cal_le[logs["event"][log_e >= CAL_LO_MEV], logs["tower"][log_e >= CAL_LO_MEV]] = True
-    cal_he[logs["event"][log_e >= CAL_HI_MEV], logs["tower"][log_e >= CAL_HI_MEV]] = True
-    weights = 1 << np.arange(lat.N_TOWERS)
-    trig = tkr_towers.any(axis=1) | cal_he.any(axis=1)
+    tkr_vec, le_vec, he_vec = _kernels.trigger_vectors(
+        n,
+        np.ascontiguousarray(strips["event"], np.int64),
+        np.ascontiguousarray(strips["tower"], np.int64),
+        np.ascontiguousarray(strips["plane"], np.int64),
+        np.ascontiguousarray(strips["view"], np.int64),
+        np.ascontiguousarray(logs["event"], np.int64),
+        np.ascontiguousarray(logs["tower"], np.int64),
+        np.ascontiguousarray(log_e, np.float64),
+        CAL_LO_MEV,
+        CAL_HI_MEV,
+    )
+    cand = np.flatnonzero((tkr_vec > 0) | (he_vec > 0))
+    remap = np.full(n, -1, np.int64)
+    remap[cand] = np.arange(cand.size)
 
-    # --- dead time: a trigger within the dead time of the last read-out is discarded ---
-    cand = np.flatnonzero(trig)
-    if deadtime is None:  # only the simulated events are read out (the light profile)
-        ok, _, lost_at, _, _, lost = _kernels.dead_time(
-            np.ascontiguousarray(met[cand], np.float64), np.zeros(0), DEAD_TIME_S, -np.inf, 0, 0
-        )
+    def _keep(table: np.ndarray) -> np.ndarray:
+        t = table[remap[table["event"]] >= 0].copy()
+        t["event"] = remap[t["event"]]
+        return t
+
+    has_acd = np.zeros(n, bool)
+    has_acd[acd_event[hit]] = True
+    sel = remap[logs["event"]] >= 0
+    return Response(
+        source=cand.astype(np.int64),
+        met=met[cand],
+        conversion_plane=conv[cand],
+        tkr_vector=tkr_vec[cand],
+        cal_le_vector=le_vec[cand],
+        cal_he_vector=he_vec[cand],
+        roi_vector=np.where(has_acd[cand], tkr_vec[cand], 0).astype(np.uint16),
+        cal_energy_mev=np.bincount(remap[logs["event"]][sel], weights=log_e[sel], minlength=cand.size),
+        strips=_keep(strips),
+        logs=_keep(logs),
+        acd=_keep(acd),
+        discarded=np.zeros(cand.size, np.int64),
+        n_arrivals=n,
+        n_not_triggered=int(n - cand.size),
+    )
+
+
+def subset(resp: Response, keep: np.ndarray) -> Response:
+    """The events ``keep`` (sorted indices) of ``resp``, hit tables renumbered; counters kept."""
+    keep = np.asarray(keep, np.int64)
+    remap = np.full(len(resp), -1, np.int64)
+    remap[keep] = np.arange(keep.size)
+
+    def _keep(table: np.ndarray) -> np.ndarray:
+        t = table[remap[table["event"]] >= 0]
+        t["event"] = remap[t["event"]]
+        return t
+
+    return replace(
+        resp,
+        source=resp.source[keep],
+        met=resp.met[keep],
+        conversion_plane=resp.conversion_plane[keep],
+        tkr_vector=resp.tkr_vector[keep],
+        cal_le_vector=resp.cal_le_vector[keep],
+        cal_he_vector=resp.cal_he_vector[keep],
+        roi_vector=resp.roi_vector[keep],
+        cal_energy_mev=resp.cal_energy_mev[keep],
+        strips=_keep(resp.strips),
+        logs=_keep(resp.logs),
+        acd=_keep(resp.acd),
+        discarded=resp.discarded[keep],
+        readouts_before=None if resp.readouts_before is None else resp.readouts_before[keep],
+    )
+
+
+def apply_dead_time(
+    resp: Response, other_triggers: np.ndarray | None = None, deadtime: DeadTime | None = None
+) -> Response:
+    """The events of ``resp`` (triggered, in time order) read out after the read-out dead time.
+
+    Without ``deadtime`` only these events are read out, ``DEAD_TIME_S`` each (the light
+    profile); with it, ``other_triggers`` (sorted times of triggers rejected on board) make dead
+    time too, ``deadtime`` is updated and ``readouts_before`` is set.
+    """
+    met = np.ascontiguousarray(resp.met, np.float64)
+    if deadtime is None:
+        ok, _, lost_at, _, _, lost = _kernels.dead_time(met, np.zeros(0), DEAD_TIME_S, -np.inf, 0, 0)
         discarded = np.cumsum(lost_at[ok]) if ok.any() else np.zeros(0, np.int64)
         readouts_before = None
     else:
         n_lost0 = deadtime.lost
+        other = np.zeros(0) if other_triggers is None else other_triggers
         ok, before, lost_at, *state = _kernels.dead_time(
-            np.ascontiguousarray(met[cand], np.float64),
-            np.ascontiguousarray(other_triggers, np.float64),
+            met,
+            np.ascontiguousarray(other, np.float64),
             deadtime.dead_s,
             deadtime.last,
             deadtime.readouts,
@@ -494,35 +547,8 @@ def simulate_response(
         deadtime.last, deadtime.readouts, deadtime.lost = float(state[0]), int(state[1]), int(state[2])
         lost = deadtime.lost - n_lost0
         discarded, readouts_before = lost_at[ok], before[ok]
-    acc = cand[ok].astype(np.int64)
-    remap = np.full(n, -1, np.int64)
-    remap[acc] = np.arange(acc.size)
-
-    def _keep(table: np.ndarray) -> np.ndarray:
-        t = table[remap[table["event"]] >= 0].copy()
-        t["event"] = remap[t["event"]]
-        return t
-
-    kept_logs = _keep(logs)
-    return Response(
-        source=acc,
-        met=met[acc],
-        conversion_plane=conv[acc],
-        tkr_vector=(tkr_towers[acc] * weights).sum(axis=1).astype(np.uint16),
-        cal_le_vector=(cal_le[acc] * weights).sum(axis=1).astype(np.uint16),
-        cal_he_vector=(cal_he[acc] * weights).sum(axis=1).astype(np.uint16),
-        roi_vector=np.where(np.isin(acc, acd_event[hit]), tkr_towers[acc] @ weights, 0).astype(np.uint16),
-        cal_energy_mev=np.bincount(
-            remap[logs["event"]][remap[logs["event"]] >= 0],
-            weights=log_e[remap[logs["event"]] >= 0],
-            minlength=acc.size,
-        ),
-        strips=_keep(strips),
-        logs=kept_logs,
-        acd=_keep(acd),
-        discarded=np.asarray(discarded, dtype=np.int64),
-        n_arrivals=n,
-        n_not_triggered=int(n - trig.sum()),
-        n_dead_time=int(lost),
-        readouts_before=readouts_before,
-    )
+    out = subset(resp, np.flatnonzero(ok))
+    out.discarded = np.asarray(discarded, dtype=np.int64)
+    out.readouts_before = readouts_before
+    out.n_dead_time = int(lost)
+    return out

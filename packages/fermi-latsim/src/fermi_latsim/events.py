@@ -287,12 +287,12 @@ def epu_datagrams(
 
 def gather_records(records: np.ndarray, lengths: np.ndarray, sel: np.ndarray) -> np.ndarray:
     """The records of events ``sel`` (indices, in order) back to back."""
-    starts = np.cumsum(lengths) - lengths
-    lens = lengths[sel]
-    if sel.size and np.array_equal(sel, np.arange(sel[0], sel[0] + sel.size)):
-        return records[starts[sel[0]] : starts[sel[-1]] + lens[-1]]
-    shift = np.repeat(starts[sel] - (np.cumsum(lens) - lens), lens)
-    return records[np.arange(int(lens.sum()), dtype=np.int64) + shift]
+    lengths = np.ascontiguousarray(lengths, np.int64)
+    sel = np.ascontiguousarray(sel, np.int64)
+    if sel.size and sel[-1] - sel[0] == sel.size - 1 and np.all(np.diff(sel) == 1):
+        start = int(lengths[: sel[0]].sum())
+        return records[start : start + int(lengths[sel].sum())]
+    return _kernels.gather_records(np.ascontiguousarray(records, np.uint8), lengths, sel)
 
 
 def encode_run(

@@ -21,13 +21,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from fermi_core.mission.packets import APID_EPU0, APID_SPACECRAFT, SEQ_MODULUS
-from fermi_halfpipe.datagram import datagrams_to_packets
-from fermi_halfpipe.format import NOMINAL_TICKS_PER_SECOND
+from fermi_halfpipe.datagram import DatagramContext, datagrams_to_packets
 from fermi_halfpipe.keys import ConfigKeys
 from fermi_ingest.ccsds import PacketColumns, concatenate, encode_packets
 from fermi_ingest.manifest import write_manifest
 from fermi_l1.instrument import conversion_type
-from fermi_latsim import detector, dq_faults, events, flight, geomag, sky, spacecraft
+from fermi_latsim import detector, dq_faults, events, flight, geomag, sky, spacecraft, stream
 from fermi_latsim.attitude import radec_deg
 from fermi_latsim.late import LATE_PLACEMENTS, DeliveryPlan, late_block, place_late, split_files
 from fermi_latsim.orbit import default_orbit
@@ -75,6 +74,8 @@ class SimulationConfig:
     min_deliveries: int = 3
     #: rates and dead time (:data:`PROFILES`): ``light`` (small, for tests) or ``flight``
     profile: str = "light"
+    #: processes simulating the flight profile's stretches (the bytes do not depend on it)
+    workers: int = 1
 
 
 __all__ = ["FAULTS", "PROFILES", "SimulationConfig", "simulate"]
@@ -127,6 +128,8 @@ def simulate(out: str | Path, config: SimulationConfig | None = None, progress: 
         raise ValueError(f"parameter 'faults': at most one of {', '.join(LATE_PLACEMENTS)}")
     if not cfg.hours > 0:
         raise ValueError(f"parameter 'hours': must be positive, got {cfg.hours}")
+    if cfg.workers < 1:
+        raise ValueError(f"parameter 'workers': must be at least 1, got {cfg.workers}")
     prof = get_profile(cfg.profile)
     model = cfg.model
     if prof.charged_scale != 1.0:
@@ -142,13 +145,34 @@ def simulate(out: str | Path, config: SimulationConfig | None = None, progress: 
     burst = dq_faults.excursion_window(runs, cfg.faults)
     key_fault = None
     factor = geomag.rate_factor(tl.met, tl.position, tl.lat_deg, tl.lon_deg, tl.in_saa)
-    n_readouts = n_lost = 0
 
     first_count = SEQ_MODULUS - 40 if "counters-near-wrap" in cfg.faults else 0
     counts = {apid: first_count for apid in (APID_EPU0, APID_EPU0 + 1, APID_SPACECRAFT)}
     packet_parts: list[PacketColumns] = []
     sc = spacecraft.packets(spacecraft.records(tl), first_count=counts[APID_SPACECRAFT])
     packet_parts.append(sc)
+    if prof.chunk_s > 0:  # the flight profile: stretches, streamed (see fermi_latsim.stream)
+        shared = flight.Shared(
+            cfg.seed, tl, dq_faults.charged_factor(tl.met, burst, base=factor), model, prof, dead
+        )
+        res = _simulate_stretches(out, cfg, shared, runs, sc, rng, stop, counts, progress)
+        applied = res["applied"]
+        if "one-epu-run" in cfg.faults and len(runs) > 1:
+            applied["one-epu-run"] = {"run": int(runs[1][0]), "epus": [0]}
+        if "counters-near-wrap" in cfg.faults:
+            applied["counters-near-wrap"] = {"first_count": first_count}
+        applied.update(dq_faults.records(res["key_fault"], dead_fault, burst, res["truth"]))
+        summary = {
+            "format": "fermi-latsim-truth", "version": 1, "seed": cfg.seed, "hours": cfg.hours,
+            "start_met": start, "stop_met": stop, "tle": [orbit.tle.line1, orbit.tle.line2],
+            "components": {str(k): v for k, v in cfg.model.names().items()},
+            "arrivals": res["arrivals"], "not_triggered": res["not_triggered"],
+            "dead_time_discarded": res["dead"], "events": res["events"], "runs": res["runs"],
+            "deliveries": res["deliveries"], "faults": applied, "spacecraft_records": len(sc),
+            "profile": prof.name, "readouts": res["readouts"], "dead_time_per_readout_s": prof.dead_s,
+        }  # fmt: skip
+        (out / "truth" / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+        return summary
     truth_parts = []
     n_arrivals = n_not_triggered = n_dead = 0
     run_rows = []
@@ -163,24 +187,6 @@ def simulate(out: str | Path, config: SimulationConfig | None = None, progress: 
         epus = (0,) if ("one-epu-run" in cfg.faults and r == 1) else (0, 1)
         keys, bad_keys = dq_faults.run_keys(r, run_id, len(runs), cfg.faults)
         key_fault = key_fault or bad_keys
-        if prof.chunk_s > 0:  # the flight profile: in stretches, with on-board rejected triggers
-            cf = dq_faults.charged_factor(tl.met, burst, base=factor)
-            run_rng = np.random.default_rng([cfg.seed, run_id])  # one stream per run
-            stream = flight.simulate_run(run_rng, tl, cf, t0, t1, model, prof, dead, epus)
-            parts, truth_run = flight_run_packets(stream, run_id, t1, epus, counts, cfg.policy, keys=keys)
-            packet_parts += parts
-            truth_parts.append(truth_run)
-            n_arrivals += stream.n_arrivals
-            n_not_triggered += stream.n_not_triggered
-            n_dead += stream.n_dead
-            n_readouts += stream.readouts
-            n_lost += stream.lost
-            run_rows.append(
-                {"run": run_id, "start": t0, "stop": t1, "events": int(truth_run["run"].size),
-                 "epus": list(epus), "start_utc": str(met_to_utc_iso(t0, 3)), "readouts": stream.readouts,
-                 "config_keys": keys.as_dict()}
-            )  # fmt: skip
-            continue
         arr = sky.sample_arrivals(
             rng, tl.met, tl.attitude.quaternion, tl.position, t0 + 1e-3, t1 - 1e-3, model,
             charged_factor=dq_faults.charged_factor(tl.met, burst),
@@ -238,12 +244,121 @@ def simulate(out: str | Path, config: SimulationConfig | None = None, progress: 
         "faults": applied,
         "spacecraft_records": len(sc),
     }
-    if prof.name != "light":  # (the light summary keeps its bytes)
-        summary["profile"] = prof.name
-        summary["readouts"] = n_readouts
-        summary["dead_time_per_readout_s"] = prof.dead_s
     (out / "truth" / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return summary
+
+
+#: faults the streaming writer applies (per run); the others need every packet of the span at once
+STREAM_FAULTS = frozenset({"one-epu-run", "counters-near-wrap", "bad-config-key", "dead-tracker-layers"})
+
+
+def _streamable(faults: tuple[str, ...]) -> bool:
+    """Whether the streaming writer can apply ``faults`` (all in :data:`STREAM_FAULTS`)."""
+    return set(faults) <= STREAM_FAULTS
+
+
+class _Collect:
+    """A delivery-writer stand-in that keeps the packets (for :func:`write_deliveries`)."""
+
+    def __init__(self) -> None:
+        self.parts: list[PacketColumns] = []
+
+    def add(self, cols: PacketColumns) -> None:
+        self.parts.append(cols)
+
+
+def _simulate_stretches(
+    out: Path,
+    cfg: SimulationConfig,
+    shared: flight.Shared,
+    runs: np.ndarray,
+    sc: PacketColumns,
+    rng: np.random.Generator,
+    stop: float,
+    counts: dict[int, int],
+    progress: bool,
+) -> dict:
+    """The flight-profile simulation: stretches (in ``cfg.workers`` processes), streamed out.
+
+    Without delivery-level faults (:data:`STREAM_FAULTS` only), packets and truth are written
+    as they come (:mod:`fermi_latsim.stream`: memory independent of the span); with them, the
+    packets are collected and :func:`write_deliveries` applies the faults.
+    """
+    start = float(shared.tl.met[0])
+    cuts = delivery_cuts(rng, start, stop, cfg.min_deliveries)
+    streaming = _streamable(cfg.faults)
+    writer = stream.DeliveryWriter(out, cuts, stop, MAX_PACKETS_PER_FILE) if streaming else _Collect()
+    merger = stream.PacketMerger(writer, sc)  # type: ignore[arg-type]
+    truth = stream.TruthWriter(out, cuts, keep=not streaming)
+    epus_of_run = [(0,) if ("one-epu-run" in cfg.faults and r == 1) else (0, 1) for r in range(len(runs))]
+    todo = flight.stretches(runs, shared.profile, epus_of_run)
+    n_stretches = {int(t0): 0 for t0, _ in runs}
+    for st in todo:
+        n_stretches[st.run] += 1
+    res: dict = {"arrivals": 0, "not_triggered": 0, "dead": 0, "readouts": 0, "runs": [], "key_fault": None}
+    r = -1
+    asm = epu_streams = None
+    keys = None
+    it = flight.physics(shared, todo, cfg.workers)
+    if progress:
+        from tqdm import tqdm
+
+        it = tqdm(it, total=len(todo), desc="stretches", unit="stretch")
+    for ph in it:
+        st = ph.stretch
+        if asm is None or st.run != asm.run:  # a new run
+            r += 1
+            t0, t1 = runs[r]
+            keys, bad_keys = dq_faults.run_keys(r, st.run, len(runs), cfg.faults)
+            res["key_fault"] = res["key_fault"] or bad_keys
+            asm = flight.RunAssembler(st.run, shared.profile)
+            epu_streams = {
+                c: stream.EpuStream(DatagramContext(run=st.run, crate=c, keys=keys), cfg.policy, float(t1),
+                                    counts[APID_EPU0 + c])
+                for c in st.epus
+            }  # fmt: skip
+        assert epu_streams is not None
+        ev = asm.add(ph)
+        res["arrivals"] += ev.n_arrivals
+        res["not_triggered"] += ev.n_not_triggered
+        res["dead"] += ev.n_dead
+        truth.add(ev.columns)
+        last = st.index == n_stretches[st.run] - 1
+        ends = np.concatenate([[0], np.cumsum(ev.lengths)])
+        for c, es in epu_streams.items():
+            sel = np.flatnonzero(ev.columns["epu"] == c)
+            cols, index, number, when = es.push(
+                events.gather_records(ev.records, ev.lengths, sel) if sel.size else ev.records[:0],
+                ev.lengths[sel], ev.columns["met"][sel], ev.columns["gem_seq"][sel], last=last,
+            )  # fmt: skip
+            truth.closed(index, number, when)
+            merger.add((r, c), cols)
+        del ends
+        merger.release(min([st.stop] + [es.earliest_open for es in epu_streams.values()]))
+        truth.flush(st.run, final=last)
+        if last:
+            for c, es in epu_streams.items():
+                counts[APID_EPU0 + c] = es.count
+            t0, t1 = runs[r]
+            res["readouts"] += asm.state.readouts
+            res["runs"].append(
+                {"run": st.run, "start": float(t0), "stop": float(t1), "events": asm.n_events,
+                 "epus": list(st.epus), "start_utc": str(met_to_utc_iso(t0, 3)), "readouts": asm.state.readouts,
+                 "config_keys": keys.as_dict() if keys is not None else None}
+            )  # fmt: skip
+    merger.release(np.inf)
+    res["events"] = truth.close()
+    res["truth"] = {}
+    if streaming:
+        res["deliveries"], res["applied"] = writer.finish(), {}  # type: ignore[union-attr]
+        return res
+    table = pa.concat_tables(truth.tables) if truth.tables else None
+    t = {k: table[k].to_numpy() for k in table.column_names if k != "delivery"} if table is not None else {}
+    cols = concatenate(writer.parts) if writer.parts else sc.take(np.zeros(0, np.int64))  # type: ignore[union-attr]
+    res["deliveries"], res["applied"] = write_deliveries(out, [cols], t, cuts, stop, cfg.faults, rng)
+    write_truth(out, t)
+    res["truth"] = t
+    return res
 
 
 def encode_run_packets(
@@ -299,47 +414,6 @@ def datagram_packets(
         counts[apid] = (counts[apid] + len(cols)) % SEQ_MODULUS
         parts.append(cols)
     return parts
-
-
-def flight_run_packets(
-    stream: flight.RunStream,
-    run_id: int,
-    stop_met: float,
-    epus: tuple[int, ...],
-    counts: dict[int, int],
-    policy: events.DatagramPolicy,
-    keys: ConfigKeys | None = None,
-) -> tuple[list[PacketColumns], dict[str, np.ndarray]]:
-    """Packets and truth of one run simulated by :func:`fermi_latsim.flight.simulate_run`."""
-    dgms, times, dgm_of_event = flight.run_datagrams(stream, run_id, stop_met, epus, policy, keys=keys)
-    parts = datagram_packets(dgms, times, counts)
-    epu = stream.column("epu", np.int64)
-    n = epu.size
-    datagram_time = np.zeros(n)
-    for crate in dgms:
-        mine = epu == crate
-        datagram_time[mine] = times[crate][dgm_of_event[mine]]
-    plane = stream.column("conversion_plane", np.int16).astype(np.int16)
-    truth = {
-        "run": np.full(n, run_id, np.int64),
-        "gem_seq": stream.column("gem_seq", np.int64),
-        "epu": epu.astype(np.int8),
-        "apid": (APID_EPU0 + epu).astype(np.int16),
-        "time": stream.column("met"),
-        "datagram_time": datagram_time,
-        "datagram": dgm_of_event,
-        "conversion_plane": plane,
-        "conversion_type": conversion_type(plane),
-        "cal_energy_mev": stream.column("cal_energy_mev"),
-        "component": stream.column("component", np.int16).astype(np.int16),
-        "particle": stream.column("particle", np.int16).astype(np.int16),
-        "energy_mev": stream.column("energy_mev"),
-        "ra": stream.column("ra"),
-        "dec": stream.column("dec"),
-        "theta": stream.column("theta"),
-        "livetime_s": stream.column("livetime_ticks", np.int64) / NOMINAL_TICKS_PER_SECOND,
-    }
-    return parts, truth
 
 
 def write_deliveries(
