@@ -23,8 +23,11 @@ demo: venv
 	$(VENV)/bin/fermi-latsim demo $(DEMO_ARGS)
 
 # pytest exits 5 when it collected no test: that is a failure here, said so plainly.
+# PYTEST_WORKERS test processes (pytest-xdist; each test file runs whole in one of them, so its
+# module and session fixtures are made once); PYTEST_WORKERS=0 runs everything in one process.
+PYTEST_WORKERS ?= 2
 test: venv
-	@$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
+	@$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "ERROR: pytest collected no tests"; exit 1; fi; exit $$rc
 
 lint: venv
