@@ -190,47 +190,62 @@ def process(
     total = len(run_ids)
     finished = 0
 
-    def submit(run_id: int) -> bool:
-        with session_scope(db_url) as s:
-            run = s.get(TaskRun, run_id)
-            if run.state in FINAL:
-                return False
-            number = len(run.attempts) + 1
-            if number - attempt_base(s, run.id) > run.task.max_attempts:  # a re-run restarts the budget
-                run.state = State.FAILED.value
-                return False
-            log = site.logs / f"{spec.name}-{run.key}.attempt{number}.log"
-            attempt = TaskAttempt(run_pk=run.id, number=number, state=State.QUEUED.value, executor=executor.name,
-                                  driver_host=socket.gethostname(), driver_pid=os.getpid(),
-                                  log_path=site.relative(log))  # fmt: skip
-            s.add(attempt)
-            run.state, run.updated_at = State.RUNNING.value, utcnow()
-            s.flush()
-            args = (attempt.id, site, str(log), spec.name, run.params, run.key, run.processing_date)
-            attempt_id = attempt.id
-        future = executor.submit(run_attempt, *args)
-        pending[future] = (run_id, attempt_id)
-        return True
+    def submit(ids: Sequence[int]) -> list[int]:
+        """Record an attempt of each task run of ``ids`` not final yet (one transaction), then submit them.
 
-    for run_id in run_ids:
-        if not submit(run_id):
-            summary.skipped += 1
-            finished += 1
+        Returns the ids that were not submitted (final already, or out of attempts). The rows are
+        committed before any submission: a worker starts only on an attempt the database holds.
+        """
+        ready, skipped = [], []
+        with session_scope(db_url) as s:
+            for run_id in ids:
+                run = s.get(TaskRun, run_id)
+                if run.state in FINAL:
+                    skipped.append(run_id)
+                    continue
+                number = len(run.attempts) + 1
+                if number - attempt_base(s, run.id) > run.task.max_attempts:  # a re-run restarts the budget
+                    run.state = State.FAILED.value
+                    skipped.append(run_id)
+                    continue
+                log = site.logs / f"{spec.name}-{run.key}.attempt{number}.log"
+                attempt = TaskAttempt(run_pk=run.id, number=number, state=State.QUEUED.value,
+                                      executor=executor.name, driver_host=socket.gethostname(),
+                                      driver_pid=os.getpid(), log_path=site.relative(log))  # fmt: skip
+                s.add(attempt)
+                run.state, run.updated_at = State.RUNNING.value, utcnow()
+                s.flush()
+                args = (attempt.id, site, str(log), spec.name, run.params, run.key, run.processing_date)
+                ready.append((run_id, attempt.id, args))
+        for run_id, attempt_id, args in ready:
+            pending[executor.submit(run_attempt, *args)] = (run_id, attempt_id)
+        return skipped
+
+    skipped = submit(run_ids)
+    summary.skipped += len(skipped)
+    finished += len(skipped)
     if progress:
         progress(finished, total)
     while pending:
         ready, _ = wait(list(pending), return_when=FIRST_COMPLETED)
-        for future in ready:
-            run_id, attempt_id = pending.pop(future)
-            try:
-                outcome = future.result()
-            except Exception as exc:  # the worker process itself died
-                outcome = {"exit_code": None, "error": f"{type(exc).__name__}: {exc}"}
-            code = outcome.get("exit_code")
-            state = (
-                State.DONE if code == EXIT_OK else State.FAILED if code == EXIT_BAD_INPUT else State.CRASHED
-            )
-            with session_scope(db_url) as s:
+        # every attempt finished at this point is recorded in one transaction (each worker also
+        # left its result file, from which the next driver records it if this one dies first)
+        ended: list[tuple[int, State]] = []
+        with session_scope(db_url) as s:
+            for future in ready:
+                run_id, attempt_id = pending.pop(future)
+                try:
+                    outcome = future.result()
+                except Exception as exc:  # the worker process itself died
+                    outcome = {"exit_code": None, "error": f"{type(exc).__name__}: {exc}"}
+                code = outcome.get("exit_code")
+                state = (
+                    State.DONE
+                    if code == EXIT_OK
+                    else State.FAILED
+                    if code == EXIT_BAD_INPUT
+                    else State.CRASHED
+                )
                 attempt = s.get(TaskAttempt, attempt_id)
                 attempt.exit_code, attempt.ended_at = code, utcnow()
                 attempt.error = outcome.get("error")
@@ -241,7 +256,11 @@ def process(
                     attempt.queue_wait = (attempt.started_at - attempt.submitted_at).total_seconds()
                 attempt.state = attempt.run.state = state.value
                 attempt.run.updated_at = utcnow()
-            if state is State.CRASHED and submit(run_id):
+                ended.append((run_id, state))
+        crashed = [run_id for run_id, state in ended if state is State.CRASHED]
+        not_retried = set(submit(crashed)) if crashed else set()
+        for run_id, state in ended:
+            if state is State.CRASHED and run_id not in not_retried:
                 summary.crashed += 1
                 continue
             finished += 1

@@ -7,10 +7,17 @@ packages upgrade independently as their versions do; specs are processed in depe
 
 A fresh database is made from the models and stamped at the newest revision (Alembic's
 "create from scratch" recipe; a test checks that the migrations produce the same schema).
+
+Every process checks the schema when it first opens the database (:func:`prepare_schema`). When
+every package's recorded revision is the head read from its revision files (:func:`file_heads`:
+their ``revision``/``down_revision`` literals, parsed without importing them) that check is a few
+plain queries and Alembic is not imported; anything else (a schema to make, behind, ahead,
+unversioned) takes the Alembic path and its messages.
 """
 
 from __future__ import annotations
 
+import ast
 import importlib
 import importlib.metadata
 from collections.abc import Iterable
@@ -170,6 +177,73 @@ def known(spec: MigrationSpec, revision: str) -> bool:
         return False
 
 
+#: files of a versions folder Alembic reads as revisions (its own rule, without the sourceless ones)
+_REVISION_FILE_SKIP = ("__init__", ".#")
+
+
+@cache
+def file_heads(spec: MigrationSpec) -> tuple[str, ...] | None:
+    """Head revisions of ``spec`` read from its revision files without Alembic (once per process).
+
+    Each ``versions/*.py`` is parsed (not imported) for its module-level ``revision`` and
+    ``down_revision`` literals; the heads are the revisions no other one names as its down
+    revision. None when a file does not state them as literals (then only Alembic can tell).
+    A test checks these heads against Alembic's for every installed package.
+    """
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in sorted((spec.script_location / "versions").glob("*.py")):
+        if path.name.startswith(_REVISION_FILE_SKIP):
+            continue
+        found: dict[str, object] = {}
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        except (OSError, SyntaxError, ValueError):
+            return None
+        for node in tree.body:
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(
+                node, ast.AnnAssign) and node.value is not None else []  # fmt: skip
+            for target in targets:
+                if isinstance(target, ast.Name) and target.id in ("revision", "down_revision"):
+                    try:
+                        found[target.id] = ast.literal_eval(node.value)
+                    except ValueError:
+                        return None
+        rev, down = found.get("revision"), found.get("down_revision")
+        if not isinstance(rev, str) or "down_revision" not in found:
+            return None
+        down_revs = () if down is None else (down,) if isinstance(down, str) else down
+        if not isinstance(down_revs, (tuple, list)) or not all(isinstance(d, str) for d in down_revs):
+            return None
+        revisions.add(rev)
+        parents.update(down_revs)
+    return tuple(sorted(revisions - parents)) or None
+
+
+def _all_current(engine: Engine, specs: list[MigrationSpec], create: bool) -> bool:
+    """True when every spec's recorded revision is its single file head (plain SQL, no Alembic, no lock).
+
+    With ``create`` the tables of packages without migrations must exist too. False means "ask
+    Alembic" (:func:`prepare_schema` then checks, makes or refuses as it always did).
+    """
+    from fermi_core.schema import Base
+
+    heads = {spec.name: file_heads(spec) for spec in specs}
+    if any(h is None or len(h) != 1 for h in heads.values()):
+        return False
+    with engine.connect() as conn:
+        names = set(inspect(conn).get_table_names())
+        if create and any(t not in names for t in Base.metadata.tables if not any(s.owns(t) for s in specs)):
+            return False
+        for spec in specs:
+            if spec.version_table not in names:
+                return False
+            rows = conn.execute(text(f"SELECT version_num FROM {spec.version_table}")).scalars().all()
+            if list(rows) != list(heads[spec.name]):
+                return False
+    return True
+
+
 def current(connection: Connection, spec: MigrationSpec) -> str | None:
     """Revision of ``spec`` recorded in the database (None: no version table or no row)."""
     from alembic.runtime.migration import MigrationContext
@@ -259,6 +333,8 @@ def prepare_schema(engine: Engine, create: bool = True) -> None:
     from fermi_core.schema import Base, SchemaVersionError, safe_url
 
     specs = discover()
+    if _all_current(engine, specs, create):
+        return
     with engine.begin() as conn:
         _lock_schema(conn)
         for st in status(conn, specs):
