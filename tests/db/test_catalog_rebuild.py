@@ -17,9 +17,9 @@ COLUMNS = ("logical_path", "file_path", "data_type", "version", "run", "met_star
 
 
 def _catalog() -> list[tuple]:
-    """The catalog of the FITS products (the monitoring's MONITOR files are not rebuilt from disk)."""
+    """The catalog: the FITS products and the monitoring's MONITOR files."""
     with l1_session() as s:
-        rows = s.scalars(select(Dataset).where(Dataset.data_type != "MONITOR")).all()
+        rows = s.scalars(select(Dataset)).all()
         return sorted(tuple(getattr(r, c) for c in COLUMNS) for r in rows)
 
 
@@ -39,7 +39,8 @@ def test_catalog_tables_dropped_then_rebuilt_from_the_products_are_the_same(db_u
         == 0
     )
     original = _catalog()
-    assert len(original) == 5 * len(RUNS)
+    assert len(original) == 6 * len(RUNS)  # FT1 x3, FT2 x2 and the MONITOR file per run
+    assert sum(r[2] == "MONITOR" for r in original) == len(RUNS)
 
     # a killed attempt's work folder (fitsdate.product_work_dir) holds a finished-looking copy
     product_dir = home / "l1" / "products" / f"r{RUNS[0]:010d}"
@@ -51,14 +52,14 @@ def test_catalog_tables_dropped_then_rebuilt_from_the_products_are_the_same(db_u
         conn.execute(text("DROP TABLE l1_catalog_dataset"))
     capsys.readouterr()
     assert l1_main([*base, "catalog", "rebuild"]) == 0
-    assert "10 added, 0 already catalogued, 0 conflicting, 0 skipped" in capsys.readouterr().out
+    assert "12 added, 0 already catalogued, 0 conflicting, 0 skipped" in capsys.readouterr().out
     assert _catalog() == original  # row for row: names, paths, types, versions, spans, sizes, checksums
     with l1_session() as s:
         assert all('"rebuilt_from"' in r.provenance for r in s.scalars(select(Dataset)))
 
     # a second rebuild changes nothing; a product whose bytes changed is reported, never re-registered
     assert l1_main([*base, "catalog", "rebuild"]) == 0
-    assert "0 added, 10 already catalogued" in capsys.readouterr().out
+    assert "0 added, 12 already catalogued" in capsys.readouterr().out
     leftover.unlink()
     victim = home / "l1" / "products" / f"r{RUNS[0]:010d}" / f"gll_ph_p305_r{RUNS[0]:010d}_v001.fit"
     victim.write_bytes(victim.read_bytes()[:-2880] + b"\0" * 2880)

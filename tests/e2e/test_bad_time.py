@@ -35,7 +35,7 @@ from fermi_sciencetools_shim.io.ft1 import read_events, read_gti
 from fermi_sciencetools_shim.io.ft2 import read_ft2
 from fermi_sciencetools_shim.mktime.gtmktime import gtmktime
 
-DATES = ["2024-05-01T12:00:00", "2024-05-02T12:00:00", "2024-05-03T12:00:00"]
+DATES = ["2024-05-01T12:00:00", "2024-05-02T12:00:00", "2024-05-03T12:00:00", "2024-05-04T12:00:00"]
 #: keywords that differ between two versions of the same content
 VERSION_KEYWORDS = {"DATE", "FILENAME", "VERSION", "CHECKSUM"}
 
@@ -175,6 +175,22 @@ def test_a_flagged_interval_reissues_ft2_and_ft1_and_unflagging_reissues_again(d
         _same_content(_product(home, tag, run, 1), _product(home, tag, run, 3))
     manifest = json.loads((home / "outbox" / f"r{run:010d}_v003" / "manifest.json").read_text())
     assert manifest["supersedes"]["export"] == f"r{run:010d}_v002"
+
+    # the whole run inside a flagged interval: v004 has no good time (no events, an empty GTI)
+    span = read_ft2(_product(home, "pt1s", run, 3))
+    _ok(l1, [*site, "quality", "flag", "--start", repr(float(span["START"][0]) - 5.0), "--stop",
+             repr(float(span["STOP"][-1]) + 5.0), "--reason", "instrument anomaly", "--who", "shifter"])  # fmt: skip
+    _pipeline(site, DATES[3])
+    _verify(site)
+    v4 = [x for x in _catalog(db_url) if x not in third]
+    assert {x[0] for x in v4} == {run} and {(x[2], x[3]) for x in v4} == {(4, 3)}
+    assert {"FT1", "EXTENDEDFT1", "LS1", "FT2", "FT2SECONDS"} <= {x[1] for x in v4}
+    for tag in ("pt1s", "pt"):
+        assert np.all(read_ft2(_product(home, tag, run, 4))["DATA_QUAL"] == 0)
+    for tag in ("ph", "xp", "ev"):
+        assert len(read_gti(_product(home, tag, run, 4))) == 0
+        assert read_events(_product(home, tag, run, 4), ["TIME"])[0]["TIME"].size == 0
+    assert (home / "outbox" / f"r{run:010d}_v004" / "manifest.json").is_file()
 
 
 def _triple_events_in(monkeypatch, lo: float, hi: float) -> None:

@@ -149,6 +149,38 @@ def test_chi2_ndf_of_two_samples_of_one_shape_is_near_one():
     assert chi2_ndf(a, rng.poisson(2e4 * p[::-1] / p.sum()))[0] > 100
 
 
+def test_the_systematic_tolerance_ignores_a_few_per_cent_but_not_a_shifted_shape():
+    rng = np.random.default_rng(2)
+    p = np.exp(-np.linspace(0, 3, 40))
+    wiggle = 1.0 + 0.04 * np.sin(np.linspace(0, 6, 40))  # another orbit phase: a few per cent
+    a, b = rng.poisson(1e6 * p / p.sum()), rng.poisson(1e6 * p * wiggle / (p * wiggle).sum())
+    assert chi2_ndf(a, b)[0] > 5  # Poisson errors alone: 1e6 events resolve the wiggle
+    assert chi2_ndf(a, b, 0.1)[0] < 1.5
+    steep = 10 ** (-0.17 * np.arange(40))  # counts per 0.1 dex of a spectrum of photon index 2.7
+    c = rng.poisson(1e6 * steep / steep.sum())
+    assert chi2_ndf(c, np.roll(c, 1), 0.1)[0] > 5  # the energy scale off by 0.1 dex: still fails
+    with pytest.raises(CheckConfigError, match=r"systematic must be a fraction"):
+        parse_config('[[checks]]\nquantity = "theta"\nalgorithm = "reference"\nwarning = 1\nerror = 2\n'
+                     "systematic = 1.5\n")  # fmt: skip
+
+
+def test_a_spike_must_stand_out_of_the_error_of_its_neighbours_median_too():
+    from fermi_l1.monitoring.histograms import Histogram
+
+    cfg = parse_config('[[checks]]\nquantity = "event_rate"\nalgorithm = "spikes_holes"\n'
+                       'along = "t"\nwindow = 3\nwarning = 0.5\nerror = 10.0\n[settings]\nmin_events = 0\n')  # fmt: skip
+    counts = np.full(20, 33.0)
+    counts[8:11] = [27, 57, 27]  # the clean day's bin: 57 against a median of 28 of six neighbours
+    counts[7], counts[11:14] = 26, [29, 33, 31]
+    rate = Histogram("event_rate", [np.arange(21) * 30.0], counts / 30.0, {"axes": ["t"], "kind": "profile",
+                                                                          "unit": "Hz"})  # fmt: skip
+    assert evaluate(1, {"event_rate": rate}, {"n_events": 700}, cfg).verdict == "good"
+    counts[9] = 90  # a real jump: +220 %
+    rate = Histogram("event_rate", rate.edges, counts / 30.0, rate.meta)
+    ev = evaluate(1, {"event_rate": rate}, {"n_events": 700}, cfg)
+    assert ev.verdict == "warning" and ev.failed[0]["element"] == "t 270..300", ev.failed
+
+
 def test_a_bad_configuration_is_one_line_naming_the_entry(tmp_path):
     with pytest.raises(
         CheckConfigError, match=r"cfg\.toml: checks\[0\] \(theta\): algorithm 'median' is not"
@@ -221,7 +253,7 @@ def test_dead_tracker_layers_of_one_tower_make_the_run_bad_naming_the_tower(chai
     failed = {(f["quantity"], f["check"]): f for f in ev.failed}
     dead = failed[("tkr_hits", "dead-or-hot-layers")]
     assert dead["severity"] == "error" and dead["element"].startswith(f"tower {DEAD_TOWER}, layer ")
-    assert dead["n_failed"] == 2 * len(DEAD_PLANES) and "hole" in dead["detail"]
+    assert dead["n_failed"] == 2 * len(DEAD_PLANES) and "hole" in dead["detail"], dead["detail"]
     assert {q for q, _ in failed} == {"tkr_hits"}  # nothing else fires
     with session(site.db_url) as s:
         v = run_verdicts(s, runs=[run])[0]

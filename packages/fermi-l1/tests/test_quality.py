@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from astropy.io import fits
 
 from fermi_core.site import Site
 from fermi_l1 import synthetic
@@ -143,6 +144,42 @@ def test_a_version_with_a_bad_time_interval_flags_ft2_and_its_ft1_gtis_follow(tm
 
         prov = json.loads(next(r for r in query(s, run=RUN) if r.version == 2).provenance)
         assert prov["bad_times"] == bti
+
+
+def test_a_run_entirely_inside_a_bad_interval_gets_ft1_with_no_good_time(tmp_path):
+    site = Site(tmp_path, f"sqlite:///{tmp_path / 'fermi.db'}")
+    v1 = _by_tag(make_run_products(_inputs(site, 1, []), site.products, site.outbox, date=DATE,
+                                   db_url=site.db_url, site=None))  # fmt: skip
+    bti = [{"id": 1, "start": RUN - 10.0, "stop": RUN + 200.0, "data_qual": 0}]  # the whole run and more
+    v2 = _by_tag(make_run_products(_inputs(site, 2, bti), site.products, site.outbox, date=DATE,
+                                   db_url=site.db_url, site=None))  # fmt: skip
+    for tag in ("pt1s", "pt"):  # every row flagged, nothing else changed
+        old, new = read_ft2(v1[tag]), read_ft2(v2[tag])
+        assert np.all(new["DATA_QUAL"] == 0) and np.array_equal(old["START"], new["START"])
+        assert np.array_equal(old["LIVETIME"], new["LIVETIME"])
+    for tag in ("ph", "xp", "ev"):  # no good time: no events, an empty GTI, ONTIME 0; the rest kept
+        assert len(read_gti(v1[tag])) >= 1 and read_events(v1[tag], ["TIME"])[0]["TIME"].size > 0
+        assert len(read_gti(v2[tag])) == 0
+        assert read_events(v2[tag], ["TIME"])[0]["TIME"].size == 0
+        with fits.open(v1[tag]) as h1, fits.open(v2[tag]) as h2:
+            assert [h.name for h in h1] == [h.name for h in h2]
+            assert h2["GTI"].header["ONTIME"] == 0.0 and h2[0].header["FILENAME"] == v2[tag].name
+            assert h2["EVENTS"].columns.names == h1["EVENTS"].columns.names
+            differ = {"FILENAME", "VERSION", "DATE", "CHECKSUM", "DATASUM", "NAXIS2", "ONTIME"}
+            for x, y in zip(h1, h2, strict=True):  # every other card as in v001 (spans, keys, DSS ...)
+                assert {k: v for k, v in x.header.items() if k not in differ} == {
+                    k: v for k, v in y.header.items() if k not in differ
+                }, (tag, x.name)
+            assert h2[0].header["VERSION"] == "2"
+    with session(site.db_url) as s:  # catalogued as v002 like any other re-issue
+        from fermi_l1.catalog import query
+
+        assert {r.data_type for r in query(s, run=RUN) if r.version == 2} >= {
+            "FT1",
+            "EXTENDEDFT1",
+            "LS1",
+            "FT2",
+        }
 
 
 @dataclass

@@ -10,6 +10,11 @@
    same gtmktime -> the photon file ``gll_ph_...``; likewise ``evclass=65544`` (TRANSIENT020E |
    TRANSIENT015S) -> the LS1 extended event file ``gll_ev_...``.
 
+A run with no FT2 row passing the GTI filter (entirely inside a flagged bad time interval, or
+without livetime) has no good time: gtmktime refuses zero selected rows, so L1 writes what it
+would mean instead -- each product is its input with no events and an empty GTI (``ONTIME`` 0),
+every other header card kept (:func:`write_no_good_time`).
+
 Every tool used is the shim's; intermediate files live in a work folder and the products are
 renamed into place only when complete and stamped (the work folder of a killed attempt is removed
 by the next one: :func:`fermi_l1.fitsdate.product_work_dir`).
@@ -25,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from astropy.io import fits
 
 from fermi_l1._version import __version__
 from fermi_l1.configkeys import header_cards
@@ -34,6 +40,9 @@ from fermi_l1.merit import MeritError
 from fermi_l1.naming import product_name
 from fermi_sciencetools_shim.gti import Gti, union
 from fermi_sciencetools_shim.io.ft1 import read_events, read_gti, write_ft1
+from fermi_sciencetools_shim.io.ft2 import read_ft2
+from fermi_sciencetools_shim.io.headers import set_ontime
+from fermi_sciencetools_shim.mktime.filter_expr import parse_filter
 from fermi_sciencetools_shim.mktime.gtmktime import gtmktime
 from fermi_sciencetools_shim.select.gtselect import gtselect
 
@@ -109,6 +118,47 @@ def merge_ft1(
     return write_ft1(outfile, events, gti, keywords)
 
 
+def has_good_time(ft2: str | os.PathLike[str], expression: str = GTI_FILTER) -> bool:
+    """Whether any row of the FT2 file passes ``expression`` (the rows gtmktime would make GTIs of)."""
+    expr = parse_filter(expression)
+    cols = read_ft2(ft2, columns=expr.columns)
+    n = len(next(iter(cols.values()))) if cols else 0
+    return bool(n and expr.evaluate(cols, n).any())
+
+
+def write_no_good_time(evfile: str | os.PathLike[str], outfile: str | os.PathLike[str]) -> Path:
+    """Write ``evfile`` as ``outfile`` with no events and an empty GTI (``ONTIME`` 0).
+
+    What gtmktime makes of a file whose run has no good time, which it refuses to do itself (zero
+    FT2 rows selected). Every other HDU and header card is kept; ``FILENAME`` is the new name.
+    """
+    out = Path(outfile)
+    with fits.open(evfile, memmap=False) as hdul:
+        new = fits.HDUList()
+        for hdu in hdul:
+            if isinstance(hdu, fits.PrimaryHDU):
+                primary = fits.PrimaryHDU(data=hdu.data, header=hdu.header.copy())
+                primary.header["FILENAME"] = out.name
+                new.append(primary)
+            elif hdu.name in ("EVENTS", "GTI"):
+                table = fits.BinTableHDU(data=hdu.data[:0], header=hdu.header.copy())
+                table.header["NAXIS2"] = 0
+                if hdu.name == "GTI":
+                    set_ontime(table.header, Gti.empty())
+                new.append(table)
+            else:
+                new.append(hdu.copy())
+        new.writeto(out, overwrite=True, checksum=True)
+    return out
+
+
+def _mktime(ft2_seconds: str | os.PathLike[str], good: bool, evfile: Path, outfile: Path) -> None:
+    if good:
+        gtmktime(ft2_seconds, GTI_FILTER, False, evfile, outfile, overwrite=True)
+    else:
+        write_no_good_time(evfile, outfile)
+
+
 @dataclass(frozen=True)
 class Ft1Products:
     """The event files of a run."""
@@ -179,13 +229,14 @@ def make_run_ft1(
             chunks, work / "ft1BadGti.fits", version=version, proc_ver=proc_ver, pass_ver=pass_ver
         )
         extended = work / names["extendedft1"].name
-        gtmktime(ft2_seconds, GTI_FILTER, False, bad_gti, extended, overwrite=True)
+        good = has_good_time(ft2_seconds)
+        _mktime(ft2_seconds, good, bad_gti, extended)
         products = {"extendedft1": extended}
         for kind, evclass in (("ft1", PHOTON_CLASS), ("ls1", LS1_CLASS)):
             selected = work / f"{kind}_selected.fits"
             gtselect(extended, selected, emin=0.0, emax=0.0, zmax=180.0, evclass=evclass, chatter=0)
             final = work / names[kind].name
-            gtmktime(ft2_seconds, GTI_FILTER, False, selected, final, overwrite=True)
+            _mktime(ft2_seconds, good, selected, final)
             products[kind] = final
         extra = {
             **({} if lost_events is None else {LOST_EVENTS_KEYWORD: (int(lost_events), LOST_EVENTS_COMMENT)}),

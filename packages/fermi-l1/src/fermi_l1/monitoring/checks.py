@@ -8,12 +8,16 @@ Algorithms (limits and options in :mod:`.config`):
 * ``spikes_holes`` -- each bin against what its neighbours expect: ``across`` an axis (the
   median of the other elements of that axis, e.g. of the other towers at the same layer) or
   ``along`` an axis (the median of the ``window`` bins either side); with ``normalize`` each
-  element is first divided by its own total (its shape is compared, not its rate). A bin fails
-  when its relative deviation passes the limit *and* it is ``min_significance`` Poisson sigma
-  away (counts only);
+  element's shape is compared, not its rate: the expectation is the median shape times the
+  element's total, made again from its other bins when some are past the warning limit (its own
+  dead bins do not lower what its other bins expect). A bin fails
+  when its relative deviation passes the limit *and* it is ``min_significance`` sigma away:
+  the Poisson error of the bin and that of its expectation, a median of ``n`` neighbours
+  (variance ``(pi / 2) e / n``), added in quadrature (counts, and rates from their counts);
 * ``reference`` -- chi-square per degree of freedom of the histogram's shape against the same
-  histogram of the reference run (each normalised to its total; Poisson errors of both), or
-  with ``statistic = "max_pull"`` the largest single-bin pull (a few bad bins among many).
+  histogram of the reference run (each normalised to its total; Poisson errors of both, and the
+  check's ``systematic`` fraction of the bin's content in quadrature), or with
+  ``statistic = "max_pull"`` the largest single-bin pull (a few bad bins among many).
 
 Each failing element is a finding; findings covered by a known exception are set aside
 (reported as ``excepted``); the rest are grouped per (quantity, check) into one failed check
@@ -24,6 +28,7 @@ level, ``warning`` if one is at warning level, else ``good``. A check that canno
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -97,6 +102,29 @@ def _axis(h: Histogram, name: str | None) -> int:
     return axes.index(name)
 
 
+def _robust_shapes(x: np.ndarray, limit: float) -> np.ndarray:
+    """What each row of ``x`` (elements x bins) expects per bin: the median shape times its total.
+
+    The shape is the median over the elements of each one's bins over its total. The total of an
+    element with bins more than ``limit`` (relative) off that expectation (dead or hot layers of a
+    tower) is then made again from its other bins, as if those had been normal: six dead layers
+    of 36 would otherwise lower what its 30 other layers expect by 17 % and make spikes of them.
+    """
+    with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices: no element with counts
+        tot = x.sum(axis=1)
+        frac = np.where(tot[:, None] > 0, x / np.where(tot > 0, tot, 1.0)[:, None], np.nan)
+        shape = np.nanmedian(frac, axis=0)
+        shape = np.where(np.isfinite(shape), shape, 0.0)
+        first = shape[None, :] * tot[:, None]
+        off = (first > 0) & (np.abs(x - first) > limit * first)
+        kept_share = 1.0 - (shape[None, :] * off).sum(axis=1) / max(float(shape.sum()), 1e-300)
+        total = np.where(
+            kept_share > 0, (x * ~off).sum(axis=1) / np.where(kept_share > 0, kept_share, 1.0), tot
+        )
+    return shape[None, :] * total[:, None]
+
+
 def _spikes(h: Histogram, c: Check, min_sig: float) -> list[tuple[tuple[int, ...], float, float, float]]:
     """(index, relative deviation, value, expected) of every bin failing at warning level or above."""
     counts = h.counts.astype(np.float64)
@@ -104,55 +132,67 @@ def _spikes(h: Histogram, c: Check, min_sig: float) -> list[tuple[tuple[int, ...
     if c.across is not None:
         ax = _axis(h, c.across)
         x = np.moveaxis(counts, ax, 0)
+        n_median = np.full(x.shape, float(max(x.shape[0], 1)))  # the median includes the bin itself
         if c.normalize:
-            tot = x.reshape(x.shape[0], -1).sum(axis=1).reshape((-1,) + (1,) * (x.ndim - 1))
-            frac = np.where(tot > 0, x / np.where(tot > 0, tot, 1.0), np.nan)
-            med = np.nanmedian(frac, axis=0, keepdims=True)
-            expected = med * tot
+            expected = _robust_shapes(x.reshape(x.shape[0], -1), float(c.warning)).reshape(x.shape)
         else:
             expected = np.broadcast_to(np.nanmedian(x, axis=0, keepdims=True), x.shape)
         expected = np.moveaxis(np.asarray(expected, dtype=np.float64), 0, ax)
+        n_median = np.moveaxis(n_median, 0, ax)
     else:
         ax = _axis(h, c.along)
         x = np.moveaxis(counts, ax, -1)
         n = x.shape[-1]
         expected = np.full(x.shape, np.nan)
+        n_median = np.ones(x.shape)
         for i in range(n):
             nb = [j for j in range(max(0, i - c.window), min(n, i + c.window + 1)) if j != i]
             if nb:
                 expected[..., i] = np.nanmedian(x[..., nb], axis=-1)
+                n_median[..., i] = len(nb)
         expected = np.moveaxis(expected, -1, ax)
+        n_median = np.moveaxis(n_median, -1, ax)
     with np.errstate(divide="ignore", invalid="ignore"):
         dev = np.abs(counts - expected) / expected
     ok = np.isfinite(dev) & (expected >= (c.min_expected if is_counts else 0.0))
+    #: variance of a median of n Poisson counts of mean e: (pi / 2) e / n
+    median_var = 0.5 * np.pi / n_median
     if is_counts:
-        ok &= np.abs(counts - expected) > min_sig * np.sqrt(np.maximum(expected, 1.0))
+        e = np.maximum(expected, 1.0)
+        ok &= np.abs(counts - expected) > min_sig * np.sqrt(e * (1.0 + median_var))
     elif h.meta.get("unit") == "Hz" and h.counts.ndim == 1:  # a rate: its significance from the counts
         width = np.diff(h.edges[0])
-        ok &= np.abs(counts - expected) * width > min_sig * np.sqrt(np.maximum(expected * width, 1.0))
+        e = np.maximum(expected * width, 1.0)
+        ok &= np.abs(counts - expected) * width > min_sig * np.sqrt(e * (1.0 + median_var))
     ok &= dev > float(c.warning)
     return [(tuple(int(i) for i in idx), float(dev[idx]), float(counts[idx]), float(expected[idx]))
             for idx in zip(*np.nonzero(ok), strict=True)]  # fmt: skip
 
 
-def chi2_ndf(a: np.ndarray, b: np.ndarray) -> tuple[float, int]:
+def _shape_var(a: np.ndarray, b: np.ndarray, ta: float, tb: float, systematic: float) -> np.ndarray:
+    """Variance of ``a/ta - b/tb`` per bin: Poisson of both, plus ``systematic`` of the mean shape."""
+    return a / ta**2 + b / tb**2 + (systematic * 0.5 * (a / ta + b / tb)) ** 2
+
+
+def chi2_ndf(a: np.ndarray, b: np.ndarray, systematic: float = 0.0) -> tuple[float, int]:
     """Chi-square per degree of freedom between the shapes of two histograms of the same binning.
 
-    Each is normalised to its total; the variance of a bin is that of the Poisson counts of both
-    (bins empty in both do not count). Returns ``(chi2 / ndf, ndf)`` (``(nan, 0)`` if nothing to compare).
+    Each is normalised to its total; the variance of a bin is that of the Poisson counts of both,
+    plus ``systematic`` times the bin's mean shape in quadrature (bins empty in both do not count).
+    Returns ``(chi2 / ndf, ndf)`` (``(nan, 0)`` if nothing to compare).
     """
     a, b = np.ravel(a).astype(np.float64), np.ravel(b).astype(np.float64)
     ta, tb = a.sum(), b.sum()
     if ta <= 0 or tb <= 0:
         return float("nan"), 0
     use = (a + b) > 0
-    var = a[use] / ta**2 + b[use] / tb**2
+    var = _shape_var(a[use], b[use], ta, tb, systematic)
     chi2 = float((((a[use] / ta) - (b[use] / tb)) ** 2 / var).sum())
     ndf = int(use.sum()) - 1
     return (chi2 / ndf if ndf > 0 else float("nan")), ndf
 
 
-def max_pull(a: np.ndarray, b: np.ndarray) -> tuple[float, int]:
+def max_pull(a: np.ndarray, b: np.ndarray, systematic: float = 0.0) -> tuple[float, int]:
     """Largest bin pull ``|a/A - b/B| / sigma`` between two shapes (same errors as :func:`chi2_ndf`).
 
     Sensitive to a difference in a few bins (a dead layer) that chi-square per degree of freedom
@@ -162,7 +202,7 @@ def max_pull(a: np.ndarray, b: np.ndarray) -> tuple[float, int]:
     ta, tb = a.sum(), b.sum()
     if ta <= 0 or tb <= 0 or not ((a + b) > 0).any():
         return float("nan"), -1
-    var = a / ta**2 + b / tb**2
+    var = _shape_var(a, b, ta, tb, systematic)
     with np.errstate(divide="ignore", invalid="ignore"):
         pull = np.where(var > 0, np.abs(a / ta - b / tb) / np.sqrt(var), 0.0)
     i = int(np.argmax(pull))
@@ -210,11 +250,11 @@ def _findings(c: Check, run: int, hists: Mapping[str, Histogram], summary: Mappi
     if r is None or r.counts.shape != h.counts.shape:
         return [], f"the reference run has no histogram {c.quantity!r} of this binning"
     if c.statistic == "max_pull":
-        v, i = max_pull(h.counts, r.counts)
+        v, i = max_pull(h.counts, r.counts, c.systematic)
         el = h.element(np.unravel_index(i, h.counts.shape)) if i >= 0 else "run"
         text = f"largest pull {v:.3g} sigma ({el}) against the reference"
     else:
-        v, ndf = chi2_ndf(h.counts, r.counts)
+        v, ndf = chi2_ndf(h.counts, r.counts, c.systematic)
         el, text = "run", f"chi2/ndf {v:.3g} (ndf {ndf}) against the reference"
     if not np.isfinite(v):
         return [], f"nothing to compare in {c.quantity!r}"

@@ -7,7 +7,10 @@ Each check names a ``quantity`` (a histogram of the monitoring file, or ``summar
 run figure), an ``algorithm`` (``value``, ``mean``, ``spikes_holes``, ``reference``), and
 ``warning`` / ``error`` limits: a ``[low, high]`` range for ``value`` and ``mean``, an upper
 limit for ``spikes_holes`` (relative deviation from the neighbours) and ``reference`` (chi-square
-per degree of freedom of the shapes, or with ``statistic = "max_pull"`` the largest bin pull). Each exception names a ``quantity``, optionally a
+per degree of freedom of the shapes, or with ``statistic = "max_pull"`` the largest bin pull; an
+optional ``systematic``, a fractional tolerance per bin added in quadrature to the Poisson
+errors, keeps the statistic from growing with the run's events for shape differences the sky
+itself makes, e.g. the Earth limb moving in the field of view over an orbit). Each exception names a ``quantity``, optionally a
 ``check``, an ``element`` (the start of an element name, e.g. ``"tower 3"``) and a run range
 ``runs = [first, last]``, and a ``reason``. Documented in ``docs/lifecycle/monitoring.md``.
 """
@@ -52,6 +55,8 @@ class Check:
     normalize: bool = False
     min_expected: float = 20.0
     statistic: str = "chi2_ndf"
+    #: ``reference``: fractional shape tolerance per bin, added in quadrature to the Poisson errors
+    systematic: float = 0.0
     description: str = ""
 
     @property
@@ -130,6 +135,9 @@ def parse_config(text: str, source: str = "<text>") -> CheckConfig:
             raise _fail(source, where, "algorithm 'value' checks a run figure 'summary.<key>'")
         if entry.get("statistic", "chi2_ndf") not in ("chi2_ndf", "max_pull"):
             raise _fail(source, where, f"statistic {entry['statistic']!r} is not chi2_ndf or max_pull")
+        sys_ = entry.get("systematic", 0.0)
+        if not isinstance(sys_, (int, float)) or not 0.0 <= sys_ < 1.0:
+            raise _fail(source, where, f"systematic must be a fraction in [0, 1), not {sys_!r}")
         if entry["algorithm"] == "spikes_holes" and not (entry.get("across") or entry.get("along")):
             raise _fail(source, where, "spikes_holes needs 'across' or 'along' (an axis name)")
         try:

@@ -45,6 +45,10 @@ _ACD_INDEX[ACD_IDS] = np.arange(ACD_IDS.size)
 GEM_CONDITION_NAMES = ("ROI", "TKR", "CAL_LO", "CAL_HI", "CNO", "PERIODIC", "SOLICITED", "EXTERNAL")
 TOWERS = [str(t) for t in range(inst.N_TOWERS)]
 LAYERS = [f"{p}{'XY'[v]}" for p in range(inst.N_TKR_PLANES) for v in range(2)]
+#: hit energies are summed as multiples of this quantum (MeV, a power of two: 2**-20 MeV ~ 1 eV), so that
+#: every partial sum is exact (below 2**33 MeV per log) and a run's sum of crumb sums is the same bytes
+#: whatever the crumb boundaries and worker count
+ENERGY_QUANTUM_MEV = 2.0**-20
 
 
 def _engine(name: str) -> ModuleType:
@@ -81,8 +85,8 @@ def crumb_histograms(digi: DigiEvents, *, engine: str = "numba") -> dict[str, Hi
     k.fill_tracker(digi.tkr_tower, digi.tkr_plane, digi.tkr_view, tkr)
     shape = (inst.N_TOWERS, inst.N_CAL_LAYERS, inst.N_CAL_COLUMNS)
     cal_hits, cal_e = np.zeros(shape, dtype=np.int64), np.zeros(shape, dtype=np.float64)
-    k.fill_calorimeter(digi.cal_tower, digi.cal_layer, digi.cal_column,
-                       np.ascontiguousarray(digi.cal_energy, dtype=np.float64), cal_hits, cal_e)  # fmt: skip
+    energy = np.rint(np.asarray(digi.cal_energy, dtype=np.float64) / ENERGY_QUANTUM_MEV) * ENERGY_QUANTUM_MEV
+    k.fill_calorimeter(digi.cal_tower, digi.cal_layer, digi.cal_column, energy, cal_hits, cal_e)
     acd = np.zeros(ACD_IDS.size, dtype=np.int64)
     k.fill_acd(digi.acd_id, _ACD_INDEX, acd)
     status = np.ascontiguousarray(digi.status, dtype=np.int32)
