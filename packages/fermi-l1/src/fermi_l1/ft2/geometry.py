@@ -3,7 +3,8 @@
 Positions are ECI J2000, taken as GCRS (the frame-bias difference, ~20 mas, is far below the
 float32 precision of the FT2 angles). ``LAT_GEO``/``LON_GEO``/``RAD_GEO`` are WGS84 geodetic
 latitude, longitude (-180..180, as in real files) and height of the ground point; the zenith is
-the geocentric direction of the spacecraft (as ft2Util writes it).
+the geocentric direction of the spacecraft (as ft2Util writes it). The IERS table of the ITRS
+transform is astropy's, loaded from a parsed copy (:mod:`.earth_orientation`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import numpy as np
 from astropy import units as u
 from astropy.coordinates import GCRS, ITRS, CartesianRepresentation, get_sun
 
+from fermi_l1.ft2.earth_orientation import ensure_earth_orientation
 from fermi_sciencetools_shim.time import met_to_time
 
 
@@ -24,6 +26,7 @@ def earth_fixed(met: np.ndarray, position_m: np.ndarray) -> dict[str, np.ndarray
         ``LAT_GEO``, ``LON_GEO`` (deg), ``RAD_GEO`` (m, height above the WGS84 ellipsoid),
         ``itrs`` (``(m, 3)`` metres) and ``decimal_year``.
     """
+    ensure_earth_orientation()
     t = met_to_time(np.asarray(met, dtype=np.float64))
     p = np.asarray(position_m, dtype=np.float64)
     gcrs = GCRS(CartesianRepresentation(p[:, 0] * u.m, p[:, 1] * u.m, p[:, 2] * u.m), obstime=t)

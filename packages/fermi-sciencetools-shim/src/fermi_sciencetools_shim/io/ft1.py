@@ -21,8 +21,10 @@ from fermi_sciencetools_shim.gti import Gti, consolidate, union
 from fermi_sciencetools_shim.io._layout import (
     ColumnSpec,
     append_cards,
+    bit_array_width,
     build_table_hdu,
     keyword_card,
+    unpack_bits_value,
 )
 from fermi_sciencetools_shim.io.dss import DssKey, write_dss
 from fermi_sciencetools_shim.io.fitsfile import open_fits
@@ -257,6 +259,12 @@ def read_events(
         out: dict[str, np.ndarray] = {}
         data = hdu.data
         for name in wanted:
+            values = (
+                bit_column_values(data, available[name]) if data is not None and name in BIT_COLUMNS else None
+            )
+            if values is not None:  # from the raw bytes: no per-bit booleans
+                out[name] = values
+                continue
             raw = data.field(available[name]) if data is not None else np.empty(0)
             if name in BIT_COLUMNS:
                 out[name] = decode_bit_column(raw, path, evtable, name)
@@ -264,6 +272,18 @@ def read_events(
                 out[name] = native(raw)
         header = hdu.header.copy()
     return out, header
+
+
+def bit_column_values(data: fits.FITS_rec, name: str) -> np.ndarray | None:
+    """Return the ``int64`` values of an ``nX`` column (n <= 63) from its raw bytes, else None.
+
+    The same values as :func:`decode_bits` of astropy's boolean view, without making that view.
+    ``data`` is a table as read from a file (bit values not changed through astropy's view).
+    """
+    nbits = bit_array_width(data.columns[name].format)
+    if nbits is None or not 0 < nbits <= 63:
+        return None
+    return unpack_bits_value(np.asarray(data)[name], nbits)
 
 
 def pass_version(header: fits.Header, path: PathLike = "EVENTS header") -> str:
@@ -366,9 +386,7 @@ def write_ft1(
     data: dict[str, np.ndarray] = {}
     for spec in FT1_COLUMNS:
         if spec.name in names:
-            array = np.asarray(events[names[spec.name]])
-            if spec.format.endswith("X") and array.dtype != bool:
-                array = encode_bits(array)
+            array = np.asarray(events[names[spec.name]])  # bit columns: packed by build_table_hdu
             data[spec.name] = array
             nrows = array.shape[0] if nrows is None else nrows
             if array.shape[0] != nrows:

@@ -36,6 +36,7 @@ from astropy.io import fits
 from fermi_sciencetools_shim.atomic import atomic_output
 from fermi_sciencetools_shim.errors import InputFileError, ParameterError
 from fermi_sciencetools_shim.gti import Gti, intersection, union
+from fermi_sciencetools_shim.io._layout import table_hdu
 from fermi_sciencetools_shim.io.dss import read_dss
 from fermi_sciencetools_shim.io.filelist import expand_file_list
 from fermi_sciencetools_shim.io.fitsfile import open_fits
@@ -256,7 +257,7 @@ def _write_output(
                 primary.header["FILENAME"] = out_path.name
                 out.append(primary)
             elif hdu.name == evtable.upper():
-                out.append(fits.BinTableHDU(data=hdu.data[keep], header=hdu.header.copy()))
+                out.append(table_hdu(hdu.data[keep], hdu.header.copy()))  # bit columns kept as bytes
             elif hdu.name == "GTI":
                 out.append(_gti_table(gti, hdu.header))
             else:

@@ -30,11 +30,13 @@ from astropy.io import fits
 from fermi_sciencetools_shim.atomic import atomic_output
 from fermi_sciencetools_shim.errors import InputFileError, ParameterError, ShimError
 from fermi_sciencetools_shim.gti import Gti
+from fermi_sciencetools_shim.io._layout import table_hdu
 from fermi_sciencetools_shim.io.dss import read_dss, write_dss
 from fermi_sciencetools_shim.io.filelist import expand_file_list
 from fermi_sciencetools_shim.io.fitsfile import open_fits
 from fermi_sciencetools_shim.io.ft1 import (
     BIT_COLUMNS,
+    bit_column_values,
     decode_bit_column,
     native,
     pass_version,
@@ -96,10 +98,13 @@ class _EventColumns(Mapping):
                 raise InputFileError(
                     self._path, f"{self._evtable} has no column {key}, which the selection needs"
                 )
-            raw = self._data.field(self._names[key])
+            fast = bit_column_values(self._data, self._names[key]) if key in BIT_COLUMNS else None
+            raw = self._data.field(self._names[key]) if fast is None else None
             self._cache[key] = (
-                decode_bit_column(raw, self._path, self._evtable, key) if key in BIT_COLUMNS else native(raw)
-            )
+                fast if fast is not None
+                else decode_bit_column(raw, self._path, self._evtable, key) if key in BIT_COLUMNS
+                else native(raw)
+            )  # fmt: skip
         return self._cache[key]
 
     def __iter__(self) -> Iterator[str]:
@@ -183,7 +188,7 @@ def _concatenate(pieces: Sequence[fits.FITS_rec], header: fits.Header) -> fits.B
     """Return an EVENTS HDU holding the rows of ``pieces`` in order (formats of the first)."""
     total = sum(len(p) for p in pieces)
     if len(pieces) == 1:
-        return fits.BinTableHDU(data=pieces[0], header=header)
+        return table_hdu(pieces[0], header)  # bit columns kept as bytes
     hdu = fits.BinTableHDU.from_columns(pieces[0].columns, header=header, nrows=total)
     names = pieces[0].columns.names
     start = len(pieces[0])
