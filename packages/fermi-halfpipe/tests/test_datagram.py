@@ -124,24 +124,41 @@ def test_datagram_table_is_the_same_without_the_event_columns(run):
         assert np.array_equal(full.events[k], lean.events[k]), k
 
 
-def test_stored_datagrams_decode_the_same_from_memory_and_from_the_store_file(run, tmp_path):
+def test_datagrams_spooled_then_stored_in_small_batches_decode_as_in_memory(run, tmp_path):
     from types import SimpleNamespace
 
     from fermi_core.site import Site
-    from fermi_halfpipe.store import decode_stored, resident_store, store_datagrams
+    from fermi_halfpipe.store import DatagramSpool, decode_stored, store_datagrams
 
     ra = _decode_packets(concatenate([run.packets(956), run.packets(957)]))
-    dec = decode_datagrams(ra.buffer, ra.offset, ra.length, ra.apid, event_columns=False)
+    memory = decode_datagrams(ra.buffer, ra.offset, ra.length, ra.apid)
     site = Site(tmp_path / "home", f"sqlite:///{tmp_path / 'fermi.db'}")
-    keep = np.flatnonzero(dec.datagrams["apid"] == 957)[::-1]  # stored in another order than they lie
-    path, offs = store_datagrams(site, "230401001", run.run, 957, dec, keep)
+    keep = np.flatnonzero(memory.datagrams["apid"] == 957)[::-1]  # stored in another order than they lie
+    with DatagramSpool(site) as spool:
+        head = spool.append(ra.buffer[:100])  # spooled in two appends, one cut inside a datagram
+        tail = spool.append(ra.buffer[100:])
+        assert (head, tail, spool.size) == (0, 100, ra.buffer.size)
+        path, offs = store_datagrams(
+            site, "230401001", run.run, 957, spool, ra.offset[keep], ra.length[keep], budget=3000
+        )
+    assert list(site.halfpipe.iterdir()) == [site.halfpipe / "store"]  # the spool is gone
     rows = [
         SimpleNamespace(run_id=run.run, seq=k, apid=957, store_path=path, store_offset=int(o), length=int(n))
-        for k, (o, n) in enumerate(zip(offs, dec.datagrams["length"][keep], strict=True))
+        for k, (o, n) in enumerate(zip(offs, ra.length[keep], strict=True))
     ][::2]
     disk = decode_stored(site, rows)
-    memory = decode_stored(site, rows, {path: resident_store(dec, keep, offs)})
-    assert disk.problems == memory.problems == [] and disk.n_events > 0
-    assert np.array_equal(disk.buffer, memory.buffer)
+    sel = keep[::2]
+    want = decode_datagrams(
+        *(
+            np.concatenate(
+                [ra.buffer[o : o + n] for o, n in zip(ra.offset[sel], ra.length[sel], strict=True)]
+            ),
+        ),
+        np.cumsum(ra.length[sel]) - ra.length[sel],
+        ra.length[sel],
+        ra.apid[sel],
+    )
+    assert disk.problems == want.problems == [] and disk.n_events > 0
+    assert np.array_equal(disk.buffer, want.buffer)
     for k in disk.events:
-        assert np.array_equal(disk.events[k], memory.events[k]), k
+        assert np.array_equal(disk.events[k], want.events[k]), k

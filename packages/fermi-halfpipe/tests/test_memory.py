@@ -1,10 +1,13 @@
-"""Peak memory of the merge: bounded by one delivery, not growing with the span merged (issue 18).
+"""Peak memory of the merge: a fixed working set, growing neither with the span merged nor with
+the size of one delivery (issue 18).
 
 Measured with :mod:`tracemalloc` (numpy reports its buffers to it), never timed. One run's
 datagrams are cut into deliveries of the same size; a span of 2 deliveries and a span of 4 are
 merged into fresh homes, and the largest peak of one delivery's merge is compared: the longer
-span may not raise it, and it stays a small multiple of the delivery's bytes (the halfpipe used
-to build 8-byte index arrays per byte gathered, 20-30 times the delivery).
+span may not raise it. Then one delivery three times larger than another is merged with the
+same working pieces (``piece_bytes``) and merged-file size (``max_events``): its peak may not
+be much larger either (the merge reads, stores and merges a delivery piece by piece; before,
+its peak was about 6 times the delivery's bytes).
 """
 
 from __future__ import annotations
@@ -14,8 +17,13 @@ import tracemalloc
 import numpy as np
 import pytest
 
+from fermi_core.site import Site
+from fermi_halfpipe.options import HalfpipeOptions
+from fermi_halfpipe.stitch import merge_packets
 from fermi_halfpipe.synthetic import make_run
 from fermi_halfpipe.testing import deliver
+from fermi_ingest.ccsds.encode import concatenate
+from fermi_ingest.published import AcceptedPackets
 
 DATAGRAMS_PER_DELIVERY = 16
 EVENTS_PER_DATAGRAM = 100
@@ -64,3 +72,30 @@ def test_peak_memory_of_a_longer_span_is_that_of_one_delivery(long_run, tmp_path
     print(f"delivery {size / 1e6:.1f} MB; peak {short / 1e6:.1f} MB (2 deliveries), {long / 1e6:.1f} MB (4)")
     assert long / short < 1.25
     assert short / size < 10
+
+
+def test_peak_memory_of_a_three_times_larger_delivery_is_about_the_same(long_run, tmp_path):
+    options = HalfpipeOptions(piece_bytes=256 * 1024, max_events=1000)
+    peaks, sizes = {}, {}
+    for k in (1, 3):
+        n = k * DATAGRAMS_PER_DELIVERY
+        pk = AcceptedPackets.from_columns(
+            concatenate([long_run.packets(a, 0, n) for a in long_run.apids]), f"23040200{k}/f_000.pkt"
+        )  # built before the measurement: the merge's own memory is measured
+        warm = Site(tmp_path / f"warm{k}", f"sqlite:///{tmp_path / f'warm{k}.db'}")
+        merge_packets("230402000", pk.select(slice(0, 40)), options, site=warm)  # numba, imports, caches
+        site = Site(tmp_path / f"home{k}", f"sqlite:///{tmp_path / f'home{k}.db'}")
+        tracemalloc.start()
+        try:
+            summary = merge_packets(f"23040200{k}", pk, options, site=site)
+            peaks[k] = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert summary["problems"] == [] and summary["runs"][0]["files"]
+        sizes[k] = int(pk.payload.size)
+    print(
+        f"deliveries {sizes[1] / 1e6:.1f} / {sizes[3] / 1e6:.1f} MB: "
+        f"peak {peaks[1] / 1e6:.2f} / {peaks[3] / 1e6:.2f} MB"
+    )
+    assert sizes[3] > 2.9 * sizes[1]
+    assert peaks[3] / peaks[1] <= 1.3

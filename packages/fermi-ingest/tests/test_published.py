@@ -100,3 +100,76 @@ def test_an_unknown_delivery_is_refused(site, tmp_path):
     ingest(tmp_path / "dl", site=site)
     with pytest.raises(NotIngested, match="delivery 999: not ingested"):
         _read(site, "999")
+
+
+def _same(a: AcceptedPackets, b: AcceptedPackets) -> None:
+    for k in (
+        "apid",
+        "seq_flags",
+        "seq_count",
+        "sec",
+        "usec",
+        "payload_length",
+        "source_index",
+        "source_offset",
+    ):
+        assert getattr(a, k).tolist() == getattr(b, k).tolist(), k
+    assert a.source_names == b.source_names
+    assert _payloads(a) == _payloads(b)
+
+
+@pytest.fixture(scope="module")
+def big_delivery(tmp_path_factory):
+    """A delivery of two files, the first (≈2.8 MB) with a 3 kB stretch of garbage and a bad header in it."""
+    tmp = tmp_path_factory.mktemp("pieces")
+    site = Site(tmp / "home", f"sqlite:///{tmp / 'fermi.db'}")
+    cols = _packets(3000)
+    raw = sy.encode_packets(cols.take(np.arange(6000)))
+    ends = np.cumsum(cols.payload_length[:6000] + 14)
+    raw[int(ends[700]) : int(ends[700]) + 3000] = np.random.default_rng(5).integers(
+        0, 256, 3000, dtype=np.uint8
+    )
+    raw[int(ends[4500])] = 0xE0  # bad version in a header
+    sy.write_delivery(tmp / "dl", "230401005", [raw, cols.take(np.arange(6000, len(cols)))])
+    res = ingest(tmp / "dl", site=site)
+    assert res.quarantined and raw.size > 4 * 2 * 65542
+    return site
+
+
+@pytest.mark.parametrize("budget", [1, 300_000, 10**9])
+def test_a_delivery_read_piece_by_piece_gives_exactly_its_accepted_packets(big_delivery, budget):
+    from fermi_ingest.published import delivery_pieces
+
+    with session_scope(big_delivery.db_url) as s:
+        whole = accepted_packets(s, big_delivery, "230401005")
+        pieces = delivery_pieces(s, big_delivery, "230401005", budget)
+    got = list(pieces)  # read after the session closed
+    if budget < 10**9:  # the first file is read in windows of 4 × 2 × 65542 bytes at least
+        assert len(got) > 4 and max(int(p.payload.size) for p in got) <= max(budget, 4 * 2 * 65542) * 2
+    else:
+        assert len(got) == 1
+    _same(AcceptedPackets.concatenate(got, pieces.source_names), whole)
+    # the in-memory packets cut into pieces (views) give them back too
+    again = list(whole.pieces(50_000))
+    assert len(again) > 10
+    _same(AcceptedPackets.concatenate(again, whole.source_names), whole)
+
+
+def test_a_damaged_file_read_in_pieces_is_refused_at_its_end(big_delivery, tmp_path):
+    from fermi_ingest.published import delivery_pieces
+
+    copy = Site(tmp_path / "copy", big_delivery.db_url)  # the same database, the archive of the copy
+    shutil.copytree(big_delivery.home, copy.home)
+    damaged = copy.archive_dir("230401005") / "230401005_000.pkt"
+    data = bytearray(damaged.read_bytes())
+    data[-3] ^= 0xFF
+    damaged.write_bytes(bytes(data))
+    with session_scope(copy.db_url) as s:
+        pieces = iter(delivery_pieces(s, copy, "230401005", 1))
+    first = next(pieces)  # the first windows are yielded before the end of the file is read
+    assert len(first) > 0
+    with pytest.raises(ArchiveDamaged, match=f"{damaged}.* differs from its registered SHA-256"):
+        list(pieces)
+    damaged.write_bytes(bytes(data[:-10]))  # shorter than registered
+    with session_scope(copy.db_url) as s, pytest.raises(ArchiveDamaged, match=str(damaged)):
+        list(delivery_pieces(s, copy, "230401005", 1))

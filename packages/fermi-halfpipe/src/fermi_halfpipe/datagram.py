@@ -300,6 +300,10 @@ class Reassembled:
     source: list[str]
     source_offset: np.ndarray
     fragments: list[Fragment] = field(default_factory=list)
+    #: Per datagram, the index (in the packets given) of its first packet.
+    first_packet: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    #: Per fragment, the indices (in the packets given) of its packets, in arrival order.
+    fragment_packets: list[np.ndarray] = field(default_factory=list)
 
     def __len__(self) -> int:
         return int(self.offset.shape[0])
@@ -373,9 +377,10 @@ def reassemble(
     dlen = group_bytes[groups].astype(np.int64)
     doff = np.cumsum(dlen) - dlen
     fp = order[group_start[groups]]
-    fragments = []
+    fragments, fragment_packets = [], []
     for g in np.flatnonzero(~whole):
         pks = order[group_start[g] : group_end[g] + 1]
+        fragment_packets.append(pks)
         fragments.append(
             Fragment(
                 apid=int(apid[pks[0]]),
@@ -400,6 +405,8 @@ def reassemble(
         source=[names[i] for i in sidx[fp]],
         source_offset=soff[fp],
         fragments=fragments,
+        first_packet=fp,
+        fragment_packets=fragment_packets,
     )
 
 

@@ -5,10 +5,18 @@
 ones, and for each run: applies the EPU rule, unrolls and de-duplicates the datagram sequence,
 stores the new datagrams and delivers what can be merged (:func:`fermi_halfpipe.release.deliver_run`).
 It returns the delivery summary (a dict, as written to disk by the entry point).
+
+Memory is a fixed working set (issue 18): the delivery is read in pieces of
+:attr:`~fermi_halfpipe.options.HalfpipeOptions.piece_bytes` (:func:`_read_pieces`), whose whole
+datagrams are spooled to disk (:class:`fermi_halfpipe.store.DatagramSpool`) with only their
+header columns and SHA-256 kept; store files are written from the spool in batches, and the
+merge reads the store in batches and GEM windows (:mod:`fermi_halfpipe.release`). What grows
+with a delivery is a few hundred bytes of columns and database rows per datagram.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -18,7 +26,14 @@ from sqlalchemy.orm import Session
 from fermi_core.checksum import sha256_bytes
 from fermi_core.site import Site
 from fermi_halfpipe import models as M
-from fermi_halfpipe.datagram import DecodedDatagrams, decode_datagrams, join_fragments, reassemble
+from fermi_halfpipe.datagram import (
+    DecodedDatagrams,
+    Fragment,
+    decode_datagrams,
+    gather_records,
+    join_fragments,
+    reassemble,
+)
 from fermi_halfpipe.format import DATAGRAM_SEQ_BITS
 from fermi_halfpipe.locks import lock_run
 from fermi_halfpipe.merge import nearest_unroll, unroll_counter
@@ -29,7 +44,7 @@ from fermi_halfpipe.rules import epu_violation, first_copies, segments, wall_dea
 from fermi_halfpipe.runkeys import record_and_check
 from fermi_halfpipe.spacecraft import decode_records, write_samples
 from fermi_halfpipe.states import as_utc, utcnow
-from fermi_halfpipe.store import keep_fragment, pending_fragments, resident_store, run_rows, store_datagrams
+from fermi_halfpipe.store import DatagramSpool, keep_fragment, pending_fragments, run_rows, store_datagrams
 from fermi_ingest.published import AcceptedPackets
 
 #: Decoder codes after which the datagram header cannot be trusted (run unknown).
@@ -51,13 +66,19 @@ def merge_delivery_packets(
     session: Session,
     site: Site,
     delivery_id: str,
-    pk: AcceptedPackets,
+    pk: AcceptedPackets | Iterable[AcceptedPackets],
     options: HalfpipeOptions,
     *,
     delivery_row: int = 0,
     now: datetime | None = None,
 ) -> dict:
     """Merge the packets of one delivery (module docstring); return the delivery summary.
+
+    ``pk`` is the delivery's packets, or its pieces in arrival order
+    (:class:`fermi_ingest.published.DeliveryPieces`; :meth:`AcceptedPackets.pieces`): each piece
+    is reassembled and decoded on its own, a datagram cut by a piece boundary is carried to the
+    next piece, and the datagram bytes wait in a :class:`~fermi_halfpipe.store.DatagramSpool`;
+    nothing is written before the last piece was read, and the result is the same for any cut.
 
     ``delivery_row`` is the id of the delivery's ``halfpipe_delivery`` row and ``now`` the wall
     time (default: now): a run given new datagrams records both as its last data, and its
@@ -72,40 +93,43 @@ def merge_delivery_packets(
         "retired_runs": [],
         "problems": [],
     }
-    is_sc = pk.apid == options.spacecraft_apid
-    summary["spacecraft"] = extract_spacecraft(session, site, delivery_id, pk.select(is_sc))
-    summary["problems"].extend(summary["spacecraft"].pop("problems"))
-    dec, fragments = _datagrams(session, site, delivery_id, pk.select(~is_sc), options)
-    summary["fragments"] = fragments
-    dg = dec.datagrams
-    for d, p in zip(np.flatnonzero(dg["status"] != 0).tolist(), dec.problems, strict=True):
-        session.add(
-            M.HalfpipeProblem(
-                delivery_id=delivery_id,
-                run_id=None if p.code in HEADER_UNUSABLE else int(dg["run"][d]),
-                apid=p.apid,
-                source=p.source,
-                source_offset=p.source_offset,
-                offset=p.offset,
-                reason=p.reason,
-                events_lost=p.events_lost,
+    pieces = pk.pieces(options.piece_bytes) if isinstance(pk, AcceptedPackets) else pk
+    with DatagramSpool(site) as spool:
+        read = _read_pieces(pieces, options, spool)
+        summary["spacecraft"] = extract_spacecraft(session, site, delivery_id, read.spacecraft)
+        summary["problems"].extend(summary["spacecraft"].pop("problems"))
+        dec, fragments = _datagrams(session, site, delivery_id, read, options, spool)
+        summary["fragments"] = fragments
+        dg = dec.datagrams
+        for d, p in zip(np.flatnonzero(dg["status"] != 0).tolist(), dec.problems, strict=True):
+            session.add(
+                M.HalfpipeProblem(
+                    delivery_id=delivery_id,
+                    run_id=None if p.code in HEADER_UNUSABLE else int(dg["run"][d]),
+                    apid=p.apid,
+                    source=p.source,
+                    source_offset=p.source_offset,
+                    offset=p.offset,
+                    reason=p.reason,
+                    events_lost=p.events_lost,
+                )
             )
-        )
-        summary["problems"].append(str(p))
-    usable = ~np.isin(dg["status"], HEADER_UNUSABLE)
-    reports = [
-        _merge_run(
-            session,
-            site,
-            delivery_id,
-            int(run_id),
-            dec,
-            np.flatnonzero(usable & (dg["run"] == run_id)),
-            options,
-            arrival,
-        )
-        for run_id in np.unique(dg["run"][usable]).tolist()
-    ]
+            summary["problems"].append(str(p))
+        usable = ~np.isin(dg["status"], HEADER_UNUSABLE)
+        reports = [
+            _merge_run(
+                session,
+                site,
+                delivery_id,
+                int(run_id),
+                dec,
+                spool,
+                np.flatnonzero(usable & (dg["run"] == run_id)),
+                options,
+                arrival,
+            )
+            for run_id in np.unique(dg["run"][usable]).tolist()
+        ]
     summary["runs"] = [r.as_dict(wall_time=False) for r in reports]
     summary["retired_runs"] = [
         {"run_id": r.run_id, "status": r.counts.status}
@@ -146,45 +170,170 @@ def extract_spacecraft(session: Session, site: Site, delivery_id: str, sc: Accep
     }
 
 
+@dataclass
+class _Read:
+    """What :func:`_read_pieces` keeps of a delivery: small columns, the datagram bytes are spooled.
+
+    ``datagrams``: the whole datagrams of the delivery's own packets, decoded (no event columns;
+    ``offset`` in the spool) and in arrival order of their first packet, with ``sha256`` of each;
+    ``fragments``: the packets forming no whole datagram, in (APID, arrival) order.
+    """
+
+    spacecraft: AcceptedPackets
+    datagrams: DecodedDatagrams
+    sha256: list[str]
+    fragments: list[Fragment]
+
+
+def _compact(pk: AcceptedPackets, order: np.ndarray | None = None) -> AcceptedPackets:
+    """The packets ``order`` (default: all) with their payloads copied into a buffer of their own."""
+    if order is not None:
+        pk = pk.select(order)
+    payload, offsets = gather_records(pk.payload, pk.payload_offset, pk.payload_length)
+    return AcceptedPackets(
+        pk.apid, pk.seq_flags, pk.seq_count, pk.sec, pk.usec, payload, offsets, pk.payload_length,
+        pk.source_names, pk.source_index, pk.source_offset,
+    )  # fmt: skip
+
+
+def _read_pieces(pieces: Iterable[AcceptedPackets], options: HalfpipeOptions, spool: DatagramSpool) -> _Read:
+    """Read the delivery piece by piece: spacecraft packets kept, datagrams reassembled and spooled.
+
+    Per APID, the packets of the last datagram begun in a piece and not finished there (no last
+    packet yet) are carried into the next piece, so the reassembly sees exactly the packet
+    groups it would see in the whole delivery; datagrams and fragments are then put in the
+    order the whole delivery gives them (by arrival of their first packet).
+    """
+    sc_parts: list[AcceptedPackets] = []
+    decoded: list[DecodedDatagrams] = []
+    first_of: list[np.ndarray] = []
+    shas: list[str] = []
+    frags: list[tuple[int, int, Fragment]] = []  # (APID, arrival of first packet, fragment)
+    carry, carry_at = None, np.empty(0, np.int64)  # carried packets, their arrival indices
+    names: list[str] = []
+    seen = 0
+
+    def reassemble_part(ev: AcceptedPackets, at: np.ndarray, last: bool):
+        ra = reassemble(
+            ev.apid, ev.seq_flags, ev.seq_count, ev.sec, ev.usec, ev.payload, ev.payload_offset,
+            ev.payload_length, source=ev.source_names, source_offset=ev.source_offset,
+            source_index=ev.source_index,
+        )  # fmt: skip
+        keep_back: list[np.ndarray] = []
+        if not last and len(ev):
+            # the last packet of each APID: a fragment ending there without a tail goes on
+            ends = {int(a): int(np.flatnonzero(ev.apid == a)[-1]) for a in np.unique(ev.apid).tolist()}
+            for fr, pks in zip(ra.fragments, ra.fragment_packets, strict=True):
+                if not fr.has_tail and int(pks[-1]) == ends[fr.apid]:
+                    keep_back.append(pks)
+        held = {int(p[0]) for p in keep_back}
+        for fr, pks in zip(ra.fragments, ra.fragment_packets, strict=True):
+            if int(pks[0]) not in held:
+                frags.append((fr.apid, int(at[pks[0]]), fr))
+        if len(ra):
+            base = spool.append(ra.buffer)
+            view = memoryview(ra.buffer)
+            shas.extend(
+                sha256_bytes(view[o : o + n])
+                for o, n in zip(ra.offset.tolist(), ra.length.tolist(), strict=True)
+            )
+            dec = decode_datagrams(
+                ra.buffer, ra.offset, ra.length, ra.apid, ra.sec, ra.usec, source=ra.source,
+                source_offset=ra.source_offset, event_columns=False,
+            )  # fmt: skip
+            dec.datagrams["offset"] = dec.datagrams["offset"] + base
+            dec.buffer = np.empty(0, np.uint8)
+            dec.events = {}
+            decoded.append(dec)
+            first_of.append(at[ra.first_packet])
+        if not keep_back:
+            return None, np.empty(0, np.int64)
+        idx = np.sort(np.concatenate(keep_back))
+        return _compact(ev, idx), at[idx]
+
+    for piece in pieces:
+        names = piece.source_names
+        is_sc = piece.apid == options.spacecraft_apid
+        at = seen + np.arange(len(piece), dtype=np.int64)
+        seen += len(piece)
+        if is_sc.any():
+            sc_parts.append(_compact(piece, np.flatnonzero(is_sc)))
+        ev = piece.select(~is_sc)
+        ev_at = at[~is_sc]
+        if carry is not None:
+            ev = AcceptedPackets.concatenate([carry, ev], names)
+            ev_at = np.concatenate([carry_at, ev_at])
+        carry, carry_at = reassemble_part(ev, ev_at, last=False)
+        del piece, ev
+    if carry is not None:
+        reassemble_part(carry, carry_at, last=True)
+    spacecraft = AcceptedPackets.concatenate(sc_parts, names) if sc_parts else AcceptedPackets.empty()
+    order = np.argsort(np.concatenate(first_of), kind="stable") if first_of else np.empty(0, np.int64)
+    dec = _concatenate_decoded(decoded, order)
+    frags.sort(key=lambda f: (f[0], f[1]))
+    return _Read(spacecraft, dec, [shas[i] for i in order.tolist()], [f[2] for f in frags])
+
+
+def _concatenate_decoded(parts: list[DecodedDatagrams], order: np.ndarray) -> DecodedDatagrams:
+    """The datagram tables of ``parts`` one after the other, then taken in ``order`` (no event table)."""
+    if not parts:
+        empty = decode_datagrams(np.empty(0, np.uint8), np.empty(0, np.int64), np.empty(0, np.int64),
+                                 np.empty(0, np.int64), event_columns=False)  # fmt: skip
+        empty.events = {}
+        return empty
+    dg = {k: np.concatenate([p.datagrams[k] for p in parts])[order] for k in parts[0].datagrams}
+    sources = [s for p in parts for s in p.sources]
+    problems = [q for p in parts for q in p.problems]
+    # problems follow their datagrams: rank each by where its datagram went
+    bad_rank = np.argsort(order, kind="stable")[
+        np.flatnonzero(np.concatenate([p.datagrams["status"] for p in parts]) != 0)
+    ]
+    problems = [problems[i] for i in np.argsort(bad_rank, kind="stable").tolist()]
+    return DecodedDatagrams(np.empty(0, np.uint8), dg, {}, problems, [sources[i] for i in order.tolist()])
+
+
 def _datagrams(
-    session: Session, site: Site, delivery_id: str, ev: AcceptedPackets, options: HalfpipeOptions
+    session: Session,
+    site: Site,
+    delivery_id: str,
+    read: _Read,
+    options: HalfpipeOptions,
+    spool: DatagramSpool,
 ) -> tuple[DecodedDatagrams, dict]:
-    """Every whole datagram of the delivery (fragments of other deliveries joined), decoded."""
-    ra = reassemble(
-        ev.apid,
-        ev.seq_flags,
-        ev.seq_count,
-        ev.sec,
-        ev.usec,
-        ev.payload,
-        ev.payload_offset,
-        ev.payload_length,
-        source=ev.source_names,
-        source_offset=ev.source_offset,
-        source_index=ev.source_index,
-    )
+    """Every whole datagram of the delivery (fragments of other deliveries joined), decoded, with SHA-256.
+
+    The joined datagrams are spooled and appended after the delivery's own (as before the
+    pieces: their table rows come last). The result's ``sha256`` column holds each datagram's hash.
+    """
     pending_rows, old = pending_fragments(session, site, delivery_id)
-    whole, rest = join_fragments(old + ra.fragments, options.fragment_max_seconds)
+    whole, rest = join_fragments(old + read.fragments, options.fragment_max_seconds)
     for row, fr in zip(pending_rows, old, strict=True):
         if not any(fr is r for r in rest):
             row.state, row.joined_by = "joined", delivery_id
-    new_frags = [fr for fr in rest if any(fr is r for r in ra.fragments)]
+    new_frags = [fr for fr in rest if any(fr is r for r in read.fragments)]
     for fr in new_frags:
         keep_fragment(session, site, delivery_id, fr)
-    extra = [np.frombuffer(fr.data, np.uint8) for fr in whole]
-    lens = np.concatenate([ra.length, [e.size for e in extra]]).astype(np.int64)
-    buf = np.concatenate([ra.buffer, *extra]) if extra else ra.buffer
-    dec = decode_datagrams(
-        buf,
-        np.cumsum(lens) - lens,
-        lens,
-        np.concatenate([ra.apid, [fr.apid for fr in whole]]).astype(np.int64),
-        np.concatenate([ra.sec, [fr.sec for fr in whole]]).astype(np.int64),
-        np.concatenate([ra.usec, [fr.usec for fr in whole]]).astype(np.int64),
-        source=ra.source + [fr.source for fr in whole],
-        source_offset=np.concatenate([ra.source_offset, [fr.offset for fr in whole]]).astype(np.int64),
-        event_columns=False,  # the events are decoded from the store by each merge step
-    )
+    dec, shas = read.datagrams, list(read.sha256)
+    if whole:
+        data = [np.frombuffer(fr.data, np.uint8) for fr in whole]
+        lens = np.array([e.size for e in data], dtype=np.int64)
+        buf = np.concatenate(data)
+        joined = decode_datagrams(
+            buf,
+            np.cumsum(lens) - lens,
+            lens,
+            np.array([fr.apid for fr in whole], dtype=np.int64),
+            np.array([fr.sec for fr in whole], dtype=np.int64),
+            np.array([fr.usec for fr in whole], dtype=np.int64),
+            source=[fr.source for fr in whole],
+            source_offset=np.array([fr.offset for fr in whole], dtype=np.int64),
+            event_columns=False,
+        )
+        joined.datagrams["offset"] = joined.datagrams["offset"] + spool.append(buf)
+        shas += [sha256_bytes(fr.data) for fr in whole]
+        n = len(dec.sources)
+        dec = _concatenate_decoded([dec, joined], np.arange(n + len(whole), dtype=np.int64))
+    dec.datagrams["sha256"] = np.array(shas, dtype=object)
     return dec, {"joined": len(whole), "kept": len(new_frags)}
 
 
@@ -194,6 +343,7 @@ def _merge_run(
     delivery_id: str,
     run_id: int,
     dec: DecodedDatagrams,
+    spool: DatagramSpool,
     idx: np.ndarray,
     options: HalfpipeOptions,
     arrival: LastData,
@@ -211,16 +361,16 @@ def _merge_run(
 
     rows = run_rows(session, run_id)
     new_ids: list[int] = []
-    resident: dict[str, tuple[np.ndarray, dict[int, int]]] = {}  # store files written now (store.Resident)
     for apid in np.unique(dg["apid"][idx]).tolist():
-        new_ids.extend(_store_epu(session, site, delivery_id, run_id, apid, dec, idx, rows, step, resident))
+        new_ids.extend(
+            _store_epu(session, site, delivery_id, run_id, apid, dec, spool, idx, rows, step, options)
+        )
     run.n_duplicates += step.duplicate_datagrams
     if new_ids:
         run.last_data_utc, run.last_data_delivery = arrival.utc, arrival.delivery_row
         run.deadline_utc = wall_deadline(arrival.utc, options)
         run.deadline_deliveries = options.deadline_deliveries
-    done = deliver_run(session, site, run, delivery_id, set(new_ids), options, force=False, resident=resident)
-    resident.clear()
+    done = deliver_run(session, site, run, delivery_id, set(new_ids), options, force=False)
     done.duplicate_datagrams, done.conflicting_datagrams = (
         step.duplicate_datagrams,
         step.conflicting_datagrams,
@@ -235,14 +385,15 @@ def _store_epu(
     run_id: int,
     apid: int,
     dec: DecodedDatagrams,
+    spool: DatagramSpool,
     idx: np.ndarray,
     rows,
     step: StepReport,
-    resident: dict[str, tuple[np.ndarray, dict[int, int]]],
+    options: HalfpipeOptions,
 ) -> list[int]:
     """Unroll, de-duplicate and store the datagrams of one EPU; return the new rows' ids.
 
-    The store file written is added to ``resident`` (:data:`fermi_halfpipe.store.Resident`).
+    The datagrams' bytes come from ``spool``; ``dec`` has their columns and ``sha256``.
     """
     dg = dec.datagrams
     sel = idx[dg["apid"][idx] == apid]
@@ -257,11 +408,7 @@ def _store_epu(
     else:
         anchor = int(raw[0])
     seq = unroll_counter(raw, DATAGRAM_SEQ_BITS, anchor)
-    view = memoryview(dec.buffer)  # each datagram hashed where it lies: no copy
-    sha = [
-        sha256_bytes(view[o : o + n])
-        for o, n in zip(dg["offset"][sel].tolist(), dg["length"][sel].tolist(), strict=True)
-    ]
+    sha = dg["sha256"][sel].tolist()  # hashed where they lay when read
     copies = first_copies(
         seq, sha, dict(zip(rows["seq"][known].tolist(), rows["sha256"][known].tolist(), strict=True))
     )
@@ -299,8 +446,9 @@ def _store_epu(
     order = np.argsort(seq[first], kind="stable")
     keep, kseq = keep[order], seq[first][order]
     ksha = [sha[i] for i in np.flatnonzero(first)[order]]
-    store_path, offs = store_datagrams(site, delivery_id, run_id, apid, dec, keep)
-    resident[store_path] = resident_store(dec, keep, offs)
+    store_path, offs = store_datagrams(
+        site, delivery_id, run_id, apid, spool, dg["offset"][keep], dg["length"][keep], options.piece_bytes
+    )
     objs = [
         M.HalfpipeDatagram(
             run_id=run_id,

@@ -14,6 +14,10 @@ ENV_DEADLINE_DELIVERIES = "FERMI_HALFPIPE_DEADLINE_DELIVERIES"
 ENV_DEADLINE_HOURS = "FERMI_HALFPIPE_DEADLINE_HOURS"
 #: Environment setting of the mission-planning table (:mod:`fermi_halfpipe.planning`).
 ENV_PLANNING_TABLE = "FERMI_HALFPIPE_PLANNING_TABLE"
+#: Environment setting of :attr:`HalfpipeOptions.piece_bytes`.
+ENV_PIECE_BYTES = "FERMI_HALFPIPE_PIECE_BYTES"
+#: Default of :attr:`HalfpipeOptions.piece_bytes` (64 MiB).
+DEFAULT_PIECE_BYTES = 64 * 2**20
 #: Default of :attr:`HalfpipeOptions.deadline_deliveries`.
 DEFAULT_DEADLINE_DELIVERIES = 3
 #: Default of :attr:`HalfpipeOptions.deadline_hours`.
@@ -44,6 +48,10 @@ class HalfpipeOptions:
     planning_table
         The mission-planning table the runs' configuration keys are checked against
         (:mod:`fermi_halfpipe.planning`); None: the shipped default table.
+    piece_bytes
+        Byte budget of the merge's working pieces: a delivery is read this many bytes at a
+        time, datagrams are stored and merged in batches of this size, so the merge's memory
+        does not grow with the delivery or the run (besides one merged file of ``max_events``).
     """
 
     epu_apids: dict[int, int] = field(default_factory=lambda: dict(DEFAULT_EPU_APIDS))
@@ -53,12 +61,15 @@ class HalfpipeOptions:
     deadline_deliveries: int = DEFAULT_DEADLINE_DELIVERIES
     deadline_hours: float = DEFAULT_DEADLINE_HOURS
     planning_table: str | None = None
+    piece_bytes: int = DEFAULT_PIECE_BYTES
 
     def __post_init__(self) -> None:
         if len(self.epu_apids) != 2:
             raise ValueError(f"parameter 'epu_apids': exactly two EPUs required, got {self.epu_apids}")
         if self.max_events < 1:
             raise ValueError(f"parameter 'max_events': must be positive, got {self.max_events}")
+        if self.piece_bytes < 1:
+            raise ValueError(f"parameter 'piece_bytes': must be positive, got {self.piece_bytes}")
         if self.deadline_deliveries < 0:
             raise ValueError(
                 f"parameter 'deadline_deliveries': must be 0 or more, got {self.deadline_deliveries}"
@@ -71,8 +82,8 @@ class HalfpipeOptions:
         """Options with the completion-policy settings of the environment; ``overrides`` win.
 
         Reads :data:`ENV_DEADLINE_DELIVERIES` (integer), :data:`ENV_DEADLINE_HOURS` (hours,
-        decimal) and :data:`ENV_PLANNING_TABLE` (a path); an unset or empty variable keeps the
-        default.
+        decimal), :data:`ENV_PLANNING_TABLE` (a path) and :data:`ENV_PIECE_BYTES` (integer);
+        an unset or empty variable keeps the default.
 
         Raises
         ------
@@ -85,6 +96,7 @@ class HalfpipeOptions:
             (ENV_DEADLINE_DELIVERIES, "deadline_deliveries", int),
             (ENV_DEADLINE_HOURS, "deadline_hours", float),
             (ENV_PLANNING_TABLE, "planning_table", str),
+            (ENV_PIECE_BYTES, "piece_bytes", int),
         ):
             raw = env.get(name, "").strip()
             if raw:

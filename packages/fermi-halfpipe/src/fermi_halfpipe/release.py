@@ -1,11 +1,13 @@
 """Delivery of a run's mergeable events into merged files, and the held/late bookkeeping it leaves.
 
 One call of :func:`deliver_run` is one merge step of one run: the rules of
-:mod:`fermi_halfpipe.rules` say which GEM spans are new and which events are held or late; the
-events of the new spans are merged by GEM sequence (:func:`fermi_halfpipe.merge.merge_streams`,
-the numba kernel) and their records gathered (:func:`fermi_halfpipe.datagram.gather_records`) into merged files (split
-at ``max_events``) under :meth:`fermi_core.site.Site.run_dir`; spans, files and held/late groups
-are recorded, and the run's counters and status updated.
+:mod:`fermi_halfpipe.rules` say which GEM spans are new and which events are held or late (one
+pass over the run's undelivered datagrams, batch by batch); the events of the new spans are
+merged GEM window by GEM window (each window read from the store) by GEM sequence
+(:func:`fermi_halfpipe.merge.merge_streams`, the numba kernel) and their records gathered
+(:func:`fermi_halfpipe.datagram.gather_records`) into merged files (split at ``max_events``)
+under :meth:`fermi_core.site.Site.run_dir`; spans, files and held/late groups are recorded, and
+the run's counters and status updated. Memory: a window of ``piece_bytes`` plus one merged file.
 
 A run already retired (complete, incomplete or accepted) never gets "late" events: new datagrams
 of such a run are merged into *new* merged files of each span they fall in (built from every
@@ -16,6 +18,9 @@ a run is retired (revision 1, its loss counted).
 
 from __future__ import annotations
 
+import itertools
+from dataclasses import dataclass, field
+
 import numpy as np
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
@@ -23,7 +28,7 @@ from sqlalchemy.orm import Session
 from fermi_core.site import Site
 from fermi_halfpipe import intervals as ivl
 from fermi_halfpipe import models as M
-from fermi_halfpipe.datagram import DecodedDatagrams, gather_records
+from fermi_halfpipe.datagram import gather_records
 from fermi_halfpipe.losses import LossEstimate
 from fermi_halfpipe.merge import merge_streams
 from fermi_halfpipe.options import HalfpipeOptions
@@ -31,7 +36,14 @@ from fermi_halfpipe.outputs import merged_batch, merged_file_name, write_merged
 from fermi_halfpipe.report import MergedFileEntry, StepReport, loss_estimate
 from fermi_halfpipe.rules import account_events, completeness, deliverable_spans, first_of_each_gem
 from fermi_halfpipe.states import RETIRED
-from fermi_halfpipe.store import Resident, delivered_spans, load_in_range, load_pending, run_rows
+from fermi_halfpipe.store import (
+    batches,
+    decode_stored,
+    delivered_spans,
+    pending_rows,
+    rows_in_range,
+    run_rows,
+)
 
 
 def merge_order(gem: np.ndarray, a_sel: np.ndarray, b_sel: np.ndarray) -> tuple[np.ndarray, int]:
@@ -61,14 +73,16 @@ def deliver_run(
     new_ids: set[int],
     options: HalfpipeOptions,
     force: bool,
-    resident: Resident | None = None,
 ) -> StepReport:
     """Merge and write what can be delivered now; update held/late rows, status and counters.
 
     ``label`` names the step (a delivery id, or the force-complete label); ``new_ids`` are the
     rows of the datagrams this step stored (their events may be late); ``force`` delivers every
-    event still held (an operator gives the run up); ``resident`` the store files this step has
-    just written, by stored path (:func:`fermi_halfpipe.store.load_pending`).
+    event still held (an operator gives the run up).
+
+    The run's undelivered datagrams are read from the store in batches of
+    :attr:`~fermi_halfpipe.options.HalfpipeOptions.piece_bytes`: once to account their events
+    (:func:`_scan`), then by GEM window to merge the new spans (:func:`_merge_span`).
     """
     if run.status in RETIRED:
         return revise_run(session, site, run, label, options)
@@ -77,44 +91,207 @@ def deliver_run(
     apids = list(options.epu_apids)
     old_spans = delivered_spans(session, run_id)
     new_spans = deliverable_spans(rows, apids, old_spans, force) if (force or run.status == M.OPEN) else []
-    dec, pend = load_pending(session, site, run_id, resident)
-    ev = dec.events
-    gem = ev["gem_seq"].astype(np.int64)
-    row_id = np.array([r.id for r in pend], dtype=np.int64)
-    dgm_seq = np.array([r.seq for r in pend], dtype=np.int64)
-    dgm_row = row_id[ev["datagram"]] if pend else np.empty(0, np.int64)
-    acc = account_events(gem, np.isin(dgm_row, list(new_ids)), old_spans, new_spans)
+    pend = pending_rows(session, run_id)
+    scan = _scan(site, pend, options.piece_bytes, new_ids, old_spans, new_spans)
     step = StepReport(spans=list(new_spans))
-    if new_spans:
-        a_sel = np.flatnonzero((acc.span >= 0) & (ev["apid"] == apids[0]))
-        b_sel = np.flatnonzero((acc.span >= 0) & (ev["apid"] == apids[1]))
-        out, step.duplicate_events = merge_order(ev["gem_seq"], a_sel, b_sel)
-        span_of = acc.span[out]
-        for k, (lo, hi) in enumerate(new_spans):
-            sel = out[span_of == k]
-            for start in range(0, max(sel.size, 1), options.max_events):
-                part = sel[start : start + options.max_events]
-                if part.size:
-                    step.files.append(write_file(session, site, run_id, label, dec, part, dgm_seq, options))
-            session.add(
-                M.HalfpipeSpan(run_id=run_id, lo=lo, hi=hi, delivery_id=label, n_events=int(sel.size))
-            )
-            step.delivered += int(sel.size)
-    _record_held(session, run_id, pend, dec, gem, acc.held, acc.late)
+    for lo, hi in new_spans:
+        n = _merge_span(session, site, run_id, label, pend, scan, lo, hi, options, step)
+        session.add(M.HalfpipeSpan(run_id=run_id, lo=lo, hi=hi, delivery_id=label, n_events=n))
+        step.delivered += n
+    _record_held(session, run_id, scan.groups)
     # datagrams whose events are all delivered (or late) are done
-    if pend:
-        open_count = np.bincount(ev["datagram"][acc.held & ~acc.late], minlength=len(pend))
-        for d, r in enumerate(pend):
-            if open_count[d] == 0:
-                r.done = True
-    step.late = int(acc.late.sum())
+    for d, r in enumerate(pend):
+        if scan.open_count[d] == 0:
+            r.done = True
+    step.late = scan.n_late
     run.n_delivered += step.delivered
-    run.n_held = int((acc.held & ~acc.late).sum())
+    run.n_held = scan.n_held
     run.n_late += step.late
     if run.status == M.OPEN and not completeness(rows, apids):
         retire(session, site, run, M.COMPLETE, label, run.reason or "", options)
         step.retired_now = True
     return step
+
+
+@dataclass
+class _Scan:
+    """What one pass over a run's undelivered datagrams found (:func:`_scan`).
+
+    ``gem_min``/``gem_max``: per datagram the smallest and largest GEM number of its events
+    (−1 without events); ``open_count``: its events still held back; ``groups``: the held and
+    late events per (kind, APID, store file): [first seq, last seq, first GEM, last GEM, events];
+    ``touched``: indices of the delivered spans holding one of its events; ``outside``: the GEM
+    numbers of its events in no delivered span, as their ranges between delivered spans.
+    """
+
+    gem_min: np.ndarray
+    gem_max: np.ndarray
+    open_count: np.ndarray
+    groups: dict[tuple[str, int, str], list[int]] = field(default_factory=dict)
+    n_held: int = 0
+    n_late: int = 0
+
+
+def _scan(
+    site: Site,
+    pend: list[M.HalfpipeDatagram],
+    budget: int,
+    new_ids: set[int],
+    old_spans: ivl.Intervals,
+    new_spans: ivl.Intervals,
+) -> _Scan:
+    """Account the events of the datagrams ``pend`` (:func:`fermi_halfpipe.rules.account_events`), batch by batch."""
+    n = len(pend)
+    scan = _Scan(np.full(n, -1, np.int64), np.full(n, -1, np.int64), np.zeros(n, np.int64))
+    lengths = np.array([r.length for r in pend], dtype=np.int64)
+    is_new = np.isin(np.array([r.id for r in pend], dtype=np.int64), list(new_ids))
+    for i, j in batches(lengths, budget):
+        dec = decode_stored(site, pend[i:j], event_columns=False)
+        ev_dgm = dec.events["datagram"]
+        gem = dec.events["gem_seq"].astype(np.int64)
+        _gem_bounds(scan, i, ev_dgm, gem)
+        acc = account_events(gem, is_new[i:j][ev_dgm], old_spans, new_spans)
+        still = acc.held & ~acc.late
+        scan.open_count[i:j] += np.bincount(ev_dgm[still], minlength=j - i)
+        scan.n_held += int(still.sum())
+        scan.n_late += int(acc.late.sum())
+        for kind, mask in (("held", acc.held), ("late", acc.late)):
+            sel = np.flatnonzero(mask)
+            if sel.size == 0:
+                continue
+            d, g = ev_dgm[sel], gem[sel]  # grouped by datagram, in order
+            starts = np.flatnonzero(np.r_[True, d[1:] != d[:-1]])
+            lows, highs = np.minimum.reduceat(g, starts), np.maximum.reduceat(g, starts)
+            counts = np.diff(np.r_[starts, d.size])
+            for dd, g0, g1, c in zip(
+                d[starts].tolist(), lows.tolist(), highs.tolist(), counts.tolist(), strict=True
+            ):
+                r = pend[i + dd]
+                got = scan.groups.setdefault((kind, int(r.apid), r.store_path), [r.seq, r.seq, g0, g1, 0])
+                got[0], got[1] = min(got[0], r.seq), max(got[1], r.seq)
+                got[2], got[3], got[4] = min(got[2], g0), max(got[3], g1), got[4] + c
+    return scan
+
+
+def _gem_bounds(scan: _Scan, base: int, ev_dgm: np.ndarray, gem: np.ndarray) -> None:
+    """Record each datagram's smallest and largest GEM number (events grouped by datagram, in order)."""
+    if ev_dgm.size == 0:
+        return
+    starts = np.flatnonzero(np.r_[True, ev_dgm[1:] != ev_dgm[:-1]])
+    d = base + ev_dgm[starts]
+    scan.gem_min[d] = np.minimum.reduceat(gem, starts)
+    scan.gem_max[d] = np.maximum.reduceat(gem, starts)
+
+
+def _bounds_of(site: Site, rows: list[M.HalfpipeDatagram], budget: int) -> _Scan:
+    """Only the GEM bounds of the datagrams ``rows`` (a pass over their bytes, batch by batch)."""
+    n = len(rows)
+    scan = _Scan(np.full(n, -1, np.int64), np.full(n, -1, np.int64), np.zeros(n, np.int64))
+    for i, j in batches(np.array([r.length for r in rows], dtype=np.int64), budget):
+        dec = decode_stored(site, rows[i:j], event_columns=False)
+        _gem_bounds(scan, i, dec.events["datagram"], dec.events["gem_seq"].astype(np.int64))
+    return scan
+
+
+def _windows(lo: int, hi: int, gmin: np.ndarray, lengths: np.ndarray, budget: int) -> list[tuple[int, int]]:
+    """GEM windows covering ``[lo, hi]``, each holding about ``budget`` bytes of datagrams starting in it."""
+    order = np.argsort(gmin, kind="stable")
+    cuts, held = [lo], 0
+    for g, n in zip(gmin[order].tolist(), lengths[order].tolist(), strict=True):
+        if held >= budget and cuts[-1] < g <= hi:
+            cuts.append(g)
+            held = 0
+        held += n
+    return [(a, b - 1) for a, b in itertools.pairwise(cuts)] + [(cuts[-1], hi)]
+
+
+class _FileParts:
+    """Merged events waiting to fill a merged file: records and columns, in merged order."""
+
+    def __init__(self) -> None:
+        self.records: list[np.ndarray] = []
+        self.lengths: list[np.ndarray] = []
+        self.columns: list[dict[str, np.ndarray]] = []
+        self.n = 0
+
+    def add(self, records: np.ndarray, lengths: np.ndarray, columns: dict[str, np.ndarray]) -> None:
+        self.records.append(records)
+        self.lengths.append(lengths)
+        self.columns.append(columns)
+        self.n += int(lengths.size)
+
+    def take(self, k: int) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+        """The first ``k`` events (records, lengths, columns); the rest stay."""
+        records = np.concatenate(self.records) if len(self.records) > 1 else self.records[0]
+        lengths = np.concatenate(self.lengths) if len(self.lengths) > 1 else self.lengths[0]
+        cols = {c: np.concatenate([p[c] for p in self.columns]) for c in self.columns[0]}
+        cut = int(lengths[:k].sum())
+        self.records, self.lengths = [records[cut:]], [lengths[k:]]
+        self.columns = [{c: v[k:] for c, v in cols.items()}]
+        self.n -= k
+        if self.n == 0:
+            self.records, self.lengths, self.columns = [], [], []
+        return records[:cut], lengths[:k], {c: v[:k] for c, v in cols.items()}
+
+
+def _merge_span(
+    session: Session,
+    site: Site,
+    run_id: int,
+    label: str,
+    rows: list[M.HalfpipeDatagram],
+    bounds: _Scan,
+    lo: int,
+    hi: int,
+    options: HalfpipeOptions,
+    step: StepReport,
+    revision: int = 1,
+) -> int:
+    """Merge the events of ``rows`` in GEM span ``[lo, hi]`` into merged files; return their number.
+
+    The span is merged GEM window by GEM window (:func:`_windows`), each from the datagrams
+    whose GEM bounds (``bounds``) meet it, read from the store: the windows partition the GEM
+    numbers, so the merged stream (and every file of ``max_events``) is the one a single merge
+    of the whole span gives. A GEM number repeated within one EPU, or sent by both, is kept
+    once (the first, in the order of ``rows``) and counted in ``step.duplicate_events``.
+    """
+    apids = list(options.epu_apids)
+    (a0, c0), (_, c1) = options.epu_apids.items()
+    apid = np.array([r.apid for r in rows], dtype=np.int64)
+    lengths = np.array([r.length for r in rows], dtype=np.int64)
+    seq = np.array([r.seq for r in rows], dtype=np.int64)
+    cand = np.flatnonzero(
+        np.isin(apid, apids) & (bounds.gem_min >= 0) & (bounds.gem_min <= hi) & (bounds.gem_max >= lo)
+    )
+    parts, total = _FileParts(), 0
+    for wl, wh in _windows(lo, hi, bounds.gem_min[cand], lengths[cand], options.piece_bytes):
+        pick = cand[(bounds.gem_min[cand] <= wh) & (bounds.gem_max[cand] >= wl)]
+        if pick.size == 0:
+            continue
+        dec = decode_stored(site, [rows[d] for d in pick.tolist()])
+        ev = dec.events
+        gem = ev["gem_seq"].astype(np.int64)
+        inside = (gem >= wl) & (gem <= wh)
+        a_sel = np.flatnonzero(inside & (ev["apid"] == apids[0]))
+        b_sel = np.flatnonzero(inside & (ev["apid"] == apids[1]))
+        out, dup = merge_order(ev["gem_seq"], a_sel, b_sel)
+        step.duplicate_events += dup
+        if out.size == 0:
+            continue
+        records, _ = gather_records(dec.buffer, ev["offset"][out], ev["length"][out])
+        cols = {k: v[out] for k, v in ev.items() if k not in ("offset", "length", "datagram")}
+        cols["epu"] = np.where(cols["apid"] == a0, c0, c1)
+        cols["datagram_seq"] = seq[pick][ev["datagram"][out]]
+        parts.add(records, ev["length"][out].astype(np.int64), cols)
+        total += int(out.size)
+        del dec, ev
+        while parts.n >= options.max_events:
+            step.files.append(
+                write_file(session, site, run_id, label, *parts.take(options.max_events), revision)
+            )
+    if parts.n:
+        step.files.append(write_file(session, site, run_id, label, *parts.take(parts.n), revision))
+    return total
 
 
 def retire(
@@ -152,19 +329,26 @@ def revise_run(
     """
     run_id = run.run_id
     step = StepReport()
-    dec, pend = load_pending(session, site, run_id)
+    pend = pending_rows(session, run_id)
     if not pend:
         return step
     for r in pend:
         r.done = True
     apids = list(options.epu_apids)
-    ev = dec.events
-    gem = ev["gem_seq"].astype(np.int64)[np.isin(ev["apid"], apids)]
     spans = delivered_spans(session, run_id)
-    k = ivl.member(gem, spans)
-    touched = [spans[i] for i in np.unique(k[k >= 0]).tolist()]
-    outside = gem[k < 0]
-    fresh = [p for p in ivl.subtract([(0, ivl.INF)], spans) if (ivl.member(outside, [p]) >= 0).any()]
+    gaps = ivl.subtract([(0, ivl.INF)], spans)
+    touched_at: set[int] = set()
+    fresh_at: set[int] = set()
+    for i, j in batches(np.array([r.length for r in pend], dtype=np.int64), options.piece_bytes):
+        ev = decode_stored(site, pend[i:j], event_columns=False).events
+        epu = np.isin(np.array([r.apid for r in pend[i:j]], dtype=np.int64), apids)[ev["datagram"]]
+        gem = ev["gem_seq"].astype(np.int64)[epu]
+        k = ivl.member(gem, spans)
+        touched_at.update(np.unique(k[k >= 0]).tolist())
+        outside = gem[k < 0]
+        fresh_at.update(g for g, p in enumerate(gaps) if (ivl.member(outside, [p]) >= 0).any())
+    touched = [spans[i] for i in sorted(touched_at)]
+    fresh = [gaps[g] for g in sorted(fresh_at)]
     if not touched and not fresh:
         return step
     revision = int(run.revision) + 1
@@ -215,56 +399,33 @@ def _rebuild_span(
         )
         .values(replaced_in=revision)
     )
-    dec, rows = load_in_range(session, site, run_id, lo, hi)
-    ev = dec.events
-    gem = ev["gem_seq"].astype(np.int64)
-    inside = (gem >= lo) & (gem <= hi)
-    apids = list(options.epu_apids)
-    a_sel = np.flatnonzero(inside & (ev["apid"] == apids[0]))
-    b_sel = np.flatnonzero(inside & (ev["apid"] == apids[1]))
-    out, dup = merge_order(ev["gem_seq"], a_sel, b_sel)
-    step.duplicate_events += dup
-    seq = np.array([r.seq for r in rows], dtype=np.int64)
-    for start in range(0, out.size, options.max_events):
-        part = out[start : start + options.max_events]
-        step.files.append(write_file(session, site, run_id, label, dec, part, seq, options, revision))
-    return int(out.size)
+    rows = rows_in_range(session, run_id, lo, hi)
+    return _merge_span(
+        session, site, run_id, label, rows, _bounds_of(site, rows, options.piece_bytes), lo, hi, options, step,
+        revision,
+    )  # fmt: skip
 
 
-def _record_held(
-    session: Session,
-    run_id: int,
-    pend: list[M.HalfpipeDatagram],
-    dec: DecodedDatagrams,
-    gem: np.ndarray,
-    held: np.ndarray,
-    late: np.ndarray,
-) -> None:
+def _record_held(session: Session, run_id: int, groups: dict[tuple[str, int, str], list[int]]) -> None:
     """Replace the run's held-back rows; add this step's late rows (one per kind, APID, store file)."""
-    ev = dec.events
     session.execute(
         delete(M.HalfpipeHeld).where(M.HalfpipeHeld.run_id == run_id, M.HalfpipeHeld.kind == "held")
     )
-    # group at datagram level, then map events to groups
-    names, group_of_dgm = np.unique([f"{r.apid}\t{r.store_path}" for r in pend] or [""], return_inverse=True)
-    group_of_event = group_of_dgm.reshape(-1)[ev["datagram"]] if pend else np.empty(0, np.int64)
-    dgm_seq = np.array([r.seq for r in pend], dtype=np.int64)
-    for kind, mask in (("held", held), ("late", late)):
-        for g in np.unique(group_of_event[mask]).tolist():
-            pick = np.flatnonzero(mask & (group_of_event == g))
-            seqs = dgm_seq[ev["datagram"][pick]]
-            apid, store = str(names[g]).split("\t")
+    for kind in ("held", "late"):
+        mine = sorted((f"{apid}\t{store}", v) for (k, apid, store), v in groups.items() if k == kind)
+        for name, (seq_first, seq_last, first_gem, last_gem, n) in mine:
+            apid, store = name.split("\t")
             session.add(
                 M.HalfpipeHeld(
                     run_id=run_id,
                     apid=int(apid),
                     kind=kind,
                     store_path=store,
-                    seq_first=int(seqs.min()),
-                    seq_last=int(seqs.max()),
-                    first_gem=int(gem[pick].min()),
-                    last_gem=int(gem[pick].max()),
-                    n_events=int(pick.size),
+                    seq_first=int(seq_first),
+                    seq_last=int(seq_last),
+                    first_gem=int(first_gem),
+                    last_gem=int(last_gem),
+                    n_events=int(n),
                 )
             )
 
@@ -274,24 +435,18 @@ def write_file(
     site: Site,
     run_id: int,
     label: str,
-    dec: DecodedDatagrams,
-    part: np.ndarray,
-    seq_of_dgm: np.ndarray,
-    options: HalfpipeOptions,
+    records: np.ndarray,
+    lengths: np.ndarray,
+    cols: dict[str, np.ndarray],
     revision: int = 1,
 ) -> MergedFileEntry:
-    """Write the events ``part`` (in merged order) as one merged file of run revision ``revision``."""
-    ev = dec.events
-    records, out_off = gather_records(dec.buffer, ev["offset"][part], ev["length"][part])
-    cols = {k: v[part] for k, v in ev.items() if k not in ("offset", "length", "datagram")}
-    (a0, c0), (_, c1) = options.epu_apids.items()
-    cols["epu"] = np.where(cols["apid"] == a0, c0, c1)
-    cols["datagram_seq"] = seq_of_dgm[ev["datagram"][part]]
-    batch = merged_batch(cols, records, np.r_[out_off, records.size].astype(np.int64), run_id, label)
-    first, last = int(ev["gem_seq"][part[0]]), int(ev["gem_seq"][part[-1]])
+    """Write events (records back to back, their lengths and columns, in merged order) as one merged file."""
+    offsets = np.r_[0, np.cumsum(lengths)].astype(np.int64)
+    batch = merged_batch(cols, records, offsets, run_id, label)
+    first, last = int(cols["gem_seq"][0]), int(cols["gem_seq"][-1])
     path = site.run_dir(run_id) / merged_file_name(run_id, first, revision)
     sha = write_merged(path, batch)
-    entry = MergedFileEntry(site.relative(path), sha, first, last, int(part.size))
+    entry = MergedFileEntry(site.relative(path), sha, first, last, int(lengths.size))
     session.add(
         M.HalfpipeFile(
             run_id=run_id,

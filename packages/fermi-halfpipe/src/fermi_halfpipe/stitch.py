@@ -42,6 +42,7 @@ home-relative.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import select
@@ -95,7 +96,7 @@ def _json_bytes(doc: dict) -> bytes:
 
 def merge_packets(
     delivery_id: str,
-    packets: AcceptedPackets,
+    packets: AcceptedPackets | Iterable[AcceptedPackets],
     options: HalfpipeOptions | None = None,
     url: str | None = None,
     *,

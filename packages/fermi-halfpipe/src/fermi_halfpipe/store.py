@@ -9,19 +9,22 @@ is found by listing directories.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import os
+import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from fermi_core.atomic import atomic_write_bytes
+from fermi_core.atomic import atomic_output, atomic_write_bytes
 from fermi_core.site import Site
 from fermi_halfpipe import intervals as ivl
 from fermi_halfpipe import models as M
-from fermi_halfpipe.datagram import DecodedDatagrams, Fragment, decode_datagrams, gather_records
+from fermi_halfpipe.datagram import DecodedDatagrams, Fragment, decode_datagrams
 from fermi_halfpipe.errors import HalfpipeError
+from fermi_halfpipe.options import DEFAULT_PIECE_BYTES
 from fermi_halfpipe.rules import DatagramRows
 
 #: Columns of :func:`run_rows`.
@@ -57,34 +60,111 @@ def delivered_spans(session: Session, run_id: int) -> ivl.Intervals:
     ]
 
 
-#: Store files held in memory, by stored path: (buffer, {store offset: offset in buffer}).
-Resident = Mapping[str, tuple[np.ndarray, dict[int, int]]]
+def _read_ranges(fd: int, out: np.ndarray, offset: int, name: str) -> None:
+    """Fill ``out`` from byte ``offset`` of the open file ``fd`` (``name`` in the message if it ends first)."""
+    view, done = memoryview(out), 0
+    while done < out.size:
+        got = os.preadv(fd, [view[done:]], offset + done)
+        if got <= 0:
+            raise HalfpipeError(f"{name}: {offset + done}: file ends before the datagram bytes it must hold")
+        done += got
+
+
+def _runs(files: list[str], offsets: np.ndarray, lengths: np.ndarray) -> list[tuple[int, int]]:
+    """Index ranges ``[i, j)`` of consecutive entries lying back to back in one file (one read each)."""
+    out, i, n = [], 0, len(files)
+    while i < n:
+        j = i + 1
+        while j < n and files[j] == files[i] and offsets[j] == offsets[j - 1] + lengths[j - 1]:
+            j += 1
+        out.append((i, j))
+        i = j
+    return out
+
+
+class DatagramSpool:
+    """The whole datagrams of a delivery being read piece by piece, kept in an anonymous file.
+
+    The file lies in the halfpipe area (:attr:`fermi_core.site.Site.halfpipe`, the store's file
+    system) and disappears when closed: nothing of it stays if the merge fails. Each piece's
+    datagram bytes are appended (:meth:`append`); the store files are then written from it
+    (:func:`store_datagrams`) in bounded batches.
+    """
+
+    def __init__(self, site: Site) -> None:
+        site.halfpipe.mkdir(parents=True, exist_ok=True)
+        self._fh = tempfile.TemporaryFile(dir=site.halfpipe)
+        self.size = 0
+
+    def append(self, data: np.ndarray) -> int:
+        """Append ``data`` (uint8); return the offset it starts at."""
+        base = self.size
+        view, done = memoryview(np.ascontiguousarray(data, dtype=np.uint8)), 0
+        while done < len(view):
+            done += os.pwrite(self._fh.fileno(), view[done:], base + done)
+        self.size += len(view)
+        return base
+
+    def read(self, offsets: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        """The records at ``offsets``/``lengths``, back to back in the order given."""
+        offsets = np.asarray(offsets, dtype=np.int64)
+        lengths = np.asarray(lengths, dtype=np.int64)
+        out = np.empty(int(lengths.sum()), dtype=np.uint8)
+        at = np.cumsum(lengths) - lengths
+        for i, j in _runs([""] * offsets.size, offsets, lengths):
+            end = int(at[j - 1] + lengths[j - 1])
+            _read_ranges(self._fh.fileno(), out[int(at[i]) : end], int(offsets[i]), "datagram spool")
+        return out
+
+    def close(self) -> None:
+        """Close (and so delete) the spool file."""
+        self._fh.close()
+
+    def __enter__(self) -> DatagramSpool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def batches(lengths: np.ndarray, budget: int) -> list[tuple[int, int]]:
+    """Consecutive index ranges ``[i, j)`` of about ``budget`` bytes each (at least one entry each)."""
+    lengths = np.asarray(lengths, dtype=np.int64)
+    if lengths.size == 0:
+        return []
+    ends = np.cumsum(lengths)
+    cuts, i = [], 0
+    while i < lengths.size:
+        j = int(np.searchsorted(ends, (ends[i - 1] if i else 0) + budget, side="right"))
+        j = max(j, i + 1)
+        cuts.append((i, j))
+        i = j
+    return cuts
 
 
 def store_datagrams(
-    site: Site, delivery_id: str, run_id: int, apid: int, dec: DecodedDatagrams, idx: np.ndarray
+    site: Site,
+    delivery_id: str,
+    run_id: int,
+    apid: int,
+    spool: DatagramSpool,
+    offsets: np.ndarray,
+    lengths: np.ndarray,
+    budget: int = DEFAULT_PIECE_BYTES,
 ) -> tuple[str, np.ndarray]:
-    """Write datagrams ``idx`` to the run's store file of this delivery; return (stored path, offsets).
+    """Write the spooled datagrams at ``offsets``/``lengths`` to the run's store file of this delivery.
 
-    The stored path is home-relative (as recorded in ``halfpipe_datagram.store_path``).
+    They are written back to back in the order given, ``budget`` bytes at a time, atomically.
+    Returns (stored path, home-relative as recorded in ``halfpipe_datagram.store_path``, and the
+    offset of each datagram in the file).
     """
-    dg = dec.datagrams
-    data, offsets = gather_records(dec.buffer, dg["offset"][idx], dg["length"][idx])
+    lengths = np.asarray(lengths, dtype=np.int64)
     path = site.halfpipe_store(run_id) / f"{delivery_id}-{apid}.dgm"
-    atomic_write_bytes(path, memoryview(data))
-    return site.relative(path), offsets
-
-
-def resident_store(
-    dec: DecodedDatagrams, idx: np.ndarray, store_offsets: np.ndarray
-) -> tuple[np.ndarray, dict[int, int]]:
-    """Where the datagrams ``idx`` just stored at ``store_offsets`` still lie in ``dec.buffer``.
-
-    An entry of :data:`Resident`: :func:`decode_stored` takes those datagrams from memory
-    instead of reading back the store file just written.
-    """
-    where = dict(zip(np.asarray(store_offsets).tolist(), dec.datagrams["offset"][idx].tolist(), strict=True))
-    return dec.buffer, where
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_output(path) as tmp, open(tmp, "wb") as fh:
+        for i, j in batches(lengths, budget):
+            fh.write(memoryview(spool.read(offsets[i:j], lengths[i:j])))
+    return site.relative(path), np.cumsum(lengths) - lengths
 
 
 def _store_file(site: Site, row: M.HalfpipeDatagram) -> Path:
@@ -96,28 +176,20 @@ def _store_file(site: Site, row: M.HalfpipeDatagram) -> Path:
     return p
 
 
-def load_pending(
-    session: Session, site: Site, run_id: int, resident: Resident | None = None
-) -> tuple[DecodedDatagrams, list[M.HalfpipeDatagram]]:
-    """Decode the stored datagrams of the run that still have undelivered events (by APID, sequence).
-
-    ``resident``: store files whose datagrams are still in memory (see :func:`decode_stored`).
-    """
-    pend = list(
+def pending_rows(session: Session, run_id: int) -> list[M.HalfpipeDatagram]:
+    """The stored datagrams of the run that still have undelivered events (by APID, sequence)."""
+    return list(
         session.scalars(
             select(M.HalfpipeDatagram)
             .where(M.HalfpipeDatagram.run_id == run_id, M.HalfpipeDatagram.done.is_(False))
             .order_by(M.HalfpipeDatagram.apid, M.HalfpipeDatagram.seq)
         )
     )
-    return decode_stored(site, pend, resident), pend
 
 
-def load_in_range(
-    session: Session, site: Site, run_id: int, lo: int, hi: int
-) -> tuple[DecodedDatagrams, list[M.HalfpipeDatagram]]:
-    """Decode every stored datagram of the run (delivered or not) with events in GEM ``[lo, hi]``."""
-    rows = list(
+def rows_in_range(session: Session, run_id: int, lo: int, hi: int) -> list[M.HalfpipeDatagram]:
+    """Every stored datagram of the run (delivered or not) with events in GEM ``[lo, hi]``."""
+    return list(
         session.scalars(
             select(M.HalfpipeDatagram)
             .where(
@@ -129,37 +201,39 @@ def load_in_range(
             .order_by(M.HalfpipeDatagram.apid, M.HalfpipeDatagram.seq)
         )
     )
-    return decode_stored(site, rows), rows
 
 
 def decode_stored(
-    site: Site, pend: list[M.HalfpipeDatagram], resident: Resident | None = None
+    site: Site, pend: Sequence[M.HalfpipeDatagram], event_columns: bool = True
 ) -> DecodedDatagrams:
     """Decode the stored datagrams ``pend`` (rows of ``halfpipe_datagram``), in the order given.
 
-    The datagrams of store files named in ``resident`` (:data:`Resident`, the files this process
-    has just written) are taken from memory; every other store file is read from disk.
+    Only their bytes are read (one read per run of datagrams lying back to back in one store
+    file); ``event_columns`` as in :func:`fermi_halfpipe.datagram.decode_datagrams`.
     """
-    parts, cache = [], {}
-    resident = resident or {}
-    for r in pend:
-        if r.store_path in resident:
-            buf, where = resident[r.store_path]
-            at = where[int(r.store_offset)]
-            parts.append(buf[at : at + r.length])
-            continue
-        if r.store_path not in cache:
-            cache[r.store_path] = np.fromfile(_store_file(site, r), dtype=np.uint8)
-        parts.append(cache[r.store_path][r.store_offset : r.store_offset + r.length])
+    files = [r.store_path for r in pend]
+    offs = np.array([r.store_offset for r in pend], dtype=np.int64)
     lens = np.array([r.length for r in pend], dtype=np.int64)
-    buf = np.concatenate(parts) if parts else np.empty(0, np.uint8)
+    buf = np.empty(int(lens.sum()), dtype=np.uint8)
+    at = np.cumsum(lens) - lens
+    fds: dict[str, int] = {}
+    try:
+        for i, j in _runs(files, offs, lens):
+            if files[i] not in fds:
+                fds[files[i]] = os.open(_store_file(site, pend[i]), os.O_RDONLY)
+            end = int(at[j - 1] + lens[j - 1])
+            _read_ranges(fds[files[i]], buf[int(at[i]) : end], int(offs[i]), files[i])
+    finally:
+        for fd in fds.values():
+            os.close(fd)
     return decode_datagrams(
         buf,
-        np.cumsum(lens) - lens,
+        at,
         lens,
         np.array([r.apid for r in pend], dtype=np.int64),
-        source=[r.store_path for r in pend],
-        source_offset=np.array([r.store_offset for r in pend], dtype=np.int64),
+        source=files,
+        source_offset=offs,
+        event_columns=event_columns,
     )
 
 

@@ -25,6 +25,7 @@ leaves either nothing registered or everything):
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import tempfile
@@ -147,13 +148,24 @@ def _ingest_new(
 ) -> IngestResult:
     dl = manifest.delivery_id
     arch = site.archive_dir(dl)
-    # every file read and hashed once, all before anything is written (a mismatch writes nothing)
-    data = [read_verified(directory, f) for f in manifest.files]
+    # one file at a time: read and hashed once, archived, decoded, then its bytes are let go (only
+    # its packet columns are kept); a mismatch removes what this ingest archived, so it writes nothing
     tables: list[PacketTable] = []
-    for f, buf in zip(manifest.files, data, strict=True):
-        write_verified(arch / f.name, buf, f.sha256)
-        tables.append(decode_buffer(buf, f"{dl}/{f.name}", options.apids, options.max_packet_length))
-    del data
+    words: list[tuple[np.ndarray, np.ndarray]] = []  # per file: run word and MCD of each good packet
+    written: list[Path] = []
+    try:
+        for f in manifest.files:
+            buf = read_verified(directory, f)
+            if write_verified(arch / f.name, buf, f.sha256):
+                written.append(arch / f.name)
+            t = decode_buffer(buf, f"{dl}/{f.name}", options.apids, options.max_packet_length)
+            words.append((_payload_u4(t, RUN_OFFSET), _payload_u4(t, MCD_OFFSET)))
+            tables.append(dataclasses.replace(t, buffer=np.empty(0, np.uint8)))
+            del buf, t
+    except BaseException:
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
 
     delivery = Delivery(
         delivery_id=dl,
@@ -220,12 +232,9 @@ def _ingest_new(
     for i, t in enumerate(tables):
         for span in t.malformed:
             q_rows.append(
-                _quarantine(
-                    site, quarantine, files[i], delivery, t, span.offset, span.length, span.reason, None
-                )
+                _quarantine(site, quarantine, files[i], delivery, span.offset, span.length, span.reason, None)
             )
     for j in np.flatnonzero(status != gaps.ACCEPTED):
-        t = tables[fidx[j]]
         reason = gaps.REJECT_REASONS[int(status[j])]
         q_rows.append(
             _quarantine(
@@ -233,7 +242,6 @@ def _ingest_new(
                 quarantine,
                 files[fidx[j]],
                 delivery,
-                t,
                 int(cat["offset"][j]),
                 int(cat["length"][j]),
                 reason,
@@ -281,9 +289,9 @@ def _ingest_new(
         seq_flags=cat["seq_flags"][keep],
         seq_count=cat["seq_count"][keep],
         time=time[keep],
-        run_word=_payload_u4(tables, fidx[keep], cat["offset"][keep], cat["length"][keep], at=RUN_OFFSET),
+        run_word=np.concatenate([w[0] for w in words])[keep],
     )
-    mcd = _payload_u4(tables, fidx[keep], cat["offset"][keep], cat["length"][keep], at=MCD_OFFSET)
+    mcd = np.concatenate([w[1] for w in words])[keep]
     starts = continuity.datagram_starts(
         pk.apid, pk.seq_flags, pk.run_word, mcd, pk.time, segment[keep], options.event_apids
     )
@@ -350,17 +358,14 @@ def files_by_pk(files: list[DeliveryFile], pk: int) -> str:
     return next(f.name for f in files if f.id == pk)
 
 
-def _payload_u4(
-    tables: list[PacketTable], fidx: np.ndarray, offset: np.ndarray, length: np.ndarray, at: int = 8
-) -> np.ndarray:
-    """Payload bytes ``at .. at+3`` of each packet as a big-endian u4 (−1 when the payload is shorter)."""
-    out = np.full(offset.size, -1, dtype=np.int64)
-    for i, t in enumerate(tables):
-        sel = np.flatnonzero((fidx == i) & (length >= 14 + at + 4))
-        if sel.size:
-            pos = offset[sel] + 14 + at
-            b = [t.buffer[pos + k].astype(np.int64) for k in range(4)]
-            out[sel] = (b[0] << 24) | (b[1] << 16) | (b[2] << 8) | b[3]
+def _payload_u4(table: PacketTable, at: int) -> np.ndarray:
+    """Payload bytes ``at .. at+3`` of each good packet of ``table`` as a big-endian u4 (−1 when shorter)."""
+    out = np.full(len(table), -1, dtype=np.int64)
+    sel = np.flatnonzero(table.length >= 14 + at + 4)
+    if sel.size:
+        pos = table.offset[sel] + 14 + at
+        b = [table.buffer[pos + k].astype(np.int64) for k in range(4)]
+        out[sel] = (b[0] << 24) | (b[1] << 16) | (b[2] << 8) | b[3]
     return out
 
 
@@ -369,14 +374,19 @@ def _quarantine(
     directory: Path,
     file_row: DeliveryFile,
     delivery: Delivery,
-    table: PacketTable,
     offset: int,
     length: int,
     reason: str,
     apid: int | None,
 ) -> QuarantinedSpan:
+    """Copy bytes ``offset .. offset+length`` of the file (from its archived, verified copy) aside; its row."""
     dest = directory / f"{file_row.name}@{offset:012d}.{_slug(reason)}.bin"
-    atomic_write_bytes(dest, table.buffer[offset : offset + length].tobytes())
+    with open(site.resolve(file_row.archive_path), "rb") as fh:
+        fh.seek(offset)
+        data = fh.read(length)
+    if len(data) != length:  # pragma: no cover - the archived file was just written and verified
+        raise IngestError(f"{file_row.archive_path}: shorter than its quarantined span at byte {offset}")
+    atomic_write_bytes(dest, data)
     return QuarantinedSpan(
         delivery_pk=delivery.id,
         file_pk=file_row.id,

@@ -8,19 +8,25 @@ every packet the ingest quarantined (malformed, duplicate or out of order). The 
 exactly the set of packets the ingest accepted and cut into chunks, in arrival order (files in
 manifest order, packets in file order).
 
+:func:`delivery_pieces` gives the same packets piece by piece (a fixed byte budget, files read
+in windows and hashed as they are read), so a reader's memory does not grow with the delivery.
+
 Paths are resolved against the :class:`fermi_core.site.Site` passed in, so a data home copied
 elsewhere reads (and verifies) its own archive.
 """
 
 from __future__ import annotations
 
+import hashlib
+import itertools
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from fermi_core.checksum import sha256_bytes
 from fermi_core.site import Site
 from fermi_ingest.ccsds.constants import HEADER_LENGTH
 from fermi_ingest.ccsds.decode import decode_buffer
@@ -89,7 +95,61 @@ class AcceptedPackets:
             source_offset=file_off,
         )
 
-    def select(self, mask: np.ndarray) -> AcceptedPackets:
+    @classmethod
+    def concatenate(cls, parts: Sequence[AcceptedPackets], source_names: list[str]) -> AcceptedPackets:
+        """The packets of ``parts`` one after the other, their payloads copied into one buffer.
+
+        Of each part's buffer only the bytes from its first to its last payload are copied.
+        Every part must index the same ``source_names``.
+        """
+        if len(parts) == 1:
+            return parts[0]
+        if not parts:
+            out = cls.empty()
+            out.source_names = list(source_names)
+            return out
+        spans = [
+            (int(p.payload_offset.min()), int((p.payload_offset + p.payload_length).max()))
+            if len(p)
+            else (0, 0)
+            for p in parts
+        ]
+        base = np.cumsum([0] + [hi - lo for lo, hi in spans[:-1]])
+
+        def cat(name: str) -> np.ndarray:
+            return np.concatenate([getattr(p, name) for p in parts]).astype(np.int64)
+
+        return cls(
+            apid=cat("apid"),
+            seq_flags=cat("seq_flags"),
+            seq_count=cat("seq_count"),
+            sec=cat("sec"),
+            usec=cat("usec"),
+            payload=np.concatenate([p.payload[lo:hi] for p, (lo, hi) in zip(parts, spans, strict=True)]),
+            payload_offset=np.concatenate(
+                [p.payload_offset - lo + b for p, (lo, _), b in zip(parts, spans, base, strict=True)]
+            ).astype(np.int64),
+            payload_length=cat("payload_length"),
+            source_names=list(source_names),
+            source_index=cat("source_index"),
+            source_offset=cat("source_offset"),
+        )
+
+    def pieces(self, max_bytes: int) -> Iterator[AcceptedPackets]:
+        """These packets in consecutive pieces of about ``max_bytes`` payload bytes (views, no copy)."""
+        if max_bytes < 1:
+            raise ValueError(f"parameter 'max_bytes': must be positive, got {max_bytes}")
+        ends = np.cumsum(self.payload_length)
+        cuts = np.searchsorted(
+            ends, np.arange(max_bytes, int(ends[-1]) if ends.size else 0, max_bytes), "right"
+        )
+        bounds = [0, *sorted(set(cuts.tolist()) - {0, len(self)}), len(self)]
+        for lo, hi in itertools.pairwise(bounds):
+            yield self.select(slice(lo, hi))
+        if len(self) == 0:
+            yield self
+
+    def select(self, mask: np.ndarray | slice) -> AcceptedPackets:
         """The packets where ``mask`` is true (payload buffer and source names shared)."""
         return AcceptedPackets(
             **{
@@ -99,26 +159,188 @@ class AcceptedPackets:
         )
 
 
-def _read_into(path, out: np.ndarray, delivery_id: str) -> np.ndarray:  # type: ignore[no-untyped-def]
-    """Read the file ``path`` into ``out`` (its registered size); the bytes read, as a view of ``out``.
+#: Default byte budget of one piece of :func:`delivery_pieces` (its packets' file bytes).
+PIECE_BYTES = 64 * 2**20
+#: A window of a file stops taking packets this far before its end (twice the largest packet):
+#: the packet walk is sequential, so every packet or bad span ending before that point is found
+#: exactly as in a walk of the whole file, and the next window starts where it ended.
+EDGE_MARGIN = 2 * MAX_PACKET_LENGTH
 
-    A file of another size is returned as read (shorter) or as its registered size plus one
-    byte read (longer): its SHA-256 then differs from the registered one.
+
+@dataclass(frozen=True)
+class _ArchivedFile:
+    """One archived file of a delivery as the ingest registered it."""
+
+    name: str
+    path: Path
+    size: int
+    sha256: str
+    quarantined: tuple[tuple[int, int], ...]
+
+
+@dataclass
+class DeliveryPieces:
+    """The packets the ingest accepted of one delivery, read piece by piece (:func:`delivery_pieces`).
+
+    Iterating yields :class:`AcceptedPackets`, in arrival order, each holding the packets of at
+    most ``max_bytes`` of file bytes (whole packets; a piece may end inside a file and the next
+    one continue it; small files are read together; a file is read in windows of at least
+    ``4 * EDGE_MARGIN`` bytes). Every piece names all the delivery's files in ``source_names``
+    (``source_index`` is the same in every piece). Each file is read once (the few bytes at
+    a window's edge twice) and hashed as it is read; its SHA-256 is compared with the
+    registered one once its last byte is read, so :class:`ArchiveDamaged` can be raised after
+    earlier pieces were yielded: a consumer commits nothing before the iteration ends.
     """
-    try:
-        with open(path, "rb", buffering=0) as fh:
-            n, view = 0, memoryview(out)
-            while n < out.size and (got := fh.readinto(view[n:])):
-                n += got
-            if n == out.size and fh.read(1):  # longer than registered: damaged
-                return np.concatenate([out, np.zeros(1, np.uint8)])
-    except OSError as exc:
-        raise ArchiveDamaged(f"delivery {delivery_id}: archived file {path}: {exc.strerror}") from exc
-    return out[:n]
+
+    delivery_id: str
+    files: list[_ArchivedFile]
+    max_bytes: int = PIECE_BYTES
+
+    @property
+    def source_names(self) -> list[str]:
+        """``<delivery>/<file name>`` of every file, in manifest order."""
+        return [f"{self.delivery_id}/{f.name}" for f in self.files]
+
+    @property
+    def n_bytes(self) -> int:
+        """Bytes of the delivery's archived files."""
+        return sum(f.size for f in self.files)
+
+    def __iter__(self) -> Iterator[AcceptedPackets]:
+        names = self.source_names
+        window = max(int(self.max_bytes), 4 * EDGE_MARGIN)
+        parts: list[AcceptedPackets] = []
+        held = 0
+        for i, f in enumerate(self.files):
+            for part in self._file_parts(i, f, window, names):
+                if parts and held + int(part.payload.size) > self.max_bytes:  # pieces stay within budget
+                    yield AcceptedPackets.concatenate(parts, names)
+                    parts, held = [], 0
+                parts.append(part)
+                held += int(part.payload.size)
+        if parts or not self.files:
+            yield AcceptedPackets.concatenate(parts, names)
+
+    def _file_parts(
+        self, i: int, f: _ArchivedFile, window: int, names: list[str]
+    ) -> Iterator[AcceptedPackets]:
+        """The accepted packets of file ``f``, window by window; its SHA-256 checked at its end."""
+        digest = hashlib.sha256()
+        try:
+            fh = open(f.path, "rb", buffering=0)
+        except OSError as exc:
+            raise ArchiveDamaged(
+                f"delivery {self.delivery_id}: archived file {f.path}: {exc.strerror}"
+            ) from exc
+        with fh:
+            pos, hashed = 0, 0
+            while True:
+                want = min(window, f.size - pos)
+                buf = np.empty(want, dtype=np.uint8)
+                try:
+                    fh.seek(pos)
+                    got = _read_full(fh, buf)
+                    extra = fh.read(1) if pos + got >= f.size else b""
+                except OSError as exc:
+                    raise ArchiveDamaged(
+                        f"delivery {self.delivery_id}: archived file {f.path}: {exc.strerror}"
+                    ) from exc
+                buf = buf[:got]
+                digest.update(memoryview(buf)[hashed - pos :])
+                hashed = pos + got
+                last = got < want or pos + got >= f.size
+                if last:
+                    if got < want or extra or digest.hexdigest() != f.sha256:
+                        raise ArchiveDamaged(
+                            f"delivery {self.delivery_id}: archived file {f.path} differs from its registered SHA-256"
+                        )
+                table = decode_buffer(buf, names[i], apids=None, max_packet_length=MAX_PACKET_LENGTH)
+                end = table.offset + table.length
+                if last:
+                    take, advance = np.ones(len(table), dtype=bool), got
+                else:
+                    limit = got - EDGE_MARGIN
+                    take = end <= limit
+                    ends = np.concatenate([end[take], (table.bad_offset + table.bad_length)])
+                    ends = ends[ends <= limit]
+                    advance = int(ends.max()) if ends.size else limit  # none: inside a bad span
+                keep = take.copy()
+                file_off = table.offset + pos
+                for off, ln in f.quarantined:
+                    keep &= ~((file_off >= off) & (file_off < off + ln))
+                yield AcceptedPackets(
+                    apid=table.apid[keep],
+                    seq_flags=table.seq_flags[keep],
+                    seq_count=table.seq_count[keep],
+                    sec=table.sec[keep],
+                    usec=table.usec[keep],
+                    payload=buf,
+                    payload_offset=table.payload_offset[keep],
+                    payload_length=table.payload_length[keep],
+                    source_names=names,
+                    source_index=np.full(int(keep.sum()), i, dtype=np.int64),
+                    source_offset=file_off[keep],
+                )
+                if last:
+                    return
+                pos += advance
+
+
+def _read_full(fh, out: np.ndarray) -> int:  # type: ignore[no-untyped-def]
+    """Read into ``out`` until it is full or the file ends; the number of bytes read."""
+    n, view = 0, memoryview(out)
+    while n < out.size and (got := fh.readinto(view[n:])):
+        n += got
+    return n
+
+
+def delivery_pieces(
+    session: Session, site: Site, delivery_id: str, max_bytes: int = PIECE_BYTES
+) -> DeliveryPieces:
+    """The packets the ingest accepted of ``delivery_id``, to be read piece by piece (:class:`DeliveryPieces`).
+
+    The database is read now (files, archive paths, SHA-256, quarantined spans); the files
+    are read while iterating, so the session may be closed by then.
+
+    Raises
+    ------
+    NotIngested
+        The delivery is not registered.
+    """
+    dl = session.scalar(select(Delivery).where(Delivery.delivery_id == delivery_id))
+    if dl is None:
+        raise NotIngested(f"delivery {delivery_id}: not ingested (run 'fermi-ingest ingest' first)")
+    rows = list(
+        session.scalars(
+            select(DeliveryFile).where(DeliveryFile.delivery_pk == dl.id).order_by(DeliveryFile.position)
+        )
+    )
+    files = [
+        _ArchivedFile(
+            name=f.name,
+            path=site.resolve(f.archive_path),
+            size=int(f.size),
+            sha256=f.sha256,
+            quarantined=tuple(
+                (int(o), int(n))
+                for o, n in session.execute(
+                    select(QuarantinedSpan.offset, QuarantinedSpan.length).where(
+                        QuarantinedSpan.file_pk == f.id
+                    )
+                ).all()
+            ),
+        )
+        for f in rows
+    ]
+    if max_bytes < 1:
+        raise ValueError(f"parameter 'max_bytes': must be positive, got {max_bytes}")
+    return DeliveryPieces(delivery_id, files, int(max_bytes))
 
 
 def accepted_packets(session: Session, site: Site, delivery_id: str) -> AcceptedPackets:
-    """Return the packets the ingest accepted of delivery ``delivery_id`` (module docstring).
+    """Return the packets the ingest accepted of delivery ``delivery_id`` (module docstring), all at once.
+
+    The delivery's bytes are held in memory; :func:`delivery_pieces` reads them piece by piece.
 
     Raises
     ------
@@ -128,53 +350,6 @@ def accepted_packets(session: Session, site: Site, delivery_id: str) -> Accepted
         An archived file is missing or unreadable, or its bytes differ from the SHA-256 the
         ingest registered (the message names the file).
     """
-    dl = session.scalar(select(Delivery).where(Delivery.delivery_id == delivery_id))
-    if dl is None:
-        raise NotIngested(f"delivery {delivery_id}: not ingested (run 'fermi-ingest ingest' first)")
-    files = list(
-        session.scalars(
-            select(DeliveryFile).where(DeliveryFile.delivery_pk == dl.id).order_by(DeliveryFile.position)
-        )
-    )
-    quarantined = {
-        f.id: session.execute(
-            select(QuarantinedSpan.offset, QuarantinedSpan.length).where(QuarantinedSpan.file_pk == f.id)
-        ).all()
-        for f in files
-    }
-    if not files:
-        return AcceptedPackets.empty()
-    # every file read once, straight into its place in one buffer (the payloads' buffer: no copy)
-    payload = np.empty(sum(int(f.size) for f in files), dtype=np.uint8)
-    parts = []
-    base = 0
-    for i, f in enumerate(files):
-        path = site.resolve(f.archive_path)
-        raw = _read_into(path, payload[base : base + int(f.size)], delivery_id)
-        if sha256_bytes(memoryview(raw)) != f.sha256:
-            raise ArchiveDamaged(
-                f"delivery {delivery_id}: archived file {path} differs from its registered SHA-256"
-            )
-        table = decode_buffer(raw, f"{delivery_id}/{f.name}", apids=None, max_packet_length=MAX_PACKET_LENGTH)
-        keep = np.ones(len(table), dtype=bool)
-        for off, ln in quarantined[f.id]:
-            keep &= ~((table.offset >= off) & (table.offset < off + ln))
-        parts.append((i, table, keep, base))
-        base += table.size
-
-    def cat(get) -> np.ndarray:
-        return np.concatenate([get(i, t, keep, b) for i, t, keep, b in parts]).astype(np.int64)
-
-    return AcceptedPackets(
-        apid=cat(lambda i, t, k, b: t.apid[k]),
-        seq_flags=cat(lambda i, t, k, b: t.seq_flags[k]),
-        seq_count=cat(lambda i, t, k, b: t.seq_count[k]),
-        sec=cat(lambda i, t, k, b: t.sec[k]),
-        usec=cat(lambda i, t, k, b: t.usec[k]),
-        payload=payload[:base],
-        payload_offset=cat(lambda i, t, k, b: t.payload_offset[k] + b),
-        payload_length=cat(lambda i, t, k, b: t.payload_length[k]),
-        source_names=[f"{delivery_id}/{f.name}" for f in files],
-        source_index=cat(lambda i, t, k, b: np.full(int(k.sum()), i, dtype=np.int64)),
-        source_offset=cat(lambda i, t, k, b: t.offset[k]),
-    )
+    pieces = delivery_pieces(session, site, delivery_id)
+    pieces.max_bytes = max(pieces.n_bytes, 1)
+    return AcceptedPackets.concatenate(list(pieces), pieces.source_names)
