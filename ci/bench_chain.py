@@ -202,6 +202,8 @@ def simulation_options(profile: str, charged_scale: float | None) -> tuple[dict,
                 "running today's rates (the 'light' profile)"
             )
         used = "light"
+    if "workers" in fields and hasattr(sim, "default_workers"):
+        config["workers"] = sim.default_workers()  # as `fermi-latsim simulate` runs by default
     if charged_scale is not None:
         import fermi_latsim.sky as sky
 

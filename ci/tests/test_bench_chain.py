@@ -6,10 +6,13 @@ import bench_chain
 
 
 def test_flight_profile_is_used_when_the_simulator_has_it():
+    from fermi_latsim.simulate import default_workers
+
+    workers = default_workers()  # as `fermi-latsim simulate` runs by default
     config, used, notes = bench_chain.simulation_options("flight", None)
-    assert used == "flight" and config == {"profile": "flight"} and notes == []
+    assert used == "flight" and config == {"profile": "flight", "workers": workers} and notes == []
     config, used, notes = bench_chain.simulation_options("light", 2.0)
-    assert used == "light" and config == {"profile": "light"}
+    assert used == "light" and config == {"profile": "light", "workers": workers}
     assert notes == ["charged-particle rate x2 (SkyModel.cosmic_ray_rate_hz)"]
 
 

@@ -357,16 +357,14 @@ def track_hits(
     neighbour when ``nb_u < nb_prob``: the one below if ``nb_u < nb_prob / 2``, else above. With ``scatter`` it is
     deflected after each plane by Gaussian projected angles ``normals`` times the Highland width
     of ``plane_x0 / |u_z|`` X0 at ``energy``. The random numbers are drawn by the caller,
-    ``(m, planes, views)`` / ``(m, planes, 2)``. Returns (event, tower, plane, view, strip).
+    ``(m, planes, views)`` / ``(m, planes, 2)``. Returns the event-strip key of each hit,
+    ``((event * 16 + tower) * planes + plane) * views + view) * 1536 + strip``
+    (:func:`fermi_latsim.detector.event_strip_key`).
     """
     m = event.size
     n_planes, n_views = layer_z.shape
     cap = m * n_planes * n_views * 2
-    o_ev = np.empty(cap, np.int64)
-    o_tw = np.empty(cap, np.int64)
-    o_pl = np.empty(cap, np.int64)
-    o_vw = np.empty(cap, np.int64)
-    o_st = np.empty(cap, np.int64)
+    out = np.empty(cap, np.int64)
     k = 0
     for i in range(m):
         px, py, pz = start[i, 0], start[i, 1], start[i, 2]
@@ -380,12 +378,12 @@ def track_hits(
                 tower, strip = _locate_strip(px, py, view)
                 if tower < 0:
                     continue
-                o_ev[k], o_tw[k], o_pl[k], o_vw[k], o_st[k] = event[i], tower, plane, view, strip
+                base = (((event[i] * _N_TOWERS + tower) * n_planes + plane) * n_views + view) * _N_STRIPS
+                out[k] = base + strip
                 k += 1
                 if nb_u[i, plane, view] < nb_prob:
                     nb = strip + (-1 if nb_u[i, plane, view] < 0.5 * nb_prob else 1)
-                    nb = min(max(nb, 0), _N_STRIPS - 1)
-                    o_ev[k], o_tw[k], o_pl[k], o_vw[k], o_st[k] = event[i], tower, plane, view, nb
+                    out[k] = base + min(max(nb, 0), _N_STRIPS - 1)
                     k += 1
             if scatter:
                 x0 = max(plane_x0[plane] / abs(dz), 1e-6)
@@ -401,7 +399,7 @@ def track_hits(
                 dx, dy, dz = dx + a * ex + b * fx, dy + a * ey + b * fy, dz + a * ez + b * fz
                 norm = np.sqrt(dx * dx + dy * dy + dz * dz)
                 dx, dy, dz = dx / norm, dy / norm, dz / norm
-    return o_ev[:k], o_tw[:k], o_pl[:k], o_vw[:k], o_st[:k]
+    return out[:k]
 
 
 @njit(nogil=True)
@@ -420,4 +418,80 @@ def gather_records(records, lengths, sel):
     for i in sel:
         out[q : q + lengths[i]] = records[starts[i] : starts[i] + lengths[i]]
         q += lengths[i]
+    return out
+
+
+@njit(nogil=True)
+def sync_point(full_t, other_t, dead_s):
+    """Where a stretch's read-out dead time stops depending on the state before it.
+
+    In the merged time order of the two sorted trigger streams (``full_t`` first on ties, as
+    :func:`dead_time`), the first trigger after the first one that comes at least ``dead_s`` after
+    the trigger before it is read out whatever happened before the stretch, and so is everything
+    after it decided the same way. Returns ``(i, j)``: the triggers of ``full_t`` and ``other_t``
+    before that trigger (the prefix, whose fate depends on the previous stretch); ``(n, m)`` if
+    there is none.
+    """
+    n, m = full_t.size, other_t.size
+    i = j = 0
+    prev = np.nan
+    while i < n or j < m:
+        take_full = j >= m or (i < n and full_t[i] <= other_t[j])
+        t = full_t[i] if take_full else other_t[j]
+        if (i + j) > 0 and t - prev >= dead_s:
+            return i, j
+        prev = t
+        if take_full:
+            i += 1
+        else:
+            j += 1
+    return n, m
+
+
+@njit(nogil=True, inline="always")
+def _put_be(out, p, value, width):
+    for b in range(width):
+        out[p + width - 1 - b] = (value >> (8 * b)) & 0xFF
+
+
+@njit(nogil=True)
+def patch_records(records, lengths, gem_seq, livetime, discarded, delta_event, fields):
+    """Write the run-dependent counters into event records (back to back, ``lengths``) in place.
+
+    Per event: the header's GEM sequence, livetime and discarded counters, the GEM contribution's
+    live, discarded and delta-event fields, and the hardware sequence number
+    ``(gem_seq << 2) & 0x1FFFF`` in every contribution header. ``fields`` (6, 2) holds the byte
+    offset in the record and width of the six fields, in that order.
+    """
+    p = 0
+    for i in range(lengths.size):
+        seq, live, disc = gem_seq[i], livetime[i], discarded[i]
+        _put_be(records, p + fields[0, 0], seq, fields[0, 1])
+        _put_be(records, p + fields[1, 0], live, fields[1, 1])
+        _put_be(records, p + fields[2, 0], disc, fields[2, 1])
+        _put_be(records, p + fields[3, 0], live & 0xFFFFFFFF, fields[3, 1])
+        _put_be(records, p + fields[4, 0], disc & 0xFFFFFFFF, fields[4, 1])
+        _put_be(records, p + fields[5, 0], delta_event[i], fields[5, 1])
+        hw = (seq << 2) & 0x1FFFF
+        q = p + 96
+        end = p + lengths[i]
+        while q < end:
+            _put_be(records, q + 4, hw, 4)
+            q += (np.int64(records[q + 2]) << 8) | np.int64(records[q + 3])
+        p = end
+
+
+@njit(nogil=True)
+def interleave_packets(headers, payload, payload_length):
+    """CCSDS packets back to back: each 14-byte ``headers`` row followed by its payload bytes."""
+    n, hl = headers.shape
+    out = np.empty(n * hl + payload.size, np.uint8)
+    p = q = 0
+    for i in range(n):
+        out[p : p + hl] = headers[i]
+        p += hl
+        m = payload_length[i]
+        out[p : p + m] = payload[q : q + m]
+        p += m
+        q += m
     return out

@@ -203,7 +203,12 @@ def track_hits(
             new = d + a[:, :1] * e1 + a[:, 1:] * e2
             new /= np.linalg.norm(new, axis=1)[:, None]
             d = np.where(active[:, None], new, d)
-    return tuple(np.concatenate([np.asarray(o[k], np.int64) for o in out]) for k in range(5))
+    ev, tower, plane, view, strip = (
+        np.concatenate([np.asarray(o[k], np.int64) for o in out]) for k in range(5)
+    )
+    return (
+        ((ev * lat.N_TOWERS + tower) * layer_z.shape[0] + plane) * layer_z.shape[1] + view
+    ) * lat.N_STRIPS + strip
 
 
 def gather_records(records, lengths, sel):
@@ -212,3 +217,45 @@ def gather_records(records, lengths, sel):
     lens = lengths[sel]
     shift = np.repeat(starts[sel] - (np.cumsum(lens) - lens), lens)
     return records[np.arange(int(lens.sum()), dtype=np.int64) + shift]
+
+
+def sync_point(full_t, other_t, dead_s):
+    """Twin of :func:`fermi_latsim._kernels.sync_point` (merged by a stable sort)."""
+    t = np.concatenate([full_t, other_t])
+    is_full = np.concatenate([np.ones(len(full_t), bool), np.zeros(len(other_t), bool)])
+    order = np.argsort(t, kind="stable")
+    gaps = np.flatnonzero(np.diff(t[order]) >= dead_s) + 1
+    if not gaps.size:
+        return len(full_t), len(other_t)
+    before = is_full[order[: gaps[0]]]
+    return int(before.sum()), int((~before).sum())
+
+
+def patch_records(records, lengths, gem_seq, livetime, discarded, delta_event, fields):
+    """Twin of :func:`fermi_latsim._kernels.patch_records` (one event at a time, numpy bytes)."""
+    values = (gem_seq, livetime, discarded, livetime & 0xFFFFFFFF, discarded & 0xFFFFFFFF, delta_event)
+    start = 0
+    for i, length in enumerate(np.asarray(lengths, np.int64)):
+        for (off, width), v in zip(np.asarray(fields).tolist(), values, strict=True):
+            records[start + off : start + off + width] = np.frombuffer(
+                int(v[i]).to_bytes(8, "big")[8 - width :], np.uint8
+            )
+        hw = np.frombuffer(((int(gem_seq[i]) << 2) & 0x1FFFF).to_bytes(4, "big"), np.uint8)
+        q = start + 96
+        while q < start + length:
+            records[q + 4 : q + 8] = hw
+            q += int(records[q + 2]) * 256 + int(records[q + 3])
+        start += int(length)
+
+
+def interleave_packets(headers, payload, payload_length):
+    """Twin of :func:`fermi_latsim._kernels.interleave_packets` (one fancy-index scatter)."""
+    n, hl = headers.shape
+    total = payload_length + hl
+    start = np.cumsum(total) - total
+    out = np.empty(int(total.sum()), np.uint8)
+    out[(start[:, None] + np.arange(hl)).reshape(-1)] = headers.reshape(-1)
+    out[np.arange(payload.size, dtype=np.int64) + np.repeat(hl * np.arange(1, n + 1), payload_length)] = (
+        payload
+    )
+    return out

@@ -40,8 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument(
         "--workers",
         type=int,
-        default=1,
-        help="processes simulating the flight profile's 30 s stretches (same bytes for any number; default 1)",
+        default=None,
+        help="processes simulating the flight profile's 30 s stretches (same bytes for any number; "
+        "default: the cores available, at most 2)",
     )
     sim.add_argument("--progress", action="store_true", help="show a progress bar")
     rep = sub.add_parser("replay", help="the deliveries a real FT1 + FT2 would have come from, into DIR")
@@ -85,7 +86,7 @@ def _replay(args: argparse.Namespace) -> int:
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from fermi_latsim.simulate import FAULTS, SimulationConfig, simulate
+    from fermi_latsim.simulate import FAULTS, SimulationConfig, default_workers, simulate
 
     if "list" in args.fault:
         for name, what in FAULTS.items():
@@ -100,7 +101,7 @@ def _simulate(args: argparse.Namespace) -> int:
                 start_met=args.start_met,
                 faults=tuple(args.fault),
                 profile=args.profile,
-                workers=args.workers,
+                workers=default_workers() if args.workers is None else args.workers,
             ),
             progress=args.progress,
         )

@@ -122,15 +122,58 @@ class DeadTime:
     lost: int = 0
 
 
+#: strips in the LAT (the factor of the event number in an event-strip key)
+STRIPS_IN_LAT = lat.N_TOWERS * STRIPS_PER_TOWER
+
+
+def event_strip_key(event: np.ndarray, tower: np.ndarray, plane: np.ndarray, view: np.ndarray,
+                    strip: np.ndarray) -> np.ndarray:  # fmt: skip
+    """``event * STRIPS_IN_LAT +`` :func:`strip_key` (int64): sorts as (event, tower, plane, view, strip)."""
+    return np.asarray(event, np.int64) * STRIPS_IN_LAT + strip_key(tower, plane, view, strip)
+
+
+def strip_table(key: np.ndarray) -> np.ndarray:
+    """The :data:`STRIP_DTYPE` rows of event-strip keys (:func:`event_strip_key`), in their order."""
+    key = np.asarray(key, np.int64)
+    rec = np.zeros(key.size, STRIP_DTYPE)
+    rec["event"], rest = np.divmod(key, STRIPS_IN_LAT)
+    rec["tower"], rest = np.divmod(rest, STRIPS_PER_TOWER)
+    layer, rec["strip"] = np.divmod(rest, lat.N_STRIPS)
+    rec["plane"], rec["view"] = np.divmod(layer, lat.N_VIEWS)
+    return rec
+
+
+def live_strip_keys(key: np.ndarray, dead: np.ndarray) -> np.ndarray:
+    """Event-strip keys sorted, duplicates merged and the strips of ``dead`` (global strip numbers,
+    :func:`strip_key`) removed."""
+    key = np.sort(np.asarray(key, np.int64))  # numpy's vectorised int64 sort: a few ms for 400 k keys
+    if key.size:
+        key = key[np.concatenate([[True], key[1:] != key[:-1]])]
+    dead = np.sort(np.asarray(dead, np.int64))
+    if dead.size and key.size:
+        g = key % STRIPS_IN_LAT
+        key = key[dead[np.minimum(np.searchsorted(dead, g), dead.size - 1)] != g]
+    return key
+
+
+def unique_rows(table: np.ndarray) -> np.ndarray:
+    """``np.unique`` of a structured table (rows sorted field by field, in field order; equal rows
+    merged), through one ``np.lexsort`` of the fields (``np.unique`` compares whole records)."""
+    if table.size == 0:
+        return table
+    order = np.lexsort([table[name] for name in reversed(table.dtype.names)])
+    t = table[order]
+    differs = np.zeros(t.size, bool)
+    differs[0] = True
+    for name in t.dtype.names:
+        differs[1:] |= t[name][1:] != t[name][:-1]
+    return t[differs]
+
+
 def unique_strips(strips: np.ndarray) -> np.ndarray:
     """``np.unique`` of a :data:`STRIP_DTYPE` table, through one int64 key (same order, faster)."""
-    if strips.size == 0:
-        return strips[:0].copy()
-    key = strips["event"].astype(np.int64) * (lat.N_TOWERS * STRIPS_PER_TOWER) + strip_key(
-        strips["tower"], strips["plane"], strips["view"], strips["strip"]
-    )
-    _, first = np.unique(key, return_index=True)
-    return strips[first]
+    key = event_strip_key(strips["event"], strips["tower"], strips["plane"], strips["view"], strips["strip"])
+    return strip_table(live_strip_keys(key, np.zeros(0, np.int64)))
 
 
 STRIP_DTYPE = np.dtype([("event", "i8"), ("tower", "i2"), ("plane", "i2"), ("view", "i2"), ("strip", "i2")])
@@ -223,13 +266,14 @@ def _track_hits(
     first_plane: np.ndarray,
     energy: np.ndarray | None,
 ) -> np.ndarray:
-    """Strip hits (:data:`STRIP_DTYPE`) of straight (``energy`` None) or scattered tracks from
-    ``start`` (at/above ``first_plane``) down: :func:`fermi_latsim._kernels.track_hits`."""
+    """Strip hits (event-strip keys, :func:`event_strip_key`) of straight (``energy`` None) or
+    scattered tracks from ``start`` (at/above ``first_plane``) down:
+    :func:`fermi_latsim._kernels.track_hits`."""
     m = int(np.size(event))
     shape = (m, lat.N_TKR_PLANES, lat.N_VIEWS)
     nb_u = rng.random(shape, dtype=np.float32)  # a neighbour strip, and which one
     normals = rng.normal(0.0, 1.0, (m, lat.N_TKR_PLANES, 2)) if energy is not None else np.zeros((m, 1, 2))
-    ev, tw, pl, vw, st = _kernels.track_hits(
+    key = _kernels.track_hits(
         np.ascontiguousarray(event, np.int64),
         np.ascontiguousarray(start, np.float64).reshape(-1, 3),
         np.ascontiguousarray(direction, np.float64).reshape(-1, 3),
@@ -242,9 +286,7 @@ def _track_hits(
         np.ascontiguousarray(PLANE_X0_BELOW, np.float64),
         NEIGHBOUR_PROB,
     )
-    rec = np.zeros(ev.size, STRIP_DTYPE)
-    rec["event"], rec["tower"], rec["plane"], rec["view"], rec["strip"] = ev, tw, pl, vw, st
-    return rec
+    return key
 
 
 def _cal_deposits(
@@ -337,6 +379,60 @@ def simulate_response(
     return apply_dead_time(resp, other_triggers, deadtime)
 
 
+@dataclass
+class Triggered:
+    """The LAT's response to every particle of :func:`trigger`, hit tables numbered by particle,
+    and the particles that triggered (``cand``); :meth:`response` selects and renumbers once."""
+
+    met: np.ndarray
+    conv: np.ndarray
+    tkr_vec: np.ndarray
+    le_vec: np.ndarray
+    he_vec: np.ndarray
+    has_acd: np.ndarray
+    strips: np.ndarray
+    logs: np.ndarray
+    log_e: np.ndarray
+    acd: np.ndarray
+    cand: np.ndarray  # (k,) particles that triggered, in time order
+
+    def response(self, keep: np.ndarray | None = None) -> Response:
+        """The :class:`Response` of the triggered particles ``cand[keep]`` (default: all).
+
+        Counters count every particle: ``n_not_triggered`` those that did not trigger.
+        """
+        n = self.met.size
+        sel_ev = self.cand if keep is None else self.cand[np.asarray(keep, np.int64)]
+        remap = np.full(n, -1, np.int64)
+        remap[sel_ev] = np.arange(sel_ev.size)
+
+        def _keep(table: np.ndarray) -> np.ndarray:
+            ev = remap[table["event"]]
+            ok = ev >= 0
+            t = table[ok]  # a copy
+            t["event"] = ev[ok]
+            return t
+
+        log_ev = remap[self.logs["event"]]
+        sel = log_ev >= 0
+        return Response(
+            source=sel_ev.astype(np.int64),
+            met=self.met[sel_ev],
+            conversion_plane=self.conv[sel_ev],
+            tkr_vector=self.tkr_vec[sel_ev],
+            cal_le_vector=self.le_vec[sel_ev],
+            cal_he_vector=self.he_vec[sel_ev],
+            roi_vector=np.where(self.has_acd[sel_ev], self.tkr_vec[sel_ev], 0).astype(np.uint16),
+            cal_energy_mev=np.bincount(log_ev[sel], weights=self.log_e[sel], minlength=sel_ev.size),
+            strips=_keep(self.strips),
+            logs=_keep(self.logs),
+            acd=_keep(self.acd),
+            discarded=np.zeros(sel_ev.size, np.int64),
+            n_arrivals=n,
+            n_not_triggered=int(n - self.cand.size),
+        )
+
+
 def respond(
     rng: np.random.Generator,
     met: np.ndarray,
@@ -346,7 +442,21 @@ def respond(
     dead: np.ndarray | None = None,
     entry: str = "top",
 ) -> Response:
-    """Triggered response (before the read-out dead time) of the LAT to particles arriving at times ``met`` from body directions ``body``.
+    """Triggered response (before the read-out dead time): ``trigger(...).response()``."""
+    return trigger(rng, met, body, energy_mev, charged, dead, entry).response()
+
+
+def trigger(
+    rng: np.random.Generator,
+    met: np.ndarray,
+    body: np.ndarray,
+    energy_mev: np.ndarray,
+    charged: np.ndarray,
+    dead: np.ndarray | None = None,
+    entry: str = "top",
+) -> Triggered:
+    """Response of the LAT to particles arriving at times ``met`` from body directions ``body``,
+    and which of them trigger (before the read-out dead time).
 
     Parameters
     ----------
@@ -403,16 +513,13 @@ def respond(
     ic = np.flatnonzero(is_cr)
     pieces.append(_track_hits(rng, ic, start[ic], u[ic], np.zeros(ic.size, np.int64), None))
     n_noise = rng.poisson(NOISE_STRIPS_PER_EVENT * n)
-    noise = np.zeros(n_noise, STRIP_DTYPE)
-    noise["event"] = rng.integers(0, max(n, 1), n_noise)
-    noise["tower"] = rng.integers(0, lat.N_TOWERS, n_noise)
-    noise["plane"] = rng.integers(0, lat.N_TKR_PLANES, n_noise)
-    noise["view"] = rng.integers(0, lat.N_VIEWS, n_noise)
-    noise["strip"] = rng.integers(0, lat.N_STRIPS, n_noise)
-    strips = np.concatenate([*pieces, noise]) if n else np.zeros(0, STRIP_DTYPE)
-    strips = unique_strips(strips)  # sorted by (event, tower, plane, view, strip), duplicates merged
-    key = strip_key(strips["tower"], strips["plane"], strips["view"], strips["strip"])
-    strips = strips[~np.isin(key, dead)]
+    noise = [
+        rng.integers(0, hi, n_noise)
+        for hi in (max(n, 1), lat.N_TOWERS, lat.N_TKR_PLANES, lat.N_VIEWS, lat.N_STRIPS)
+    ]  # event, tower, plane, view, strip
+    pieces.append(event_strip_key(*noise))
+    # sorted by (event, tower, plane, view, strip), duplicates merged, dead strips removed
+    strips = strip_table(live_strip_keys(np.concatenate(pieces), dead) if n else np.zeros(0, np.int64))
 
     # --- calorimeter ---
     tkr_x0 = lat.TKR_X0_BELOW[np.maximum(conv, 0)] / cos
@@ -441,7 +548,7 @@ def respond(
     pha = np.minimum(np.rint(acd_e[hit] * lat.ACD_PHA_PER_MEV), 4095).astype(np.uint16)
     acd["pha_a"] = pha
     acd["pha_b"] = np.minimum(np.rint(pha * rng.normal(1.0, 0.05, pha.size)), 4095).astype(np.uint16)
-    acd = np.unique(acd) if acd.size else acd
+    acd = unique_rows(acd)
 
     # --- trigger ---
     log_e = np.sqrt(
@@ -461,33 +568,9 @@ def respond(
         CAL_HI_MEV,
     )
     cand = np.flatnonzero((tkr_vec > 0) | (he_vec > 0))
-    remap = np.full(n, -1, np.int64)
-    remap[cand] = np.arange(cand.size)
-
-    def _keep(table: np.ndarray) -> np.ndarray:
-        t = table[remap[table["event"]] >= 0].copy()
-        t["event"] = remap[t["event"]]
-        return t
-
     has_acd = np.zeros(n, bool)
     has_acd[acd_event[hit]] = True
-    sel = remap[logs["event"]] >= 0
-    return Response(
-        source=cand.astype(np.int64),
-        met=met[cand],
-        conversion_plane=conv[cand],
-        tkr_vector=tkr_vec[cand],
-        cal_le_vector=le_vec[cand],
-        cal_he_vector=he_vec[cand],
-        roi_vector=np.where(has_acd[cand], tkr_vec[cand], 0).astype(np.uint16),
-        cal_energy_mev=np.bincount(remap[logs["event"]][sel], weights=log_e[sel], minlength=cand.size),
-        strips=_keep(strips),
-        logs=_keep(logs),
-        acd=_keep(acd),
-        discarded=np.zeros(cand.size, np.int64),
-        n_arrivals=n,
-        n_not_triggered=int(n - cand.size),
-    )
+    return Triggered(met, conv, tkr_vec, le_vec, he_vec, has_acd, strips, logs, log_e, acd, cand)
 
 
 def subset(resp: Response, keep: np.ndarray) -> Response:

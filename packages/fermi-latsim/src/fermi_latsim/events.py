@@ -180,6 +180,22 @@ def event_headers(
     return h, gem, hw
 
 
+def _patch_fields() -> np.ndarray:
+    head = [(int(EVENT_HEADER_DTYPE.fields[k][1]), EVENT_HEADER_DTYPE[k].itemsize)
+            for k in ("gem_seq", "livetime", "discarded")]  # fmt: skip
+    gem_body = EVENT_HEADER + 8  # the GEM contribution comes first, after its 8-byte header
+    gem = [
+        (gem_body + int(GEM_DTYPE.fields[k][1]), GEM_DTYPE[k].itemsize)
+        for k in ("live", "discarded", "delta_event")
+    ]
+    return np.asarray(head + gem, np.int64)
+
+
+#: (offset in the record, width) of the counters :func:`fermi_latsim._kernels.patch_records` writes:
+#: header gem_seq, livetime, discarded; GEM live, discarded, delta_event
+PATCH_FIELDS = _patch_fields()
+
+
 def event_records(
     resp: Response, h: np.ndarray, gem: np.ndarray, hw: np.ndarray, kernels: object = _kernels
 ) -> tuple[np.ndarray, np.ndarray]:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fermi_halfpipe.format import NOMINAL_TICKS_PER_SECOND
-from fermi_latsim import detector, events, sky
+from fermi_latsim import _kernels, detector, events, sky
 from fermi_latsim.attitude import radec_deg
 from fermi_latsim.profiles import Profile
 from fermi_latsim.spacecraft import SpacecraftTimeline
@@ -42,10 +42,15 @@ class StretchPhysics:
     """What a stretch's physics gives: triggered events (before dead time) and their truth."""
 
     stretch: Stretch
-    resp: detector.Response  # triggered events in time order, ``discarded`` zero
+    triggered: detector.Triggered  # every particle's response, and those that triggered
     other: np.ndarray  # times of the triggers rejected on board
     epu: np.ndarray  # (n,) int64 EPU of each triggered event
     truth: dict[str, np.ndarray]  # per triggered event: component, particle, energy_mev, ra, dec, theta
+
+    @property
+    def resp(self) -> detector.Response:
+        """The triggered events in time order (``discarded`` zero)."""
+        return self.triggered.response()
 
 
 @dataclass
@@ -85,12 +90,12 @@ def stretch_physics(shared: Shared, st: Stretch) -> StretchPhysics:
     if rate > 0:
         f = shared.factor if prof.modulated else np.ones_like(shared.factor)
         other = sky.modulated_times(rng, tl.met, f, st.start, st.stop, rate)
-    resp = detector.respond(
+    trig = detector.trigger(
         rng, arr.met, arr.body, arr.energy_mev, arr.particle == sky.PROTON, shared.dead, entry="volume"
     )
-    n = len(resp)
+    n = trig.cand.size
     epu = np.asarray(st.epus, np.int64)[rng.integers(0, len(st.epus), n)] if n else np.zeros(0, np.int64)
-    src = resp.source
+    src = trig.cand
     ra, dec = radec_deg(arr.direction[src]) if src.size else (np.zeros(0), np.zeros(0))
     truth = {
         "component": arr.component[src].astype(np.int16),
@@ -100,7 +105,80 @@ def stretch_physics(shared: Shared, st: Stretch) -> StretchPhysics:
         "dec": dec,
         "theta": np.degrees(np.arccos(np.clip(arr.body[src, 2], -1, 1))),
     }
-    return StretchPhysics(st, resp, other, epu, truth)
+    return StretchPhysics(st, trig, other, epu, truth)
+
+
+@dataclass
+class EncodedStretch:
+    """A stretch read out and encoded as far as it can be without the stretches before it.
+
+    The read-out dead time is decided in the stretch from its sync point on
+    (:func:`fermi_latsim._kernels.sync_point`): the triggers before it (the prefix, usually one)
+    depend on the run's dead-time state and are decided by :meth:`RunAssembler.add`; the
+    counters that carry from stretch to stretch (GEM sequence, read-outs and triggers discarded
+    before each event) are written into the records there
+    (:func:`fermi_latsim._kernels.patch_records`). The records are grouped by EPU (each EPU's
+    in time order); the per-event arrays are in time order.
+    """
+
+    stretch: Stretch
+    records: np.ndarray  # event records back to back, grouped by EPU: events ``order``
+    lengths: np.ndarray  # (n,) bytes of each record, in the same order
+    order: np.ndarray  # (n,) event (time order) of each record
+    elapsed: np.ndarray  # (n,) ticks since the run start
+    columns: dict[str, np.ndarray]  # per event: met, epu, conversion plane, CAL energy, truth
+    prefix_t: np.ndarray  # trigger times of the first ``prefix_t.size`` events (the prefix)
+    prefix_other: np.ndarray  # times of the triggers rejected on board in the prefix
+    before: np.ndarray  # per event after the prefix: read-outs since the sync point before it
+    lost: np.ndarray  # per event after the prefix: triggers discarded since the sync point up to it
+    readouts: int  # read-outs from the sync point on
+    n_lost: int  # triggers discarded from the sync point on
+    last: float  # time of the last read-out (-inf: none from the sync point on)
+    n_arrivals: int
+    n_not_triggered: int
+
+
+def encode_stretch(shared: Shared, st: Stretch) -> EncodedStretch:
+    """The physics of ``st`` (:func:`stretch_physics`) read out and encoded (see :class:`EncodedStretch`)."""
+    ph = stretch_physics(shared, st)
+    trig, prof = ph.triggered, shared.profile
+    full_t = np.ascontiguousarray(trig.met[trig.cand], np.float64)
+    other = np.ascontiguousarray(ph.other, np.float64)
+    i, j = _kernels.sync_point(full_t, other, prof.dead_s)
+    ok, before, lost_at, last, readouts, lost = _kernels.dead_time(
+        full_t[i:], other[j:], prof.dead_s, -np.inf, 0, 0
+    )
+    post = np.flatnonzero(ok)
+    keep = np.concatenate([np.arange(i, dtype=np.int64), i + post])
+    sub = trig.response(keep)  # the triggered events read out or in the prefix
+    h, gem, hw = events.event_headers(sub, st.run, dead_ticks=prof.dead_ticks)  # counters: patched later
+    records, lengths = events.event_records(sub, h, gem, hw)
+    epu = ph.epu[keep]
+    order = np.argsort(epu, kind="stable")
+    elapsed = h["elapsed"].astype(np.int64)
+    return EncodedStretch(
+        stretch=st,
+        records=_kernels.gather_records(records, lengths, order),
+        lengths=lengths[order],
+        order=order,
+        elapsed=elapsed,
+        columns={
+            "met": st.run + elapsed / NOMINAL_TICKS_PER_SECOND,
+            "epu": epu,
+            "conversion_plane": sub.conversion_plane.astype(np.int16),
+            "cal_energy_mev": sub.cal_energy_mev,
+            **{k: v[keep] for k, v in ph.truth.items()},
+        },
+        prefix_t=full_t[:i],
+        prefix_other=other[:j],
+        before=before[post],
+        lost=lost_at[post],
+        readouts=int(readouts),
+        n_lost=int(lost),
+        last=float(last),
+        n_arrivals=sub.n_arrivals,
+        n_not_triggered=sub.n_not_triggered,
+    )
 
 
 _WORKER: Shared | None = None
@@ -111,44 +189,47 @@ def _init_worker(shared: Shared) -> None:
     _WORKER = shared
 
 
-def _worker_physics(st: Stretch) -> StretchPhysics:
+def _worker_encode(st: Stretch) -> EncodedStretch:
     assert _WORKER is not None
-    return stretch_physics(_WORKER, st)
+    return encode_stretch(_WORKER, st)
 
 
-def physics(shared: Shared, todo: list[Stretch], workers: int = 1) -> Iterator[StretchPhysics]:
-    """The physics of ``todo``, in order; with ``workers > 1`` in a process pool (same results).
+def encoded(shared: Shared, todo: list[Stretch], workers: int = 1) -> Iterator[EncodedStretch]:
+    """:func:`encode_stretch` of ``todo``, in order; with ``workers > 1`` in a process pool
+    (same results).
 
     At most ``2 * workers`` stretches are in flight, so memory does not grow with ``todo``.
     """
     if workers <= 1:
         for st in todo:
-            yield stretch_physics(shared, st)
+            yield encode_stretch(shared, st)
         return
     if not todo:
         return
     # the first stretch here: the workers, forked after it, inherit the loaded numba kernels
-    yield stretch_physics(shared, todo[0])
+    yield encode_stretch(shared, todo[0])
     with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(shared,)) as pool:
         pending = []
         it = iter(todo[1:])
         for st in itertools.islice(it, 2 * workers):
-            pending.append(pool.submit(_worker_physics, st))
+            pending.append(pool.submit(_worker_encode, st))
         while pending:
             done = pending.pop(0).result()
             nxt = next(it, None)
             if nxt is not None:
-                pending.append(pool.submit(_worker_physics, nxt))
+                pending.append(pool.submit(_worker_encode, nxt))
             yield done
 
 
 @dataclass
 class StretchEvents:
-    """A stretch's events read out: records back to back, lengths and per-event columns."""
+    """A stretch's events read out: records grouped by EPU, per-EPU slices, per-event columns."""
 
-    records: np.ndarray
+    records: np.ndarray  # grouped by EPU (each EPU's events in time order)
     lengths: np.ndarray
-    columns: dict[str, np.ndarray]
+    epu_slices: dict[int, tuple[int, int]]  # EPU -> [first, stop) of its records in ``records``
+    epu_events: dict[int, np.ndarray]  # EPU -> its events (positions in ``columns``), time order
+    columns: dict[str, np.ndarray]  # time order
     n_arrivals: int
     n_not_triggered: int
     n_dead: int
@@ -164,39 +245,47 @@ class RunAssembler:
         self.n_events = 0
         self.prev_elapsed = 0
 
-    def add(self, ph: StretchPhysics) -> StretchEvents:
-        """Read out the triggered events of the next stretch ``ph``."""
-        keep_before = ph.resp
-        n_lost0 = self.state.lost
-        resp = detector.apply_dead_time(keep_before, ph.other, self.state)
-        ok = np.isin(keep_before.source, resp.source)  # sources are unique and sorted
-        h, gem, hw = events.event_headers(
-            resp,
-            self.run,
-            gem_seq0=self.n_events,
-            readouts_before=resp.readouts_before,
-            dead_ticks=self.profile.dead_ticks,
-            prev_elapsed=self.prev_elapsed,
+    def add(self, enc: EncodedStretch) -> StretchEvents:
+        """Read out the events of the next stretch ``enc``: decide its prefix, write the counters."""
+        state = self.state
+        n_lost0 = state.lost
+        ok_p, before_p, lost_p, last, readouts, lost = _kernels.dead_time(
+            enc.prefix_t, enc.prefix_other, state.dead_s, state.last, state.readouts, state.lost
         )
-        records, lengths = events.event_records(resp, h, gem, hw)
-        n = len(resp)
-        cols = {
-            "gem_seq": h["gem_seq"].astype(np.int64),
-            "met": self.run + h["elapsed"].astype(np.int64) / NOMINAL_TICKS_PER_SECOND,
-            "livetime_ticks": h["livetime"].astype(np.int64),
-            "epu": ph.epu[ok],
-            "conversion_plane": resp.conversion_plane.astype(np.int16),
-            "cal_energy_mev": resp.cal_energy_mev,
-            **{k: v[ok] for k, v in ph.truth.items()},
-        }
+        state.last = enc.last if enc.readouts else float(last)
+        state.readouts = int(readouts) + enc.readouts
+        state.lost = int(lost) + enc.n_lost
+        records, lengths, order, elapsed, cols = enc.records, enc.lengths, enc.order, enc.elapsed, enc.columns
+        n_pre = enc.prefix_t.size
+        before = np.concatenate([before_p[ok_p], readouts + enc.before])
+        discarded = np.concatenate([lost_p[ok_p], lost + enc.lost])
+        if not ok_p.all():  # prefix events lost in the dead time of the stretch before
+            keep = np.concatenate([ok_p, np.ones(elapsed.size - n_pre, bool)])
+            new_index = np.cumsum(keep) - 1
+            at = np.flatnonzero(keep[order])  # records kept, grouped by EPU as before
+            records = _kernels.gather_records(records, lengths, at)
+            lengths, order = lengths[at], new_index[order[at]]
+            elapsed = elapsed[keep]
+            cols = {k: v[keep] for k, v in cols.items()}
+        n = elapsed.size
+        gem_seq = self.n_events + np.arange(n, dtype=np.int64)
+        livetime = elapsed - self.profile.dead_ticks * before
+        delta = np.minimum(np.diff(elapsed, prepend=self.prev_elapsed), 65535)
+        _kernels.patch_records(
+            records, lengths, gem_seq[order], livetime[order], discarded[order], delta[order],
+            events.PATCH_FIELDS,
+        )  # fmt: skip
+        epu = cols["epu"]
+        grouped = epu[order]
+        slices, ev_of = {}, {}
+        for c in np.unique(grouped).tolist():
+            a, b = np.searchsorted(grouped, c), np.searchsorted(grouped, c, side="right")
+            slices[c], ev_of[c] = (int(a), int(b)), order[a:b]
+        cols = {"gem_seq": gem_seq, "livetime_ticks": livetime, **cols}
         if n:
-            self.prev_elapsed = int(h["elapsed"][-1])
+            self.prev_elapsed = int(elapsed[-1])
         self.n_events += n
         return StretchEvents(
-            records,
-            lengths.astype(np.int64),
-            cols,
-            keep_before.n_arrivals,
-            keep_before.n_not_triggered,
-            self.state.lost - n_lost0,
-        )
+            records, lengths.astype(np.int64), slices, ev_of, cols, enc.n_arrivals, enc.n_not_triggered,
+            state.lost - n_lost0,
+        )  # fmt: skip

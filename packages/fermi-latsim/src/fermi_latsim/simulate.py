@@ -13,6 +13,7 @@ every one is recorded in the summary so tests can check its effect.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -78,7 +79,18 @@ class SimulationConfig:
     workers: int = 1
 
 
-__all__ = ["FAULTS", "PROFILES", "SimulationConfig", "simulate"]
+__all__ = ["FAULTS", "PROFILES", "SimulationConfig", "default_workers", "simulate"]
+
+
+def default_workers() -> int:
+    """Processes ``fermi-latsim simulate`` uses by default: the cores this process may run on
+    (at most 2: the main process's sequential share limits the gain beyond; see
+    docs/simulation/flight-profile.md, Speed)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(2, cores))
 
 
 def run_intervals(tl: spacecraft.SpacecraftTimeline) -> np.ndarray:
@@ -299,7 +311,7 @@ def _simulate_stretches(
     r = -1
     asm = epu_streams = None
     keys = None
-    it = flight.physics(shared, todo, cfg.workers)
+    it = flight.encoded(shared, todo, cfg.workers)
     if progress:
         from tqdm import tqdm
 
@@ -326,14 +338,14 @@ def _simulate_stretches(
         last = st.index == n_stretches[st.run] - 1
         ends = np.concatenate([[0], np.cumsum(ev.lengths)])
         for c, es in epu_streams.items():
-            sel = np.flatnonzero(ev.columns["epu"] == c)
+            a, b = ev.epu_slices.get(c, (0, 0))
+            sel = ev.epu_events.get(c, np.zeros(0, np.int64))
             cols, index, number, when = es.push(
-                events.gather_records(ev.records, ev.lengths, sel) if sel.size else ev.records[:0],
-                ev.lengths[sel], ev.columns["met"][sel], ev.columns["gem_seq"][sel], last=last,
+                ev.records[ends[a] : ends[b]], ev.lengths[a:b], ev.columns["met"][sel],
+                ev.columns["gem_seq"][sel], last=last,
             )  # fmt: skip
             truth.closed(index, number, when)
             merger.add((r, c), cols)
-        del ends
         merger.release(min([st.stop] + [es.earliest_open for es in epu_streams.values()]))
         truth.flush(st.run, final=last)
         if last:
