@@ -47,10 +47,15 @@ def _finish(procs: list[subprocess.Popen]) -> list[dict]:
 
 
 def _advisory_locks(url: str) -> list[tuple[int, bool]]:
+    """Advisory locks held in this test's database (other test processes share the server)."""
     with get_engine(url).connect() as conn:
         return [
             (r.pid, r.granted)
-            for r in conn.execute(text("SELECT pid, granted FROM pg_locks WHERE locktype = 'advisory'"))
+            for r in conn.execute(
+                text(
+                    "SELECT pid, granted FROM pg_locks WHERE locktype = 'advisory' AND pid IN (SELECT pid FROM pg_stat_activity WHERE datname = current_database())"
+                )
+            )
         ]
 
 

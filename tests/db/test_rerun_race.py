@@ -169,7 +169,11 @@ def test_two_driver_processes_share_many_requests_without_overlap(db_url, tmp_pa
 
 def _waiting_locks(url: str) -> int:
     with get_engine(url).connect() as conn:
-        return conn.execute(text("SELECT count(*) FROM pg_locks WHERE NOT granted")).scalar()
+        return conn.execute(
+            text(
+                "SELECT count(*) FROM pg_locks WHERE NOT granted AND pid IN (SELECT pid FROM pg_stat_activity WHERE datname = current_database())"
+            )
+        ).scalar()
 
 
 def test_two_drivers_waiting_on_the_same_request_act_on_it_once(pg_url, tmp_path):

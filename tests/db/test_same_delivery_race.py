@@ -45,7 +45,9 @@ def _spawn(args: list[str], home: Path, url: str) -> subprocess.Popen:
 def _waiting_advisory_locks(url: str) -> int:
     with get_engine(url).connect() as conn:
         return conn.execute(
-            text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+            text(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND pid IN (SELECT pid FROM pg_stat_activity WHERE datname = current_database())"
+            )
         ).scalar()
 
 
