@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from fermi_core import logs
+from fermi_core import checksum, logs
 from fermi_core.atomic import (
     ChecksumMismatch,
     atomic_copy,
@@ -15,7 +15,27 @@ from fermi_core.atomic import (
     atomic_output,
     atomic_write_bytes,
 )
-from fermi_core.checksum import sha256_bytes, sha256_file
+from fermi_core.checksum import sha256_bytes, sha256_file, sha256_file_unchanged
+
+
+def test_sha256_of_an_unchanged_file_is_computed_once_per_process(tmp_path, monkeypatch):
+    p = tmp_path / "merged.arrow"
+    p.write_bytes(b"a" * 5000)
+    hashed = []
+    monkeypatch.setattr(checksum, "sha256_file", lambda path: hashed.append(path) or sha256_file(path))
+    first = sha256_file_unchanged(p)
+    assert sha256_file_unchanged(p) == first == hashlib.sha256(b"a" * 5000).hexdigest()
+    assert len(hashed) == 1
+    with open(p, "r+b") as fh:  # same size, one byte changed in place
+        fh.seek(100)
+        fh.write(b"b")
+    changed = sha256_file_unchanged(p)
+    assert len(hashed) == 2 and changed != first
+    assert changed == hashlib.sha256(b"a" * 100 + b"b" + b"a" * 4899).hexdigest()
+    replaced = tmp_path / "other"
+    replaced.write_bytes(b"a" * 5000)
+    replaced.replace(p)  # another file under the same name: another inode
+    assert sha256_file_unchanged(p) == first and len(hashed) == 3
 
 
 def test_sha256_matches_hashlib_across_blocks(tmp_path):

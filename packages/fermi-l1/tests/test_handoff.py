@@ -19,7 +19,7 @@ from sqlalchemy import select
 from fermi_core.engine.models import Task, TaskAttempt, TaskRun
 from fermi_l1.cli import main
 from fermi_l1.db import session
-from fermi_l1.pipeline.halfpipe_runs import crumb_bounds
+from fermi_l1.pipeline.crumbs import MIN_CRUMB_EVENTS, crumb_bounds
 
 DATE = "2024-05-01T12:00:00"
 MIN_CRUMB = "300"  # several crumbs per merged file even for a small run
@@ -86,9 +86,10 @@ def from_inbox(deliveries, tmp_path_factory):
 
 
 def test_crumbs_cover_a_chunk_with_geometric_sizes():
-    bounds = crumb_bounds(30_000)
+    bounds = crumb_bounds(30_000, min_crumb=1500)
     sizes = np.diff([b[0] for b in bounds] + [bounds[-1][1]])
     assert bounds[0][0] == 0 and bounds[-1][1] == 30_000 and len(bounds) == 20
+    assert len(crumb_bounds(30_000)) == 30_000 // MIN_CRUMB_EVENTS
     assert all(a[1] == b[0] for a, b in itertools.pairwise(bounds))
     assert sizes.max() / sizes.min() == pytest.approx(1.5, rel=0.01)
     assert len(crumb_bounds(10**7)) == 45 and crumb_bounds(10) == [(0, 10)] and crumb_bounds(0) == []

@@ -2,7 +2,7 @@
 
 The same merged inputs (a small light-profile span, simulated, ingested and merged once) are
 processed by ``fermi-l1 pipeline --from-halfpipe`` in three copies of the data home: one worker
-with the default crumbs, two workers with the default crumbs, two workers with crumbs about four
+with crumbs of 1500 events, two workers with the same crumbs, two workers with crumbs four
 times smaller (``--min-crumb``: more and shorter crumbs per merged file), all with the same
 ``--processing-date``. Every catalogued product (FT1, FT2, the MONITOR parquet), every other file
 of the products folder (the monitoring plots), every outbox file and the run inputs' merit
@@ -27,16 +27,17 @@ from fermi_ingest.cli import main as ingest
 from fermi_l1.catalog.models import Dataset
 from fermi_l1.cli import main as l1
 from fermi_l1.db import session
-from fermi_l1.pipeline.halfpipe_runs import MIN_CRUMB_EVENTS
 from fermi_latsim.simulate import SimulationConfig, simulate
 
 HOURS = 0.1
 DATE = "2024-05-01T12:00:00"
 #: (label, extra pipeline options)
+#: crumbs of this span's size (a few per merged file; the default crumb is larger than its files)
+CRUMB = 1500
 VARIANTS = {
-    "1 worker": ["--workers", "1"],
-    "2 workers": ["--workers", "2"],
-    "2 workers, small crumbs": ["--workers", "2", "--min-crumb", str(MIN_CRUMB_EVENTS // 4)],
+    "1 worker": ["--workers", "1", "--min-crumb", str(CRUMB)],
+    "2 workers": ["--workers", "2", "--min-crumb", str(CRUMB)],
+    "2 workers, small crumbs": ["--workers", "2", "--min-crumb", str(CRUMB // 4)],
 }
 
 

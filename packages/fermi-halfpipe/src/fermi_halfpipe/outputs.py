@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.ipc as ipc
 
 from fermi_core.atomic import atomic_output
-from fermi_core.checksum import sha256_file
+from fermi_core.checksum import sha256_file, sha256_file_unchanged
 from fermi_core.site import run_folder
 
 FORMAT = "fermi-halfpipe-merged"
@@ -152,6 +152,10 @@ class MergedEvents:
 def read_merged(path: str | os.PathLike[str], sha256: str | None = None) -> MergedEvents:
     """Read (memory-map) a merged event file; with ``sha256`` the file's checksum is verified first.
 
+    The checksum of a file this process already verified and that has not changed since is not
+    computed again (:func:`fermi_core.checksum.sha256_file_unchanged`): L1 reads one merged file
+    once per recon crumb. Nothing is copied: the records and columns are views of the mapping.
+
     Raises
     ------
     ValueError
@@ -159,7 +163,7 @@ def read_merged(path: str | os.PathLike[str], sha256: str | None = None) -> Merg
     """
     path = Path(path)
     if sha256 is not None:
-        digest = sha256_file(path)
+        digest = sha256_file_unchanged(path)
         if digest != sha256:
             raise ValueError(f"{path}: SHA-256 {digest} differs from the recorded {sha256}")
     with pa.memory_map(str(path), "r") as source:
@@ -171,7 +175,9 @@ def read_merged(path: str | os.PathLike[str], sha256: str | None = None) -> Merg
         raise ValueError(
             f"{path}: merged file format version {meta.get('format_version')} is not {FORMAT_VERSION}"
         )
-    rec = table.column("record").combine_chunks()
+    column = table.column("record")
+    # the writer makes one batch per file; combine_chunks would copy even a single chunk
+    rec = column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
     bufs = rec.buffers()
     n = len(rec)
     off_all = np.frombuffer(bufs[1], dtype=np.int64)[rec.offset : rec.offset + n + 1]

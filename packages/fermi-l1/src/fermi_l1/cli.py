@@ -137,8 +137,13 @@ def _add_validation(sub: argparse._SubParsersAction) -> None:
 
 def _driver_arguments(p: argparse.ArgumentParser) -> None:
     """Options of the commands that drive the L1 tasks (``pipeline``, ``reprocess``)."""
+    from fermi_l1.pipeline.crumbs import MIN_CRUMB_EVENTS
+
     p.add_argument(
-        "--min-crumb", type=int, default=1500, help="smallest average crumb, events (default 1500)"
+        "--min-crumb",
+        type=int,
+        default=MIN_CRUMB_EVENTS,
+        help=f"smallest average crumb, events (default {MIN_CRUMB_EVENTS})",
     )
     p.add_argument("--config", help="executor configuration (TOML); default: local process pool")
     p.add_argument("--workers", type=int, help="worker processes of the local pool (default 2)")

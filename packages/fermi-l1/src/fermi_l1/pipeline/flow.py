@@ -57,7 +57,8 @@ from fermi_ingest.task import IngestParams
 from fermi_l1 import campaigns
 from fermi_l1.catalog.models import RunVersion
 from fermi_l1.db import session
-from fermi_l1.pipeline.halfpipe_runs import MIN_CRUMB_EVENTS, SAMPLE_MARGIN_S, crumb_bounds
+from fermi_l1.pipeline.crumbs import MIN_CRUMB_EVENTS, crumb_bounds
+from fermi_l1.pipeline.halfpipe_runs import SAMPLE_MARGIN_S
 from fermi_l1.pipeline.inbox import inbox_entries
 from fermi_l1.pipeline.tasks import L1RunParams, ReconParams, RunInputParams
 from fermi_l1.quality.auto import check_pass

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from fermi_core.atomic import atomic_directory
-from fermi_core.checksum import sha256_file
+from fermi_core.checksum import sha256_file_unchanged
 from fermi_core.errors import BadInput
 from fermi_halfpipe.format import FLAG_ATTITUDE_INVALID, FLAG_ORBIT_INVALID
 from fermi_l1.digi import decode_events
@@ -53,7 +53,7 @@ def load_samples(files: Sequence[Mapping], t_min: float, t_max: float) -> dict[s
     for f in files:
         path = Path(f["path"])
         try:
-            digest = sha256_file(path)
+            digest = sha256_file_unchanged(path)
             if digest != f["sha256"]:
                 raise HandoffError(f"{path}: SHA-256 {digest} differs from the recorded {f['sha256']}")
             parts.append(read_samples(path))
