@@ -9,10 +9,11 @@ import pytest
 from astropy.io import fits
 
 from fermi_l1 import synthetic
-from fermi_l1.ft1 import ft1_columns, make_run_ft1
+from fermi_l1.ft1 import ft1_columns, make_run_ft1, merge_ft1, write_chunk_ft1
+from fermi_l1.ft1.make import _keywords, _merged, chunk_events
 from fermi_l1.ft2 import make_ft2_rows, write_ft2_products
 from fermi_l1.merit import MeritError, merit_metadata
-from fermi_sciencetools_shim.io import read_events, read_gti
+from fermi_sciencetools_shim.io import read_events, read_gti, write_ft1
 from fermi_sciencetools_shim.select.gtselect import gtselect
 
 RUN = 239557414
@@ -92,6 +93,27 @@ def test_rerun_is_byte_identical(run_products, tmp_path):
         assert a.read_bytes() == b.read_bytes(), a.name
     with fits.open(again.photon, checksum=True) as hdul:
         assert all(h.header["DATE"] == DATE for h in hdul)
+
+
+def test_in_memory_merge_is_the_merge_of_the_chunk_files(run_products, tmp_path):
+    """The run step merges chunks in memory: the same file as makeFT1 chunk files + mergeFT1."""
+    merit = run_products["merit"]
+    chunks = [{k: v[150:] for k, v in merit.items()}, {k: v[:150] for k, v in merit.items()}]
+    files = [write_chunk_ft1(tmp_path / f"chunk{i}.fits", c) for i, c in enumerate(chunks)]
+    through_files = merge_ft1(files, tmp_path / "files.fits")
+    events, gti, tstart, tstop = _merged([chunk_events(c) for c in chunks])
+    in_memory = write_ft1(tmp_path / "memory.fits", events, gti, {**_keywords(0, 1, 305, "P8R3"),
+                                                                 "TSTART": tstart, "TSTOP": tstop})  # fmt: skip
+    with fits.open(through_files) as a, fits.open(in_memory) as b:
+        assert len(a) == len(b) == 3
+        for ha, hb in zip(a, b, strict=True):
+            skip = {"DATE", "FILENAME", "CHECKSUM", "DATASUM"}
+            assert [(c.keyword, c.value) for c in ha.header.cards if c.keyword not in skip] == [
+                (c.keyword, c.value) for c in hb.header.cards if c.keyword not in skip
+            ]
+            if ha.data is not None:
+                assert ha.data.tobytes() == hb.data.tobytes()
+    assert np.all(np.diff(events["TIME"]) >= 0) and len(events["TIME"]) == len(merit["TIME"])
 
 
 def test_merit_without_required_columns_is_refused(tmp_path):

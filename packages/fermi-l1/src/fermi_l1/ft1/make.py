@@ -2,7 +2,9 @@
 
 1. One FT1 per chunk from its merit rows, ``TSTART``/``TSTOP`` = the chunk's span rounded down/up
    to 0.1 s, GTI = that whole span ("bad GTI": it still contains the dead time).
-2. The chunk FT1s are merged into the run FT1 (events sorted by time, GTIs united).
+2. The chunk FT1s are merged into the run FT1 (events sorted by time, GTIs united). In the run
+   step 1 and 2 are done in memory (:func:`chunk_events`); :func:`write_chunk_ft1` and
+   :func:`merge_ft1` make the same merged file through the chunk files.
 3. ``gtiFT1``: ``gtmktime overwrite=yes roicut=no filter="LIVETIME>0 && DATA_QUAL>0"`` with the
    run's 1 s FT2 -> the extended file ``gll_xp_...`` (all event classes, GTI = FT2 rows with
    livetime outside bad time intervals; gtmktime keeps only the events inside the GTI).
@@ -68,6 +70,27 @@ def _keywords(run: int, version: int, proc_ver: int, pass_ver: str) -> dict[str,
     }
 
 
+def chunk_events(
+    merit: str | os.PathLike[str] | Mapping[str, np.ndarray],
+    *,
+    tstart: float | None = None,
+    tstop: float | None = None,
+) -> tuple[dict[str, np.ndarray], float, float]:
+    """The FT1 columns of one chunk's merit table and its span (makeFT1's events and GTI).
+
+    ``tstart``/``tstop`` default to the event times rounded down/up to 0.1 s.
+    """
+    events = ft1_columns(merit)
+    times = events["TIME"]
+    if times.size == 0 and (tstart is None or tstop is None):
+        raise MeritError(
+            f"{merit if not isinstance(merit, Mapping) else 'merit table'}: no events and no span"
+        )
+    lo = math.floor(float(times.min()) * 10.0) / 10.0 if tstart is None else float(tstart)
+    hi = math.ceil(float(times.max()) * 10.0) / 10.0 if tstop is None else float(tstop)
+    return events, lo, hi
+
+
 def write_chunk_ft1(
     path: str | os.PathLike[str],
     merit: str | os.PathLike[str] | Mapping[str, np.ndarray],
@@ -82,17 +105,22 @@ def write_chunk_ft1(
 
     ``tstart``/``tstop`` default to the event times rounded down/up to 0.1 s.
     """
-    events = ft1_columns(merit)
-    times = events["TIME"]
-    if times.size == 0 and (tstart is None or tstop is None):
-        raise MeritError(
-            f"{merit if not isinstance(merit, Mapping) else 'merit table'}: no events and no span"
-        )
-    lo = math.floor(float(times.min()) * 10.0) / 10.0 if tstart is None else float(tstart)
-    hi = math.ceil(float(times.max()) * 10.0) / 10.0 if tstop is None else float(tstop)
-    run = int(events["RUN_ID"][0]) if times.size else 0
+    events, lo, hi = chunk_events(merit, tstart=tstart, tstop=tstop)
+    run = int(events["RUN_ID"][0]) if events["TIME"].size else 0
     keywords = {**_keywords(run, version, proc_ver, pass_ver), "TSTART": lo, "TSTOP": hi}
     return write_ft1(path, events, Gti(np.array([lo]), np.array([hi])), keywords)
+
+
+def _merged(
+    parts: Sequence[tuple[Mapping[str, np.ndarray], float, float]],
+) -> tuple[dict[str, np.ndarray], Gti, float, float]:
+    """Chunks' events by time (stable), their GTIs united and the span of them all (mergeFT1)."""
+    names = list(parts[0][0])
+    events = {n: np.concatenate([np.asarray(p[0][n]) for p in parts]) for n in names}
+    order = np.argsort(events["TIME"], kind="stable")
+    events = {n: v[order] for n, v in events.items()}
+    gti = union(*(Gti(np.array([lo]), np.array([hi])) for _, lo, hi in parts))
+    return events, gti, min(lo for _, lo, _ in parts), max(hi for _, _, hi in parts)
 
 
 def merge_ft1(
@@ -215,19 +243,18 @@ def make_run_ft1(
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
     names = {kind: out / product_name(kind, run, version, proc_ver) for kind in ("extendedft1", "ft1", "ls1")}
+    if not merit_chunks:
+        raise MeritError("no chunk FT1 to merge")
     with product_work_dir(out, f".ft1-{run:010d}-v{version:03d}-") as work:
-        chunks = []
+        # makeFT1 + mergeFT1 in memory: the chunk files were written only to be read back (the
+        # merged file is the same bytes as through write_chunk_ft1 and merge_ft1)
+        parts = []
         for i, merit in enumerate(merit_chunks):
             span = chunk_spans[i] if chunk_spans is not None else (None, None)
-            chunks.append(
-                write_chunk_ft1(
-                    work / f"chunk{i:04d}.fits", merit, tstart=span[0], tstop=span[1],
-                    version=version, proc_ver=proc_ver, pass_ver=pass_ver,
-                )
-            )  # fmt: skip
-        bad_gti = merge_ft1(
-            chunks, work / "ft1BadGti.fits", version=version, proc_ver=proc_ver, pass_ver=pass_ver
-        )
+            parts.append(chunk_events(merit, tstart=span[0], tstop=span[1]))
+        events, gti, tstart, tstop = _merged(parts)
+        bad_gti = write_ft1(work / "ft1BadGti.fits", events, gti,
+                            {**_keywords(0, version, proc_ver, pass_ver), "TSTART": tstart, "TSTOP": tstop})  # fmt: skip
         extended = work / names["extendedft1"].name
         good = has_good_time(ft2_seconds)
         _mktime(ft2_seconds, good, bad_gti, extended)
