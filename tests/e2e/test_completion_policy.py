@@ -3,8 +3,8 @@
 (a) Dropped packets that arrive later: the run is completed at its deadline with exactly the
 events of its missing datagrams counted lost (catalog and FT1 header); the late packets then
 make the run's next version with every event, the first version stays on disk unchanged and
-superseded. (b) A run taken with one EPU: rejected at its deadline with the reason; an operator
-accepts it and it gets products.
+superseded. (b) A run taken with one EPU: rejected at its deadline with the reason and the
+``run-rejected`` alarm of ``fermi-isoc alarms``; an operator accepts it and it gets products.
 """
 
 from __future__ import annotations
@@ -19,8 +19,10 @@ import pyarrow.parquet as pq
 from astropy.io import fits
 
 from fermi_core.checksum import sha256_file
+from fermi_core.site import run_folder
 from fermi_halfpipe.cli import main as halfpipe
 from fermi_ingest.cli import main as ingest
+from fermi_isoc.cli import main as isoc
 from fermi_l1.catalog.api import query, superseded_by
 from fermi_l1.cli import main as l1
 from fermi_l1.db import session as l1_session
@@ -67,6 +69,14 @@ def _xp_gems(home: Path, run: int, version: int) -> np.ndarray:
 def _verify_catalog() -> None:
     rc, out = _capture(l1, ["catalog", "verify"])
     assert rc == 0, out
+
+
+def _rejected_alarm(run: int) -> dict | None:
+    """The ``run-rejected`` item of ``run`` in ``fermi-isoc alarms --all --json`` (None when absent)."""
+    _rc, out = _capture(isoc, ["alarms", "--all", "--json"])
+    items = [r for r in json.loads(out) if r["alarm"] == "run-rejected" and r["key"] == run_folder(run)]
+    assert len(items) <= 1, items
+    return items[0] if items else None
 
 
 def _in_missing(truth: dict[str, np.ndarray], run: int, report: dict) -> int:
@@ -134,6 +144,10 @@ def test_dropped_packets_completed_at_the_deadline_then_remade_with_the_late_pac
         assert superseded_by(s, old) == 2
         (latest,) = query(s, data_type="FT1", run=run, latest_only=True)
         assert latest.version == 2
+    # the FSSC export of v002 says what it supersedes; v001's export is still there
+    manifest = json.loads((home / "outbox" / f"r{run:010d}_v002" / "manifest.json").read_text())
+    assert manifest["supersedes"]["export"] == f"r{run:010d}_v001", manifest
+    assert (home / "outbox" / f"r{run:010d}_v001" / ft1_v1.name).is_file()
 
 
 def test_one_epu_run_rejected_at_the_deadline_then_accepted(db_url):
@@ -148,7 +162,11 @@ def test_one_epu_run_rejected_at_the_deadline_then_accepted(db_url):
     assert rc == 0 and f"run {run}: rejected" in out, out
     r = _status()[run]
     assert r["state"] == "rejected" and "APID 957 (EPU1)" in r["reason"] and "exactly the two" in r["reason"]
+    alarm = _rejected_alarm(run)  # the on-call alarm for a rejected run fires, naming the reason
+    assert alarm and alarm["firing"] and alarm["severity"] in ("warning", "error"), alarm
+    assert "APID 957 (EPU1)" in alarm["message"], alarm
     _pipeline()
+    _verify_catalog()
     assert not list((home / "l1" / "products").glob(f"r{run:010d}/*.fit"))  # L1 leaves it alone
 
     rc, out = _capture(halfpipe, ["accept", str(run), "--reason", "EPU1 off for a test", "--who", "ops"])
@@ -156,6 +174,7 @@ def test_one_epu_run_rejected_at_the_deadline_then_accepted(db_url):
     r = _status()[run]
     assert r["state"] == "accepted" and "accepted by ops: EPU1 off for a test" in r["reason"]
     assert _capture(halfpipe, ["accept", str(run), "--reason", "again", "--who", "ops"])[0] == 1
+    assert (_rejected_alarm(run) or {"firing": False})["firing"] is False  # accepted: no longer rejected
     _pipeline()
     _verify_catalog()
     assert np.array_equal(_xp_gems(home, run, 1), np.sort(truth["gem_seq"][truth["run"] == run]))

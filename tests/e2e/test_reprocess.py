@@ -4,8 +4,9 @@ After a software change (a reconstruction constant, changed here), ``fermi-l1 re
 makes version 2 of every run beside version 1; ``fermi-l1 catalog verify`` passes after every
 step; the outbox exports match their manifests and v002's says what it supersedes. A reprocess
 killed with SIGKILL mid-way and then resumed ends in the same catalog rows and checksums as an
-uninterrupted one. ``fermi-l1 validate`` of the campaign against v001 reports the change; a
-version compared with itself reports no difference.
+uninterrupted one; ``catalog verify`` then exits non-zero on a changed or a missing file.
+``fermi-l1 validate`` of the campaign against v001 reports the change; a version compared with
+itself reports no difference.
 """
 
 from __future__ import annotations
@@ -185,3 +186,11 @@ def test_reprocess_after_a_software_change_and_after_a_kill(db_url, tmp_path, mo
     _verify(site)
     assert _catalog(db_url) == after
     assert _manifests(home) == manifests
+
+    # ... and catalog verify fails (exit non-zero, naming each file) on a changed or a missing file
+    changed, gone = (home / fp for _, _, fp, *_ in after[:2])
+    changed.write_bytes(changed.read_bytes() + b"x")
+    gone.unlink()
+    rc, out = _run(l1, [*site, "catalog", "verify"])
+    assert rc != 0 and f"{changed}: SHA-256 " in out and f"{gone}: missing" in out, out
+    assert " 0 problem(s)" not in out, out

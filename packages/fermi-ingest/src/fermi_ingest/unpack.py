@@ -5,7 +5,7 @@ Refused, with one line naming the file (and the member or offset where known) an
 * a tar the stdlib ``data`` filter refuses (a member outside the destination, an absolute or
   outside link, a device file), a truncated or damaged tar or compressed stream;
 * a symbolic link inside a delivery directory pointing outside it (it would archive bytes that
-  are not part of the delivery).
+  are not part of the delivery), or one that cannot be resolved (a loop).
 
 Nothing is registered for a refused delivery: the caller unpacks into a scratch directory it
 removes whatever happens.
@@ -13,6 +13,7 @@ removes whatever happens.
 
 from __future__ import annotations
 
+import os
 import tarfile
 import zlib
 from pathlib import Path
@@ -69,7 +70,12 @@ def refuse_outside_links(directory: Path) -> None:
     root = directory.resolve()
     for entry in sorted(directory.rglob("*")):
         if entry.is_symlink():
-            target = entry.resolve()
+            try:
+                target = entry.resolve()
+            except (RuntimeError, OSError) as exc:  # a symlink loop (RuntimeError before Python 3.13)
+                raise BadDeliveryInput(
+                    f"{entry}: symbolic link that cannot be resolved ({exc}); refused"
+                ) from None
             if not target.is_relative_to(root):
                 raise BadDeliveryInput(
                     f"{entry}: symbolic link to {target}, outside the delivery directory; refused"
@@ -96,6 +102,10 @@ def open_delivery(path: Path, workdir: Path) -> Path:
             unpack_tar(path, workdir)
             entries = list(workdir.iterdir())
             directory = entries[0] if len(entries) == 1 and entries[0].is_dir() else workdir
-            refuse_outside_links(directory)
+            try:
+                refuse_outside_links(directory)
+            except BadDeliveryInput as exc:
+                # name the archive and its member, not the scratch directory it was unpacked into
+                raise BadDeliveryInput(str(exc).replace(f"{workdir}{os.sep}", f"{path}: member ")) from None
             return directory
     raise BadDeliveryInput(f"{path}: neither a delivery directory nor a tar archive")
