@@ -24,6 +24,19 @@ REQUIRED = (
 OPTIONAL = ("RECON_VERSION", "CALIB_VERSION")
 
 
+def _ft1_names(path: str | os.PathLike[str]) -> list[str] | None:
+    """The columns of the merit file ``path`` that FT1 takes (None: let the reader refuse the file)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        names = pq.read_schema(path).names
+    except (OSError, pa.ArrowException):
+        return None
+    wanted = {*REQUIRED, *OPTIONAL}
+    return [n for n in names if n.upper() in wanted]
+
+
 def ft1_columns(source: str | os.PathLike[str] | Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Return the FT1 columns of a merit table, sorted by ``TIME``.
 
@@ -43,7 +56,7 @@ def ft1_columns(source: str | os.PathLike[str] | Mapping[str, np.ndarray]) -> di
         columns = source
     else:
         where = str(Path(source))
-        columns = read_merit(source)
+        columns = read_merit(source, columns=_ft1_names(source))
     raw = {}
     for name, column in columns.items():
         values = np.asarray(column)

@@ -127,7 +127,7 @@ def make_run_products(
         extra["config_keys"] = dict(keys)
     with product_work_dir(out, f".l1-{run:010d}-v{version:03d}-") as stage:
         ft2 = write_ft2_products(stage, run, rows, version=version, date=date, config_keys=keys)
-        ft1 = make_run_ft1(stage, run, chunks, ft2.seconds, version=version, date=date,
+        ft1 = make_run_ft1(stage, run, merits, ft2.seconds, version=version, date=date,
                            proc_ver=int(proc_ver or KINDS["ft1"][1]), lost_events=lost,
                            config_keys=keys)  # fmt: skip
         staged = [ft2.seconds, ft2.merged, *ft1.all()]
