@@ -40,6 +40,11 @@ COMMANDS: list[tuple[list[str], int | None]] = [
     (["fermi-l1", "rerun", "r0239557414", "--who", "ops", "--why", "outage test"], None),
     (["fermi-isoc", "alarms"], EXIT_CRITICAL),
     (["fermi-isoc", "rerun", "r0239557414", "--reason", "outage test", "--operator", "ops"], None),
+    (["fermi-isoc", "dq", "list"], None),
+    (["fermi-isoc", "retention", "check"], None),
+    (["fermi-isoc", "report", "--week", "900", "--out", "report"], None),
+    (["fermi-isoc", "trend", "ingest"], None),
+    (["fermi-isoc", "serve", "--port", "1"], None),  # refused before it listens
 ]
 
 
@@ -55,6 +60,8 @@ def _run(argv: list[str], tmp_path: Path, *, env_url: bool) -> subprocess.Comple
 
 def _with_url_option(argv: list[str]) -> list[str]:
     """The command line with the URL as an option (``--db`` for fermi-isoc, ``--db-url`` otherwise)."""
+    if argv[:2] == ["fermi-isoc", "dq"]:  # an option of ``dq`` itself, before its sub-command
+        return [*argv[:2], "--db", URL, *argv[2:]]
     if argv[0] == "fermi-isoc":
         return [*argv, "--db", URL]
     return [argv[0], "--db-url", URL, *argv[1:]]

@@ -80,7 +80,7 @@ def test_a_failed_crumb_in_a_whole_run_rerun_does_not_wedge_the_run(db_url, tmp_
     good = merged.read_bytes()
     merged.write_bytes(good[:100] + bytes(len(good) - 100))
     rc, out = _pipeline()
-    assert rc == 1, out
+    assert rc == 1, (rc, out)
     with session_scope(db_url) as s:
         crumb = s.scalars(
             select(TaskRun)
@@ -92,7 +92,7 @@ def test_a_failed_crumb_in_a_whole_run_rerun_does_not_wedge_the_run(db_url, tmp_
     # the whole run is re-run while its input is still spoiled: the crumb fails again
     req = request_rerun(db_url, subject, who="ops", why="new calibration", origin="cli")
     rc, out = _pipeline()
-    assert rc == 1, out
+    assert rc == 1, (rc, out)
     states = _states(db_url, subject)
     assert states[crumb_name] == "failed"
     for later in (f"runinput/{subject}", f"l1run/{subject}"):
@@ -103,7 +103,7 @@ def test_a_failed_crumb_in_a_whole_run_rerun_does_not_wedge_the_run(db_url, tmp_
 
     # a later pass: the run waits for its failed crumb (exit 1), nothing is left queued
     rc, out = _pipeline()
-    assert rc == 1 and "wait for failed crumbs" in out, out
+    assert rc == 1 and "wait for failed crumbs" in out, (rc, out)
     assert _request(db_url, req.id).state == "failed"
     assert "queued" not in _states(db_url, subject).values()
 
@@ -115,12 +115,12 @@ def test_a_failed_crumb_in_a_whole_run_rerun_does_not_wedge_the_run(db_url, tmp_
         )
     else:
         rc, out = _run(l1, ["rerun", subject, "--who", "ops", "--why", "merged file restored"])
-    assert rc == 0, out
+    assert rc == 0, (rc, out)
     rid = int(out.split("request ")[1].split()[0])
     with pytest.raises(RerunError, match="already requested"):  # one pending request at a time
         request_rerun(db_url, subject, who="ops", why="twice", origin="cli")
     rc, out = _pipeline()
-    assert rc == 0, out
+    assert rc == 0, (rc, out)
     states = _states(db_url, subject)
     assert set(states.values()) == {"done"}, states
     done = _request(db_url, rid)

@@ -424,6 +424,7 @@ def test_lat_run_page_has_a_utc_timeline_steps_products_and_task_runs(lat_client
         r'<tr class="task-run-row" data-state="(\w+)"><td>(\w+)</td><td><a href="([^"]+)"', html
     )
     assert ("failed", "recon", "/runs/recon/r0796003600.c0000.k002") in rows and len(rows) == 3
+    assert "first FT1 exported —; latency <b>—</b>" in html  # no FT1 yet: no time, no stray "UTC"
     assert lat_client.get("/runs/recon/r0796003600.c0000.k002").status_code == 200
     done = lat_client.get("/lat-runs/796000000").text
     products = re.findall(
@@ -448,6 +449,15 @@ def test_alarms_link_to_their_runbook_pages(lat_client, tmp_path):
     assert links["run-rejected"] == "rejected-run" and links["failed-attempts"] == "failed-step"
     alarms = lat_client.get("/alarms").text
     assert '<a class="runbook" href="/runbook/overdue-run"' in alarms
+    # every alarm of the default file has rows on /alarms, each linking its own page, which is served
+    from fermi_isoc.alarms import load_alarms
+
+    want = {spec.name: spec.runbook for spec in load_alarms(None)}
+    rows = re.findall(r'<tr class="alarm-row" data-alarm="([\w-]+)".*?</tr>', alarms, re.S)
+    linked = dict(re.findall(r'<tr class="alarm-row" data-alarm="([\w-]+)".*?<a class="runbook" '
+                             r'href="/runbook/([\w-]+)"', alarms, re.S))  # fmt: skip
+    assert set(rows) == set(want) and linked == want
+    assert [p for p in set(linked.values()) if lat_client.get(f"/runbook/{p}").status_code != 200] == []
     folder = tmp_path / "ops"
     folder.mkdir()
     (folder / "overdue-run.md").write_text(
