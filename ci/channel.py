@@ -127,8 +127,12 @@ def solver_accepts(channels: Sequence[Path], spec: str) -> int:
 
 
 def demo_command(fermi_latsim: str, home: str, hours: str = "0.05") -> list[str]:
-    """The argv of a short ``fermi-latsim demo`` (``hours`` of simulated data into ``home``)."""
-    return [fermi_latsim, "demo", "--home", home, "--hours", hours]
+    """The argv of a short ``fermi-latsim demo`` (``hours`` of simulated data into ``home``).
+
+    The light profile: this checks that an installed prefix runs every stage, and a fresh prefix
+    compiles its kernels first (the flight-profile hour is ``make demo``'s job).
+    """
+    return [fermi_latsim, "demo", "--home", home, "--hours", hours, "--profile", "light"]
 
 
 def demo_summary(cmd: Sequence[str]) -> str:

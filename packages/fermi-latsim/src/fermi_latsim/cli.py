@@ -62,6 +62,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--home", default=None, help="FERMI_HOME of the demo (default ./demo-output)")
     demo.add_argument("--hours", type=float, default=1.0, help="hours of data (default 1)")
     demo.add_argument("--seed", type=int, default=1, help="random seed")
+    demo.add_argument(
+        "--profile",
+        choices=("flight", "light"),
+        default="flight",
+        help="simulator rates: 'flight' (the LAT's; default) or 'light' (~9 events/s, quick checks)",
+    )
     return parser
 
 
@@ -133,7 +139,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         from fermi_latsim.demo import main as demo_main
 
         home = ["--home", args.home] if args.home else []
-        return demo_main([*home, "--hours", str(args.hours), "--seed", str(args.seed)])
+        return demo_main(
+            [*home, "--hours", str(args.hours), "--seed", str(args.seed), "--profile", args.profile]
+        )
     return 2  # pragma: no cover - argparse rejects unknown commands
 
 
