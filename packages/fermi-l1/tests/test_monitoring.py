@@ -181,6 +181,25 @@ def test_a_spike_must_stand_out_of_the_error_of_its_neighbours_median_too():
     assert ev.verdict == "warning" and ev.failed[0]["element"] == "t 270..300", ev.failed
 
 
+def test_a_steady_rise_at_the_end_of_a_run_is_expected_a_jump_is_not():
+    """A run ending at the SAA entry: the rate climbs steadily in its last bins (flight-hour demo)."""
+    from fermi_l1.monitoring.histograms import Histogram
+
+    cfg = parse_config('[[checks]]\nquantity = "event_rate"\nalgorithm = "spikes_holes"\n'
+                       'along = "t"\nwindow = 3\nwarning = 0.5\nerror = 10.0\n[settings]\nmin_events = 0\n')  # fmt: skip
+    meta = {"axes": ["t"], "kind": "profile", "unit": "Hz"}
+    edges = [np.arange(21) * 40.0]
+    rise = np.array([431.0, 429.1, 435.2, 460.2, 490.4, 546.2, 637.1, 824.1])  # Hz, the demo's last bins
+    rate = np.concatenate([np.full(12, 430.0), rise])
+    assert evaluate(1, {"event_rate": Histogram("event_rate", edges, rate, meta)}, {}, cfg).verdict == "good"
+    for where, value in ((-1, 860.0), (0, 150.0)):  # a jump in a flat run's last bin, a hole in its first
+        flat = np.full(20, 430.0)
+        flat[where] = value
+        ev = evaluate(1, {"event_rate": Histogram("event_rate", edges, flat, meta)}, {}, cfg)
+        assert ev.verdict == "warning", (where, ev.failed)
+        assert ev.failed[0]["element"] == ("t 760..800" if where == -1 else "t 0..40"), ev.failed
+
+
 def test_a_bad_configuration_is_one_line_naming_the_entry(tmp_path):
     with pytest.raises(
         CheckConfigError, match=r"cfg\.toml: checks\[0\] \(theta\): algorithm 'median' is not"

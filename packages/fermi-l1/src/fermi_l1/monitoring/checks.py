@@ -7,7 +7,8 @@ Algorithms (limits and options in :mod:`.config`):
   of its finite values) inside its ranges;
 * ``spikes_holes`` -- each bin against what its neighbours expect: ``across`` an axis (the
   median of the other elements of that axis, e.g. of the other towers at the same layer) or
-  ``along`` an axis (the median of the ``window`` bins either side); with ``normalize`` each
+  ``along`` an axis (the median of the ``window`` bins either side; at an end of the axis, where
+  they are all on one side, their median or their steady trend, whichever is nearer); with ``normalize`` each
   element's shape is compared, not its rate: the expectation is the median shape times the
   element's total, made again from its other bins when some are past the warning limit (its own
   dead bins do not lower what its other bins expect). A bin fails
@@ -125,6 +126,44 @@ def _robust_shapes(x: np.ndarray, limit: float) -> np.ndarray:
     return shape[None, :] * total[:, None]
 
 
+def _trend(values: np.ndarray, at: list[int], i: int) -> np.ndarray:
+    """What bin ``i`` expects from the steady trend of its one-sided neighbours (``values[..., k]`` at ``at``).
+
+    The median rate of change (Theil-Sen on the logarithms, so a steady exponential rise or fall
+    is a straight line) extrapolated to ``i``; NaN where a neighbour is not positive or there is
+    only one.
+    """
+    pos = np.asarray(at, dtype=np.float64)
+    if pos.size < 2:
+        return np.full(values.shape[:-1], np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        logs = np.log(np.where(values > 0, values, np.nan))
+        slopes = np.stack(
+            [
+                (logs[..., b] - logs[..., a]) / (pos[b] - pos[a])
+                for a in range(pos.size)
+                for b in range(a + 1, pos.size)
+            ],
+            axis=-1,
+        )
+        slope = np.median(slopes, axis=-1)  # NaN if any neighbour is not positive
+        level = np.median(logs - slope[..., None] * pos, axis=-1)
+        return np.exp(level + slope * i)
+
+
+def _nearer(value: np.ndarray, median: np.ndarray, trend: np.ndarray) -> np.ndarray:
+    """Of the neighbours' median and their trend, the expectation nearer the bin's own value.
+
+    At an end of the axis the neighbours are all on one side, and their median lags a rate that
+    rises or falls steadily there (a run ending at the SAA entry, where the charged-particle rate
+    climbs): such a bin is a spike or a hole only if neither its neighbours' median nor their
+    trend expects it. Inside the axis the median of both sides follows a steady trend already.
+    """
+    use_trend = np.isfinite(trend) & (np.abs(value - trend) < np.abs(value - median))
+    return np.where(use_trend, trend, median)
+
+
 def _spikes(h: Histogram, c: Check, min_sig: float) -> list[tuple[tuple[int, ...], float, float, float]]:
     """(index, relative deviation, value, expected) of every bin failing at warning level or above."""
     counts = h.counts.astype(np.float64)
@@ -150,6 +189,8 @@ def _spikes(h: Histogram, c: Check, min_sig: float) -> list[tuple[tuple[int, ...
             if nb:
                 expected[..., i] = np.nanmedian(x[..., nb], axis=-1)
                 n_median[..., i] = len(nb)
+                if all(j < i for j in nb) or all(j > i for j in nb):  # a bin at an end of the axis
+                    expected[..., i] = _nearer(x[..., i], expected[..., i], _trend(x[..., nb], nb, i))
         expected = np.moveaxis(expected, -1, ax)
         n_median = np.moveaxis(n_median, -1, ax)
     with np.errstate(divide="ignore", invalid="ignore"):
