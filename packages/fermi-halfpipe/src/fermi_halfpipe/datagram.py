@@ -224,8 +224,23 @@ def datagrams_to_packets(
 # --------------------------------------------------------------------------------------------
 
 
+def _kernel_bytes(buffer: np.ndarray) -> np.ndarray:
+    """``buffer`` as C-contiguous uint8, read only (a view, no copy when it already is uint8 C).
+
+    Numba types a read-only array apart from a writable one: giving the kernels that only read
+    a buffer always the read-only kind compiles them once, not once per kind (issue 18).
+    """
+    view = np.ascontiguousarray(buffer, dtype=np.uint8).view()
+    view.flags.writeable = False
+    return view
+
+
 def gather_records(
-    buffer: np.ndarray, offsets: np.ndarray, lengths: np.ndarray, engine: str = "numba"
+    buffer: np.ndarray,
+    offsets: np.ndarray,
+    lengths: np.ndarray,
+    engine: str = "numba",
+    out: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Copy the records at ``offsets``/``lengths`` of ``buffer`` back to back, in the order given.
 
@@ -234,7 +249,8 @@ def gather_records(
     copied, no per-byte index array.
 
     ``engine`` is ``"numba"`` (:func:`fermi_halfpipe._kernels.gather_records`) or ``"reference"``
-    (its numpy twin).
+    (its numpy twin). ``out`` (uint8, C-contiguous, exactly ``lengths.sum()`` bytes: a slice of a
+    larger buffer, say) receives the records instead of a new array.
 
     Returns
     -------
@@ -246,10 +262,14 @@ def gather_records(
         raise ValueError(f"parameter 'engine': 'numba' or 'reference', got {engine!r}")
     offsets = np.ascontiguousarray(offsets, dtype=np.int64)
     lengths = np.ascontiguousarray(lengths, dtype=np.int64)
-    out = np.empty(int(lengths.sum()), dtype=np.uint8)
-    out_off = kernels[engine].gather_records(
-        np.ascontiguousarray(buffer, dtype=np.uint8), offsets, lengths, out
-    )
+    need = int(lengths.sum())
+    if out is None:
+        out = np.empty(need, dtype=np.uint8)
+    elif out.dtype != np.uint8 or out.shape != (need,) or not out.flags.c_contiguous:
+        raise ValueError(
+            f"parameter 'out': expected {need} contiguous uint8 bytes, got {out.dtype} {out.shape}"
+        )
+    out_off = kernels[engine].gather_records(_kernel_bytes(buffer), offsets, lengths, out)
     return out, out_off
 
 
@@ -572,7 +592,9 @@ def decode_datagrams(
     soff = off if source_offset is None else np.asarray(source_offset, dtype=np.int64)
     capacity = int(np.maximum(ln - DATAGRAM_HEADER, 0).sum() // (EVENT_HEADER + 68)) + 1
     walk = _kernels.walk_datagrams if engine == "numba" else _reference.walk_datagrams
-    e_off, e_len, e_dgm, e_hw, status, bad_off, n_good = walk(buf, off, ln, capacity)
+    e_off, e_len, e_dgm, e_hw, status, bad_off, n_good = walk(
+        _kernel_bytes(buf), np.ascontiguousarray(off), np.ascontiguousarray(ln), capacity
+    )
 
     # datagram header columns (zero where the datagram is shorter than the header)
     hdr = np.zeros(m, dtype=DATAGRAM_HEADER_DTYPE)

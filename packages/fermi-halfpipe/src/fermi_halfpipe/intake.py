@@ -176,13 +176,15 @@ class _Read:
     """What :func:`_read_pieces` keeps of a delivery: small columns, the datagram bytes are spooled.
 
     ``datagrams``: the whole datagrams of the delivery's own packets, decoded (no event columns;
-    ``offset`` in the spool) and in arrival order of their first packet, with ``sha256`` of each;
+    ``offset`` in the spool) and in arrival order of their first packet, with ``sha256`` of each
+    and ``gem`` the GEM numbers of each one's events (what the merge's first pass needs of them);
     ``fragments``: the packets forming no whole datagram, in (APID, arrival) order.
     """
 
     spacecraft: AcceptedPackets
     datagrams: DecodedDatagrams
     sha256: list[str]
+    gem: list[np.ndarray]
     fragments: list[Fragment]
 
 
@@ -209,6 +211,7 @@ def _read_pieces(pieces: Iterable[AcceptedPackets], options: HalfpipeOptions, sp
     decoded: list[DecodedDatagrams] = []
     first_of: list[np.ndarray] = []
     shas: list[str] = []
+    gems: list[np.ndarray] = []
     frags: list[tuple[int, int, Fragment]] = []  # (APID, arrival of first packet, fragment)
     carry, carry_at = None, np.empty(0, np.int64)  # carried packets, their arrival indices
     names: list[str] = []
@@ -243,6 +246,7 @@ def _read_pieces(pieces: Iterable[AcceptedPackets], options: HalfpipeOptions, sp
                 source_offset=ra.source_offset, event_columns=False,
             )  # fmt: skip
             dec.datagrams["offset"] = dec.datagrams["offset"] + base
+            gems.extend(_gem_per_datagram(dec))
             dec.buffer = np.empty(0, np.uint8)
             dec.events = {}
             decoded.append(dec)
@@ -272,7 +276,22 @@ def _read_pieces(pieces: Iterable[AcceptedPackets], options: HalfpipeOptions, sp
     order = np.argsort(np.concatenate(first_of), kind="stable") if first_of else np.empty(0, np.int64)
     dec = _concatenate_decoded(decoded, order)
     frags.sort(key=lambda f: (f[0], f[1]))
-    return _Read(spacecraft, dec, [shas[i] for i in order.tolist()], [f[2] for f in frags])
+    kept = order.tolist()
+    return _Read(spacecraft, dec, [shas[i] for i in kept], [gems[i] for i in kept], [f[2] for f in frags])
+
+
+def _gem_per_datagram(dec: DecodedDatagrams) -> list[np.ndarray]:
+    """The GEM numbers (int64) of each datagram's events (the events come grouped by datagram, in order)."""
+    counts = np.bincount(dec.events["datagram"], minlength=len(dec.sources))
+    return np.split(dec.events["gem_seq"].astype(np.int64), np.cumsum(counts)[:-1])
+
+
+def _objects(values: list) -> np.ndarray:
+    """A 1-D object array of ``values`` (``np.array`` would stack arrays of one length into 2-D)."""
+    out = np.empty(len(values), dtype=object)
+    for i, v in enumerate(values):
+        out[i] = v
+    return out
 
 
 def _concatenate_decoded(parts: list[DecodedDatagrams], order: np.ndarray) -> DecodedDatagrams:
@@ -304,7 +323,8 @@ def _datagrams(
     """Every whole datagram of the delivery (fragments of other deliveries joined), decoded, with SHA-256.
 
     The joined datagrams are spooled and appended after the delivery's own (as before the
-    pieces: their table rows come last). The result's ``sha256`` column holds each datagram's hash.
+    pieces: their table rows come last). The result's ``sha256`` column holds each datagram's hash,
+    its ``gem`` column the GEM numbers of each one's events (arrays).
     """
     pending_rows, old = pending_fragments(session, site, delivery_id)
     whole, rest = join_fragments(old + read.fragments, options.fragment_max_seconds)
@@ -314,7 +334,7 @@ def _datagrams(
     new_frags = [fr for fr in rest if any(fr is r for r in read.fragments)]
     for fr in new_frags:
         keep_fragment(session, site, delivery_id, fr)
-    dec, shas = read.datagrams, list(read.sha256)
+    dec, shas, gems = read.datagrams, list(read.sha256), list(read.gem)
     if whole:
         data = [np.frombuffer(fr.data, np.uint8) for fr in whole]
         lens = np.array([e.size for e in data], dtype=np.int64)
@@ -332,9 +352,11 @@ def _datagrams(
         )
         joined.datagrams["offset"] = joined.datagrams["offset"] + spool.append(buf)
         shas += [sha256_bytes(fr.data) for fr in whole]
+        gems += _gem_per_datagram(joined)
         n = len(dec.sources)
         dec = _concatenate_decoded([dec, joined], np.arange(n + len(whole), dtype=np.int64))
     dec.datagrams["sha256"] = np.array(shas, dtype=object)
+    dec.datagrams["gem"] = _objects(gems)
     return dec, {"joined": len(whole), "kept": len(new_frags)}
 
 
@@ -361,17 +383,15 @@ def _merge_run(
     record_and_check(session, run, delivery_id, dec, idx, options)
 
     rows = run_rows(session, run_id)
-    new_ids: list[int] = []
+    new: dict[int, np.ndarray] = {}
     for apid in np.unique(dg["apid"][idx]).tolist():
-        new_ids.extend(
-            _store_epu(session, site, delivery_id, run_id, apid, dec, spool, idx, rows, step, options)
-        )
+        new.update(_store_epu(session, site, delivery_id, run_id, apid, dec, spool, idx, rows, step, options))
     run.n_duplicates += step.duplicate_datagrams
-    if new_ids:
+    if new:
         run.last_data_utc, run.last_data_delivery = arrival.utc, arrival.delivery_row
         run.deadline_utc = wall_deadline(arrival.utc, options)
         run.deadline_deliveries = options.deadline_deliveries
-    done = deliver_run(session, site, run, delivery_id, set(new_ids), options, force=False)
+    done = deliver_run(session, site, run, delivery_id, new, options, force=False)
     done.duplicate_datagrams, done.conflicting_datagrams = (
         step.duplicate_datagrams,
         step.conflicting_datagrams,
@@ -391,10 +411,11 @@ def _store_epu(
     rows,
     step: StepReport,
     options: HalfpipeOptions,
-) -> list[int]:
-    """Unroll, de-duplicate and store the datagrams of one EPU; return the new rows' ids.
+) -> dict[int, np.ndarray]:
+    """Unroll, de-duplicate and store the datagrams of one EPU; return the new rows: id -> GEM numbers.
 
-    The datagrams' bytes come from ``spool``; ``dec`` has their columns and ``sha256``.
+    The datagrams' bytes come from ``spool``; ``dec`` has their columns, ``sha256`` and ``gem``
+    (the GEM numbers of each one's events, returned for its row).
     """
     dg = dec.datagrams
     sel = idx[dg["apid"][idx] == apid]
@@ -443,7 +464,7 @@ def _store_epu(
         )
     keep = sel[first]
     if keep.size == 0:
-        return []
+        return {}
     order = np.argsort(seq[first], kind="stable")
     keep, kseq = keep[order], seq[first][order]
     ksha = [sha[i] for i in np.flatnonzero(first)[order]]
@@ -473,7 +494,8 @@ def _store_epu(
         )
         for k, d in enumerate(keep.tolist())
     ]
-    # multi-row INSERT ... RETURNING (the ORM inserted a flight hour's 7,900 rows one by one); the
-    # ids come back in no particular order, which is all the callers need (a set of new rows)
-    returning = insert(M.HalfpipeDatagram).returning(M.HalfpipeDatagram.id)
-    return [int(i) for i in session.scalars(returning, rows)]
+    # multi-row INSERT ... RETURNING (the ORM inserted a flight hour's 7,900 rows one by one), the
+    # ids in the order of the rows
+    returning = insert(M.HalfpipeDatagram).returning(M.HalfpipeDatagram.id, sort_by_parameter_order=True)
+    ids = [int(i) for i in session.scalars(returning, rows)]
+    return dict(zip(ids, dg["gem"][keep].tolist(), strict=True))

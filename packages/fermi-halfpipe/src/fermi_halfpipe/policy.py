@@ -150,7 +150,7 @@ def settle_runs(
                 continue
             assert decision.action == COMPLETE_AT_DEADLINE
             missing = completeness(run_rows(session, run.run_id), list(options.epu_apids))
-            step = deliver_run(session, site, run, label, set(), options, force=True)
+            step = deliver_run(session, site, run, label, {}, options, force=True)
             est = retire(session, site, run, M.INCOMPLETE, label, "", options)
             run.reason = (
                 f"completed at the deadline ({decision.why}): {describe_loss(est)} events lost in "
@@ -206,7 +206,7 @@ def accept_run(
         was = "rejected" if run.status == M.REJECTED else "held for its configuration keys"
         rows = run_rows(session, run_id)
         outside = int(rows["n_events"][~np.isin(rows["apid"], list(options.epu_apids))].sum())
-        step = deliver_run(session, site, run, label, set(), options, force=True)
+        step = deliver_run(session, site, run, label, {}, options, force=True)
         note = f"; {outside} events on APIDs outside the EPU set not merged" if outside else ""
         why = f"accepted by {who.strip()}: {reason.strip()} (was {was}: {run.reason}){note}"
         retire(session, site, run, M.ACCEPTED, label, why, options)

@@ -19,6 +19,7 @@ a run is retired (revision 1, its loss counted).
 from __future__ import annotations
 
 import itertools
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -70,19 +71,21 @@ def deliver_run(
     site: Site,
     run: M.HalfpipeRun,
     label: str,
-    new_ids: set[int],
+    new: Mapping[int, np.ndarray],
     options: HalfpipeOptions,
     force: bool,
 ) -> StepReport:
     """Merge and write what can be delivered now; update held/late rows, status and counters.
 
-    ``label`` names the step (a delivery id, or the force-complete label); ``new_ids`` are the
-    rows of the datagrams this step stored (their events may be late); ``force`` delivers every
-    event still held (an operator gives the run up).
+    ``label`` names the step (a delivery id, or the force-complete label); ``new`` maps the
+    rows of the datagrams this step stored (their events may be late) to the GEM numbers of
+    their events, as the step decoded them; ``force`` delivers every event still held (an
+    operator gives the run up).
 
     The run's undelivered datagrams are read from the store in batches of
     :attr:`~fermi_halfpipe.options.HalfpipeOptions.piece_bytes`: once to account their events
-    (:func:`_scan`), then by GEM window to merge the new spans (:func:`_merge_span`).
+    (:func:`_scan`; the new ones' GEM numbers are in ``new``, only the others are read), then by
+    GEM window to merge the new spans (:func:`_merge_span`).
     """
     if run.status in RETIRED:
         return revise_run(session, site, run, label, options)
@@ -92,7 +95,7 @@ def deliver_run(
     old_spans = delivered_spans(session, run_id)
     new_spans = deliverable_spans(rows, apids, old_spans, force) if (force or run.status == M.OPEN) else []
     pend = pending_rows(session, run_id)
-    scan = _scan(site, pend, options.piece_bytes, new_ids, old_spans, new_spans)
+    scan = _scan(site, pend, options.piece_bytes, new, old_spans, new_spans)
     step = StepReport(spans=list(new_spans))
     for lo, hi in new_spans:
         n = _merge_span(session, site, run_id, label, pend, scan, lo, hi, options, step)
@@ -136,19 +139,23 @@ def _scan(
     site: Site,
     pend: list[M.HalfpipeDatagram],
     budget: int,
-    new_ids: set[int],
+    new: Mapping[int, np.ndarray],
     old_spans: ivl.Intervals,
     new_spans: ivl.Intervals,
 ) -> _Scan:
-    """Account the events of the datagrams ``pend`` (:func:`fermi_halfpipe.rules.account_events`), batch by batch."""
+    """Account the events of the datagrams ``pend`` (:func:`fermi_halfpipe.rules.account_events`), batch by batch.
+
+    The GEM numbers of the new datagrams' events are those of ``new``; the other datagrams
+    (held from earlier steps) are read from the store.
+    """
     n = len(pend)
     scan = _Scan(np.full(n, -1, np.int64), np.full(n, -1, np.int64), np.zeros(n, np.int64))
     lengths = np.array([r.length for r in pend], dtype=np.int64)
-    is_new = np.isin(np.array([r.id for r in pend], dtype=np.int64), list(new_ids))
-    for i, j in batches(lengths, budget):
-        dec = decode_stored(site, pend[i:j], event_columns=False)
-        ev_dgm = dec.events["datagram"]
-        gem = dec.events["gem_seq"].astype(np.int64)
+    is_new = np.array([r.id in new for r in pend], dtype=bool)
+    # a new datagram weighs the bytes of its GEM numbers in hand, not its own: nothing to read
+    weight = np.where(is_new, 8 * np.array([r.n_events for r in pend], dtype=np.int64), lengths)
+    for i, j in batches(weight, budget):
+        ev_dgm, gem = _event_gems(site, pend[i:j], new)
         _gem_bounds(scan, i, ev_dgm, gem)
         acc = account_events(gem, is_new[i:j][ev_dgm], old_spans, new_spans)
         still = acc.held & ~acc.late
@@ -171,6 +178,25 @@ def _scan(
                 got[0], got[1] = min(got[0], r.seq), max(got[1], r.seq)
                 got[2], got[3], got[4] = min(got[2], g0), max(got[3], g1), got[4] + c
     return scan
+
+
+def _event_gems(
+    site: Site, rows: list[M.HalfpipeDatagram], known: Mapping[int, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The events of ``rows`` as (datagram index, GEM number), grouped by datagram in order.
+
+    A row in ``known`` gives its GEM numbers; the others are decoded from the store (one read).
+    """
+    todo = [d for d, r in enumerate(rows) if r.id not in known]
+    per: list[np.ndarray] = [known[r.id] if r.id in known else np.empty(0, np.int64) for r in rows]
+    if todo:
+        ev = decode_stored(site, [rows[d] for d in todo], event_columns=False).events
+        counts = np.bincount(ev["datagram"], minlength=len(todo))
+        for d, g in zip(todo, np.split(ev["gem_seq"].astype(np.int64), np.cumsum(counts)[:-1]), strict=True):
+            per[d] = g
+    sizes = np.array([g.size for g in per], dtype=np.int64)
+    gem = np.concatenate(per) if per else np.empty(0, np.int64)
+    return np.repeat(np.arange(len(rows), dtype=np.int64), sizes), gem.astype(np.int64, copy=False)
 
 
 def _gem_bounds(scan: _Scan, base: int, ev_dgm: np.ndarray, gem: np.ndarray) -> None:
@@ -206,32 +232,67 @@ def _windows(lo: int, hi: int, gmin: np.ndarray, lengths: np.ndarray, budget: in
 
 
 class _FileParts:
-    """Merged events waiting to fill a merged file: records and columns, in merged order."""
+    """Merged events waiting to fill a merged file: their records in one buffer, their columns in parts.
 
-    def __init__(self) -> None:
-        self.records: list[np.ndarray] = []
+    Each window's records are gathered straight into :attr:`buffer` after the ones before
+    (:meth:`gather`), so a file's records are a slice of it, never concatenated. The buffer is
+    made for ``capacity`` bytes, an upper bound (the bytes of the datagrams the events come
+    from, capped at a file's worth, :func:`_file_capacity`): pages never written cost no memory.
+    What a file cut leaves goes to a new buffer of the same capacity.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = max(int(capacity), 0)
+        self.buffer = np.empty(self.capacity, dtype=np.uint8)
+        self.used = 0
         self.lengths: list[np.ndarray] = []
         self.columns: list[dict[str, np.ndarray]] = []
         self.n = 0
 
-    def add(self, records: np.ndarray, lengths: np.ndarray, columns: dict[str, np.ndarray]) -> None:
-        self.records.append(records)
+    def gather(
+        self, buffer: np.ndarray, offsets: np.ndarray, lengths: np.ndarray, columns: dict[str, np.ndarray]
+    ) -> None:
+        """Append the records ``offsets``/``lengths`` of ``buffer`` (and their columns) after the ones held."""
+        lengths = np.asarray(lengths, dtype=np.int64)
+        need = int(lengths.sum())
+        if self.used + need > self.buffer.size:  # not reached with an upper-bound capacity; kept safe
+            grown = np.empty(max(2 * self.buffer.size, self.used + need), dtype=np.uint8)
+            grown[: self.used] = self.buffer[: self.used]
+            self.buffer = grown
+        gather_records(buffer, offsets, lengths, out=self.buffer[self.used : self.used + need])
+        self.used += need
         self.lengths.append(lengths)
         self.columns.append(columns)
         self.n += int(lengths.size)
 
     def take(self, k: int) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
-        """The first ``k`` events (records, lengths, columns); the rest stay."""
-        records = np.concatenate(self.records) if len(self.records) > 1 else self.records[0]
+        """The first ``k`` events (records, lengths, columns); the rest stay, in a buffer of their own."""
         lengths = np.concatenate(self.lengths) if len(self.lengths) > 1 else self.lengths[0]
         cols = {c: np.concatenate([p[c] for p in self.columns]) for c in self.columns[0]}
         cut = int(lengths[:k].sum())
-        self.records, self.lengths = [records[cut:]], [lengths[k:]]
-        self.columns = [{c: v[k:] for c, v in cols.items()}]
+        records = self.buffer[:cut]
+        rest = np.empty(max(self.capacity, self.used - cut), dtype=np.uint8)
+        rest[: self.used - cut] = self.buffer[cut : self.used]
+        self.buffer, self.used = rest, self.used - cut
+        self.lengths, self.columns = [lengths[k:]], [{c: v[k:] for c, v in cols.items()}]
         self.n -= k
         if self.n == 0:
-            self.records, self.lengths, self.columns = [], [], []
-        return records[:cut], lengths[:k], {c: v[:k] for c, v in cols.items()}
+            self.lengths, self.columns = [], []
+        return records, lengths[:k], {c: v[:k] for c, v in cols.items()}
+
+
+def _file_capacity(
+    rows: list[M.HalfpipeDatagram], cand: np.ndarray, lengths: np.ndarray, options: HalfpipeOptions
+) -> int:
+    """Bytes to make room for in a merged file's record buffer: ``max_events`` events and a window.
+
+    At most the bytes of the span's datagrams (no record is longer than its datagram); a file of
+    events larger than the span's mean takes the buffer's slower growing path.
+    """
+    span_bytes = int(lengths[cand].sum())
+    events = sum(int(rows[d].n_events) for d in cand.tolist())
+    per_event = span_bytes / max(events, 1)
+    return min(span_bytes, int(1.25 * options.max_events * per_event) + options.piece_bytes)
 
 
 def _merge_span(
@@ -263,7 +324,7 @@ def _merge_span(
     cand = np.flatnonzero(
         np.isin(apid, apids) & (bounds.gem_min >= 0) & (bounds.gem_min <= hi) & (bounds.gem_max >= lo)
     )
-    parts, total = _FileParts(), 0
+    parts, total = _FileParts(_file_capacity(rows, cand, lengths, options)), 0
     for wl, wh in _windows(lo, hi, bounds.gem_min[cand], lengths[cand], options.piece_bytes):
         pick = cand[(bounds.gem_min[cand] <= wh) & (bounds.gem_max[cand] >= wl)]
         if pick.size == 0:
@@ -278,11 +339,10 @@ def _merge_span(
         step.duplicate_events += dup
         if out.size == 0:
             continue
-        records, _ = gather_records(dec.buffer, ev["offset"][out], ev["length"][out])
         cols = {k: v[out] for k, v in ev.items() if k not in ("offset", "length", "datagram")}
         cols["epu"] = np.where(cols["apid"] == a0, c0, c1)
         cols["datagram_seq"] = seq[pick][ev["datagram"][out]]
-        parts.add(records, ev["length"][out].astype(np.int64), cols)
+        parts.gather(dec.buffer, ev["offset"][out], ev["length"][out], cols)
         total += int(out.size)
         del dec, ev
         while parts.n >= options.max_events:

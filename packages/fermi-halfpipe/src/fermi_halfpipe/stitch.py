@@ -190,7 +190,7 @@ def force_complete(
                 f"run {run_id}: status is {run.status} ({run.reason or 'no reason'}); only open runs can be forced"
             )
         missing = completeness(run_rows(session, run_id), list(options.epu_apids))
-        step = deliver_run(session, site, run, label, set(), options, force=True)
+        step = deliver_run(session, site, run, label, {}, options, force=True)
         why = f"forced by operator: {reason.strip()}" + (
             f" (missing: {'; '.join(missing)})" if missing else ""
         )
