@@ -142,13 +142,16 @@ def _child(spec_path: str) -> int:
         wall = time.perf_counter() - t0
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
-    out = {"rc": rc, "wall": wall, "rss": own, "child_rss": kids, "profile": profile_text}
+    out = {"rc": rc, "wall": wall, "rss": own, "child_rss": kids, "profile": profile_text, "pid": os.getpid()}
     Path(spec["result"]).write_text(json.dumps(out), encoding="utf-8")
     return 0
 
 
-def run_child(spec: dict, workdir: Path, log: Path) -> dict:
-    """Run ``spec`` in a fresh Python process; return its result (wall, rc, rss, child_rss, profile)."""
+def run_child(spec: dict, workdir: Path, log: Path, env: dict[str, str] | None = None) -> dict:
+    """Run ``spec`` in a fresh Python process; return its result (wall, rc, rss, child_rss, profile, pid).
+
+    ``env``: variables set for the process (and its workers) on top of this process's environment.
+    """
     name = spec["kind"]
     spec = {**spec, "result": str(workdir / f"{name}.result.json")}
     spec_path = workdir / f"{name}.spec.json"
@@ -156,7 +159,10 @@ def run_child(spec: dict, workdir: Path, log: Path) -> dict:
     t0 = time.perf_counter()
     with open(log, "ab") as fh:
         proc = subprocess.run(
-            [sys.executable, __file__, "--child", str(spec_path)], stdout=fh, stderr=subprocess.STDOUT
+            [sys.executable, __file__, "--child", str(spec_path)],
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **env} if env else None,
         )
     outer = time.perf_counter() - t0
     result_path = Path(spec["result"])
@@ -168,6 +174,72 @@ def run_child(spec: dict, workdir: Path, log: Path) -> dict:
     result["process_wall"] = outer  # with interpreter start and imports
     result["startup"] = outer - result["wall"]
     return result
+
+
+# ------------------------------------------------------------------------------------------
+# numba compile logs (FERMI_JIT_LOG of fermi_sciencetools_shim.jit)
+# ------------------------------------------------------------------------------------------
+
+
+def jit_env(workdir: Path, name: str, cold_cache: Path | None) -> dict[str, str]:
+    """The environment of child ``name``: its compile log folder, and the fresh numba cache if cold."""
+    env = {"FERMI_JIT_LOG": str(workdir / "jit" / name)}
+    if cold_cache is not None:
+        env["NUMBA_CACHE_DIR"] = str(cold_cache)
+    return env
+
+
+def jit_summary(folder: Path, driver_pid: int | None) -> dict:
+    """Compile seconds logged in ``folder``: the driver's, the largest other process's, and the compiles.
+
+    ``stage_s`` is the driver's plus the largest single other process's (the workers compile in
+    parallel, the driver before and after them); ``processes`` counts the processes that compiled.
+    """
+    per_pid: dict[int, float] = {}
+    compiles: list[dict] = []
+    for path in sorted(folder.glob("jit-*.tsv")) if folder.is_dir() else []:
+        for line in path.read_text(encoding="utf-8").splitlines():
+            parts = line.split("\t")
+            if len(parts) != 4:
+                continue
+            pid, seconds = int(parts[0]), float(parts[3])
+            per_pid[pid] = per_pid.get(pid, 0.0) + seconds
+            compiles.append({"pid": pid, "function": parts[1], "signature": parts[2], "seconds": seconds})
+    driver = per_pid.get(driver_pid, 0.0) if driver_pid is not None else 0.0
+    others = {k: v for k, v in per_pid.items() if k != driver_pid}
+    slowest = max(others, key=others.__getitem__, default=None)
+    compiles.sort(key=lambda c: -c["seconds"])
+    return {
+        "driver_s": driver,
+        "worker_max_s": others.get(slowest, 0.0) if slowest is not None else 0.0,
+        "stage_s": driver + (others[slowest] if slowest is not None else 0.0),
+        "processes": len(per_pid),
+        "critical_pids": [p for p in (driver_pid, slowest) if p is not None],
+        "compiles": compiles,
+    }
+
+
+def jit_lines(jit: dict[str, dict], top: int = 6) -> list[str]:
+    """One line per child that compiled: its compile seconds, processes, and its largest compiles."""
+    lines = []
+    for name, j in jit.items():
+        if not j["compiles"]:
+            lines.append(f"  {name}: nothing compiled (every kernel from the cache)")
+            continue
+        by_fn: dict[str, list[float]] = {}
+        for c in j["compiles"]:
+            if c["pid"] not in j["critical_pids"]:
+                continue  # the top list: the driver's and the slowest other process's compiles
+            by_fn.setdefault(c["function"].rsplit(".", 1)[-1], []).append(c["seconds"])
+        worst = sorted(by_fn.items(), key=lambda kv: -sum(kv[1]))[:top]
+        shown = ", ".join(
+            f"{fn} {sum(v):.1f}" + (f" ({len(v)} sigs)" if len(v) > 1 else "") for fn, v in worst
+        )
+        lines.append(
+            f"  {name}: {j['stage_s']:.1f} s ({j['processes']} processes compiled, driver {j['driver_s']:.1f} s, "
+            f"largest other {j['worker_max_s']:.1f} s, {len(j['compiles'])} compiles); top: {shown}"
+        )
+    return lines
 
 
 # ------------------------------------------------------------------------------------------
@@ -269,25 +341,37 @@ def merged_inputs(site) -> dict[int, list]:  # type: ignore[no-untyped-def]
     return runs
 
 
-def _merge_step(gem, a_sel, b_sel, buf, src_off, lengths) -> None:  # type: ignore[no-untyped-def]
+def _merge_step(gem, a_sel, b_sel, buf, src_off, lengths):  # type: ignore[no-untyped-def]
     """One run's merge as the halfpipe does it: the merge order, then the records gathered in it."""
     from fermi_halfpipe.release import gather_records, merge_order
 
     out, _ = merge_order(gem, a_sel, b_sel)
-    gather_records(buf, src_off[out], lengths[out])
+    return gather_records(buf, src_off[out], lengths[out])[0]
 
 
-def merge_floor(runs: dict[int, list], repeat: int) -> tuple[float, int, int]:
+def _hash_write(records, sink: Path) -> None:  # type: ignore[no-untyped-def]
+    """SHA-256 of a run's merged record bytes and one write of them (no fsync)."""
+    import hashlib
+
+    hashlib.sha256(records).hexdigest()
+    with open(sink, "wb") as fh:
+        fh.write(memoryview(records))
+
+
+def merge_floor(
+    runs: dict[int, list], repeat: int, sink: Path | None = None
+) -> tuple[float, int, int, float]:
     """Merge kernel + gather over every run's events (per run, as its merge step sees them).
 
-    Returns (seconds, events, record bytes).
+    With ``sink`` (a file), also SHA-256 and one write of each run's merged records to it.
+    Returns (seconds, events, record bytes, hash + write seconds).
     """
     import numpy as np
 
     from fermi_halfpipe.outputs import read_merged
     from fermi_halfpipe.release import gather_records, merge_order
 
-    total, n_events, n_bytes, warm = 0.0, 0, 0, False
+    total, n_events, n_bytes, warm, t_out = 0.0, 0, 0, False, 0.0
     for files in runs.values():
         parts = [read_merged(f.path) for f in files]
         gem = np.concatenate([p.columns["gem_seq"] for p in parts]).astype(np.int64)
@@ -307,9 +391,38 @@ def merge_floor(runs: dict[int, list], repeat: int) -> tuple[float, int, int]:
             warm = True
 
         total += _best(functools.partial(_merge_step, gem, a_sel, b_sel, buf, src_off, lengths), repeat)
+        if sink is not None:
+            records = _merge_step(gem, a_sel, b_sel, buf, src_off, lengths)
+            t_out += _best(functools.partial(_hash_write, records, sink), repeat)
+            del records
         n_events += int(gem.size)
         n_bytes += int(buf.size)
-    return total, n_events, n_bytes
+    if sink is not None:
+        sink.unlink(missing_ok=True)
+    return total, n_events, n_bytes, t_out
+
+
+def event_payload_floor(files: list[Path], repeat: int) -> float:
+    """Reading the event packets' payload bytes of every delivery file, best time, s.
+
+    Each file read and decoded (``fermi_ingest.ccsds.decode_file``), then the payloads of its
+    event APIDs gathered back to back (``fermi_halfpipe.datagram.gather_records``): what the
+    merge gets from the ingest before it reassembles datagrams.
+    """
+    import numpy as np
+
+    from fermi_halfpipe.datagram import gather_records
+    from fermi_ingest.ccsds import DEFAULT_EVENT_APIDS, decode_file
+
+    events = np.asarray(sorted(DEFAULT_EVENT_APIDS), dtype=np.int64)
+
+    def read(f: Path) -> None:
+        table = decode_file(f)
+        sel = np.isin(table.apid, events)
+        gather_records(table.buffer, table.payload_offset[sel], table.payload_length[sel])
+
+    read(files[0])  # compile or load the cache
+    return sum(_best(lambda f=f: read(f), repeat) for f in files)
 
 
 def recon_rate(runs: dict[int, list], max_events: int, repeat: int) -> tuple[float, int]:
@@ -395,9 +508,9 @@ def _gb(n: float) -> str:
 
 
 def format_table(rows: list[dict]) -> list[str]:
-    """The per-stage table: stage, wall (start-up apart), ev/s, MB/s, peak RSS, kernel floor, ratio."""
+    """The per-stage table: stage, wall (start-up, compiling apart), ev/s, MB/s, peak RSS, kernel floor, ratio."""
     head = (
-        f"{'stage':<22}{'wall s':>9}{'start s':>8}{'events/s':>12}{'MB/s':>9}{'peak RSS':>10}{'worker RSS':>11}"
+        f"{'stage':<22}{'wall s':>9}{'start s':>8}{'jit s':>7}{'events/s':>12}{'MB/s':>9}{'peak RSS':>10}{'worker RSS':>11}"
         f"   {'kernel floor (same data)':<44}{'floor s':>9}{'stage/kernel':>13}"
     )
     lines = [head, "-" * len(head)]
@@ -411,8 +524,9 @@ def format_table(rows: list[dict]) -> list[str]:
         ratio = f"{wall / floor:,.1f}x" if wall and floor else ""
         start = f"{r['startup']:.1f}" if r.get("startup") is not None else ""
         shown = f"{wall:.2f}" if wall is not None else ""
+        jit = f"{r['jit']['stage_s']:.1f}" if r.get("jit") else ""
         lines.append(
-            f"{r['stage']:<22}{shown:>9}{start:>8}{evs:>12}{mbs:>9}{rss:>10}{crss:>11}"
+            f"{r['stage']:<22}{shown:>9}{start:>8}{jit:>7}{evs:>12}{mbs:>9}{rss:>10}{crss:>11}"
             f"   {r.get('kernel', ''):<44}{floor if floor is not None else 0:>9.3f}{ratio:>13}"
         )
     return lines
@@ -441,6 +555,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=[],
         help="cProfile this stage (repeatable)",
     )
+    parser.add_argument(
+        "--cold-jit",
+        action="store_true",
+        help="stages start from a fresh, empty numba cache (the first run in a fresh environment)",
+    )
     parser.add_argument("--repeat", type=int, default=3, help="kernel timings: best of (default 3)")
     parser.add_argument(
         "--recon-events", type=int, default=50_000, help="events of the digi+recon kernel sample"
@@ -458,6 +577,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     workdir = home / ".bench"
     workdir.mkdir()
     log = workdir / "stages.log"
+    cold_cache = workdir / "numba-cache" if args.cold_jit else None
+    if cold_cache is not None:
+        cold_cache.mkdir()
     db_url = f"sqlite:///{home / 'fermi.db'}"
     base = {"home": str(home), "db_url": db_url}
     cores = os.cpu_count() or 1
@@ -484,6 +606,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             },
             workdir,
             log,
+            jit_env(workdir, "simulate", None),
         )
         summary = json.loads((workdir / "summary.json").read_text(encoding="utf-8"))
         ids = [d["delivery_id"] for d in summary["deliveries"]]
@@ -505,9 +628,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         }
         for stage in STAGES:
             spec = {**base, "kind": stage, **specs[stage], "profile": stage in args.profile_stage}
-            results[stage] = run_child(spec, workdir, log)
+            results[stage] = run_child(spec, workdir, log, jit_env(workdir, stage, cold_cache))
             r = results[stage]
-            print(f"  {stage}: {r['wall']:.2f} s (+ {r['startup']:.1f} s start-up and imports)", flush=True)
+            r["jit"] = jit_summary(workdir / "jit" / stage, r.get("pid"))
+            print(
+                f"  {stage}: {r['wall']:.2f} s (+ {r['startup']:.1f} s start-up and imports; "
+                f"{r['jit']['stage_s']:.1f} s compiling)",
+                flush=True,
+            )
     except RuntimeError as exc:
         print(f"bench-chain: error: {exc}")
         print("".join(log.read_text(encoding="utf-8", errors="replace").splitlines(True)[-30:]))
@@ -519,7 +647,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("measuring the kernel floors on the same data ...", flush=True)
     t_dec, t_sha = ingest_floor(files, args.repeat)
     runs = merged_inputs(site)
-    t_merge, merged_events, merged_bytes = merge_floor(runs, args.repeat)
+    t_merge, merged_events, merged_bytes, t_merge_out = merge_floor(
+        runs, args.repeat, workdir / "merge-floor.bin"
+    )
+    t_payload = event_payload_floor(files, args.repeat)
     rate, sample = recon_rate(runs, args.recon_events, max(1, args.repeat - 1))
     eff = max(1, min(args.workers, cores))
     t_recon = merged_events / rate / eff
@@ -535,6 +666,9 @@ def main(argv: Sequence[str] | None = None) -> int:
          "bytes": in_bytes, "kernel": "decode + SHA-256 + one copy per byte", "floor": t_dec + t_sha},
         {"stage": "merge", **results["merge"], "events": merged_events, "bytes": merged_bytes,
          "kernel": "merge_order + gather_records per run", "floor": t_merge},
+        {"stage": "  (merge, I/O floor)", "wall": results["merge"]["wall"], "events": merged_events,
+         "bytes": merged_bytes, "kernel": "event payloads read + merge + SHA-256 + write",
+         "floor": t_payload + t_merge + t_merge_out},
         {"stage": "l1 (pipeline+outbox)", **results["l1"], "events": merged_events, "bytes": merged_bytes,
          "kernel": f"digi+recon {rate:,.0f} ev/s/core x{eff} + FITS/{eff}", "floor": t_recon + t_fits / eff},
         {"stage": "  (FITS write)", "wall": None, "events": fits_rows, "bytes": fits_bytes,
@@ -546,6 +680,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         {"stage": "whole chain", "wall": chain, "events": n_events, "bytes": in_bytes,
          "startup": sum(results[s]["startup"] for s in STAGES), "rss": max(results[s]["rss"] for s in STAGES),
          "child_rss": max(results[s]["child_rss"] for s in STAGES),
+         "jit": {"stage_s": sum(results[s]["jit"]["stage_s"] for s in STAGES)},
          "kernel": "sum of the floors", "floor": chain_floor}
     )  # fmt: skip
     print()
@@ -564,6 +699,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"merge over {len(runs)} runs ({merged_events:,} events, {_gb(merged_bytes)}); "
         f"FITS floor over {fits_rows:,} rows"
     )
+    jit = {"simulate": jit_summary(workdir / "jit" / "simulate", sim.get("pid"))}
+    jit.update({s: results[s]["jit"] for s in STAGES})
+    print(f"numba compiling (FERMI_JIT_LOG, logs in {workdir / 'jit'}; the driver's + the slowest worker's):")
+    for line in jit_lines(jit):
+        print(line)
+    first_run = sum(results[s]["jit"]["stage_s"] for s in STAGES)
+    if args.cold_jit:
+        print(f"first run in a fresh environment: {first_run:.1f} s compiling (target <= 15 s)")
     for stage in STAGES:
         if results[stage].get("profile"):
             print(f"\n--- cProfile of stage {stage} (top 25, cumulative) ---")
@@ -573,7 +716,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             "hours": args.hours, "profile": used, "seed": args.seed, "workers": args.workers, "cores": cores,
             "events": n_events, "bytes": in_bytes, "deliveries": len(ids), "runs": len(runs),
             "simulate_s": sim["wall"], "chain_s": chain, "real_time_multiple": real / chain,
-            "rows": [{k: v for k, v in r.items() if k != "profile"} for r in rows],
+            "rows": [{k: v for k, v in r.items() if k not in ("profile", "jit")} for r in rows],
+            "cold_jit": args.cold_jit, "jit_s": first_run,
+            "jit": {k: {**v, "compiles": v["compiles"][:25]} for k, v in jit.items()},
         }  # fmt: skip
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")

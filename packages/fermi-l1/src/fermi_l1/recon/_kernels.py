@@ -356,7 +356,8 @@ def find_tracks(
                             if nh > best_n or chi2 < best_chi2:
                                 best_n = nh
                                 best_chi2 = chi2
-                                best[:nh] = cur[:nh]
+                                for j in range(nh):  # a loop: an array-to-slice copy costs seconds to compile
+                                    best[j] = cur[j]
                                 slope_o[i, v] = s
                                 icpt_o[i, v] = ic_
                                 chi2_o[i, v] = chi2
@@ -365,7 +366,8 @@ def find_tracks(
                 nhits[i, v] = best_n
                 first[i, v] = clu_plane[best[0]]
                 last[i, v] = clu_plane[best[best_n - 1]]
-                hits_o[i, v, :best_n] = best[:best_n]
+                for j in range(best_n):
+                    hits_o[i, v, j] = best[j]
     return nhits, first, last, slope_o, icpt_o, chi2_o, var_o, hits_o
 
 
