@@ -13,13 +13,15 @@ recorded ``done`` when their worker finished them and the outputs' checksums hol
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import json
 import logging
 import os
 import socket
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
@@ -37,7 +39,10 @@ from fermi_core.site import Site
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Executor", "Summary", "outputs_of", "process", "processing_date", "recover_orphans", "states_of"]
+__all__ = [
+    "Executor", "Job", "Summary", "outputs_of", "process", "processing_date", "recover_orphans", "run_jobs",
+    "states_of",
+]  # fmt: skip
 
 
 class Executor(Protocol):
@@ -145,6 +150,47 @@ def _ensure_runs(
     return ids
 
 
+@dataclass
+class Job:
+    """Task runs of one task for :func:`run_jobs`, and what follows once every one of them is final.
+
+    Attributes
+    ----------
+    task
+        A registered task (:func:`.registry.get_task`).
+    items
+        Keys and parameter dataclasses (as for :func:`process`).
+    date
+        Processing date of task runs created now (default: the current time).
+    dates
+        Processing dates of some keys, overriding ``date``.
+    priority
+        Task runs waiting for a free slot go in ascending ``priority`` (any comparable value),
+        then in the order they were added.
+    then
+        Called with ``{key: state}`` once every task run of ``items`` is final; returns the jobs
+        that may start now (the next task of a chain).
+    """
+
+    task: str
+    items: Sequence[tuple[str, Any]]
+    date: str | None = None
+    dates: Mapping[str, str] | None = None
+    priority: Any = 0
+    then: Callable[[dict[str, str]], Sequence[Job]] | None = None
+
+
+@dataclass
+class _Active:
+    """A job being worked on: its task runs not final yet and the final states of the others."""
+
+    job: Job
+    spec: TaskSpec
+    keys: dict[int, str]
+    left: set[int]
+    states: dict[str, str] = field(default_factory=dict)
+
+
 def process(
     site: Site,
     task: str,
@@ -181,32 +227,109 @@ def process(
     Summary
         How many ended done, failed, were retried after a crash, or were already final.
     """
-    spec = get_task(task)
+    report = (lambda _task, done, total: progress(done, total)) if progress else None
+    summaries = run_jobs(
+        site, [Job(task, items, date=date)], executor, max_attempts=max_attempts, progress=report
+    )
+    return summaries.get(task, Summary())
+
+
+def run_jobs(
+    site: Site,
+    jobs: Sequence[Job],
+    executor: Executor,
+    *,
+    max_attempts: int = 3,
+    slots: int | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> dict[str, Summary]:
+    """Bring the task runs of ``jobs`` and of the jobs their ``then`` returns to a final state.
+
+    One driver loop for several tasks: a job's follow-up jobs start as soon as its own task runs
+    are final, while other jobs still run (no barrier between the tasks of different subjects).
+    Every attempt is recorded as by :func:`process`, crashes are retried within the task's budget.
+
+    Parameters
+    ----------
+    site, executor, max_attempts
+        As for :func:`process`.
+    jobs
+        The jobs that may start now.
+    slots
+        Attempts kept in flight at most (None: all that are ready): task runs waiting for a
+        slot are submitted by :attr:`Job.priority`, so a ready task of high priority never
+        queues behind many of low priority in the executor.
+    progress
+        ``progress(task, finished, total)`` after each task run of ``task`` reaches a final state
+        (``total`` grows as follow-up jobs are added).
+
+    Returns
+    -------
+    dict[str, Summary]
+        What was done, per task.
+    """
     db_url = site.db_url
     recover_orphans(db_url, site)
-    run_ids = _ensure_runs(db_url, spec, items, max_attempts, date)
-    summary = Summary()
-    pending: dict[Future, tuple[int, int]] = {}
-    total = len(run_ids)
-    finished = 0
+    summaries: dict[str, Summary] = {}
+    totals: dict[str, int] = {}
+    finished: dict[str, int] = {}
+    waiting: list[tuple[Any, int, int, bool, _Active]] = []  # (priority, order, run id, is a retry, job)
+    order = itertools.count()
+    pending: dict[Future, tuple[int, int, _Active]] = {}
 
-    def submit(ids: Sequence[int]) -> list[int]:
-        """Record an attempt of each task run of ``ids`` not final yet (one transaction), then submit them.
+    def report(task: str) -> None:
+        if progress:
+            progress(task, finished.get(task, 0), totals.get(task, 0))
 
-        Returns the ids that were not submitted (final already, or out of attempts). The rows are
-        committed before any submission: a worker starts only on an attempt the database holds.
+    def admit(job: Job) -> None:
+        spec = get_task(job.task)
+        groups: dict[str | None, list[tuple[str, Any]]] = {}
+        for key, params in job.items:
+            groups.setdefault((job.dates or {}).get(key, job.date), []).append((key, params))
+        keys: dict[int, str] = {}
+        for when, group in groups.items():
+            ids = _ensure_runs(db_url, spec, group, max_attempts, when)
+            keys.update({run_id: key for run_id, (key, _) in zip(ids, group, strict=True)})
+        act = _Active(job, spec, keys, set(keys))
+        if keys:
+            summaries.setdefault(spec.name, Summary())
+        totals[spec.name] = totals.get(spec.name, 0) + len(keys)
+        for run_id in keys:
+            heapq.heappush(waiting, (job.priority, next(order), run_id, False, act))
+        if not keys:
+            settled(act)
+        report(spec.name)
+
+    def settled(act: _Active) -> None:
+        if not act.left and act.job.then is not None:
+            for follow in act.job.then(dict(act.states)):
+                admit(follow)
+
+    def final(act: _Active, run_id: int, state: str) -> None:
+        act.left.discard(run_id)
+        act.states[act.keys[run_id]] = state
+        finished[act.spec.name] = finished.get(act.spec.name, 0) + 1
+        report(act.spec.name)
+        settled(act)
+
+    def submit(entries: list[tuple[int, bool, _Active]]) -> None:
+        """Record an attempt of each task run of ``entries`` not final yet (one transaction), then submit them.
+
+        The rows are committed before any submission: a worker starts only on an attempt the
+        database holds. A task run final already, or out of attempts, is settled instead.
         """
         ready, skipped = [], []
         with session_scope(db_url) as s:
-            for run_id in ids:
+            for run_id, retry, act in entries:
+                spec = act.spec
                 run = s.get(TaskRun, run_id)
                 if run.state in FINAL:
-                    skipped.append(run_id)
+                    skipped.append((run_id, retry, act, run.state))
                     continue
                 number = len(run.attempts) + 1
                 if number - attempt_base(s, run.id) > run.task.max_attempts:  # a re-run restarts the budget
                     run.state = State.FAILED.value
-                    skipped.append(run_id)
+                    skipped.append((run_id, retry, act, run.state))
                     continue
                 log = site.logs / f"{spec.name}-{run.key}.attempt{number}.log"
                 attempt = TaskAttempt(run_pk=run.id, number=number, state=State.QUEUED.value,
@@ -216,24 +339,36 @@ def process(
                 run.state, run.updated_at = State.RUNNING.value, utcnow()
                 s.flush()
                 args = (attempt.id, site, str(log), spec.name, run.params, run.key, run.processing_date)
-                ready.append((run_id, attempt.id, args))
-        for run_id, attempt_id, args in ready:
-            pending[executor.submit(run_attempt, *args)] = (run_id, attempt_id)
-        return skipped
+                ready.append((run_id, attempt.id, act, args, retry))
+        for run_id, attempt_id, act, args, retry in ready:
+            pending[executor.submit(run_attempt, *args)] = (run_id, attempt_id, act)
+            if retry:
+                summaries[act.spec.name].crashed += 1
+        for run_id, retry, act, state in skipped:
+            summary = summaries[act.spec.name]
+            if retry:  # out of attempts after a crash
+                summary.failed += 1
+            else:
+                summary.skipped += 1
+            final(act, run_id, state)
 
-    skipped = submit(run_ids)
-    summary.skipped += len(skipped)
-    finished += len(skipped)
-    if progress:
-        progress(finished, total)
+    def fill() -> None:
+        while waiting and (slots is None or len(pending) < slots):
+            free = len(waiting) if slots is None else slots - len(pending)
+            entries = [heapq.heappop(waiting)[2:] for _ in range(min(free, len(waiting)))]
+            submit(entries)
+
+    for job in jobs:
+        admit(job)
+    fill()
     while pending:
-        ready, _ = wait(list(pending), return_when=FIRST_COMPLETED)
+        done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
         # every attempt finished at this point is recorded in one transaction (each worker also
         # left its result file, from which the next driver records it if this one dies first)
-        ended: list[tuple[int, State]] = []
+        ended: list[tuple[int, State, _Active]] = []
         with session_scope(db_url) as s:
-            for future in ready:
-                run_id, attempt_id = pending.pop(future)
+            for future in done:
+                run_id, attempt_id, act = pending.pop(future)
                 try:
                     outcome = future.result()
                 except Exception as exc:  # the worker process itself died
@@ -256,21 +391,19 @@ def process(
                     attempt.queue_wait = (attempt.started_at - attempt.submitted_at).total_seconds()
                 attempt.state = attempt.run.state = state.value
                 attempt.run.updated_at = utcnow()
-                ended.append((run_id, state))
-        crashed = [run_id for run_id, state in ended if state is State.CRASHED]
-        not_retried = set(submit(crashed)) if crashed else set()
-        for run_id, state in ended:
-            if state is State.CRASHED and run_id not in not_retried:
-                summary.crashed += 1
+                ended.append((run_id, state, act))
+        for run_id, state, act in ended:
+            if state is State.CRASHED:  # retried first, within the task's budget
+                heapq.heappush(waiting, (act.job.priority, -next(order), run_id, True, act))
                 continue
-            finished += 1
+            summary = summaries[act.spec.name]
             if state is State.DONE:
                 summary.done += 1
             else:
                 summary.failed += 1
-            if progress:
-                progress(finished, total)
-    return summary
+            final(act, run_id, state.value)
+        fill()
+    return summaries
 
 
 def states_of(db_url: str | None, task: str, keys: Sequence[str]) -> dict[str, str]:

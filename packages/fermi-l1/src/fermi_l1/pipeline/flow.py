@@ -10,12 +10,17 @@ Stages, each a task of the task engine (:mod:`fermi_core.engine`), submitted to 
    then the versions the retired runs need are planned (:func:`fermi_l1.versions.plan_versions`:
    version 1 of a new run, the next version of a run whose halfpipe revision is newer; campaigns
    plan theirs in ``fermi-l1 reprocess``);
-3. ``recon`` of every crumb of every planned version not made yet and without a run input yet
-   (in parallel);
-4. ``runinput`` of those versions whose crumbs are all done (merit chunks, spacecraft samples,
-   provenance, and which version this is);
-5. ``l1run`` of every run input of a version not made yet, and of input folders made by hand
-   (FT2, FT1, catalog, outbox); the versions made are checked for rate excursions
+3. for every planned version not made yet and without a run input yet, a chain: ``recon`` of its
+   crumbs, then ``runinput`` as soon as they are all done (merit chunks, spacecraft samples,
+   provenance, and which version this is), then ``l1run`` (FT2, FT1, catalog, outbox). The
+   chains run side by side on the one executor, with no barrier between versions: a run's L1 step
+   runs while the crumbs of other runs still do. Waiting task runs go to free workers run steps
+   first, then crumbs, the longest version first (``slots``); a failed crumb holds back its own
+   version only;
+4. beside them, what no chain of this pass holds: crumbs and run inputs requeued by re-run
+   requests, then ``l1run`` of versions whose run input an earlier pass made and of input folders
+   made by hand, each task once the one before is final;
+5. the versions made are checked for rate excursions
    (:func:`fermi_l1.quality.auto.check_pass`: bad time intervals with source ``auto``, which the
    next pass re-issues); running campaigns are then marked done or failed
    (:func:`fermi_l1.campaigns.refresh`).
@@ -34,6 +39,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -49,7 +55,7 @@ from fermi_core.engine import (
     settle,
     states_of,
 )
-from fermi_core.engine.driver import Executor
+from fermi_core.engine.driver import Executor, Job, run_jobs
 from fermi_core.site import Site, run_version_folder
 from fermi_halfpipe.published import retired_runs
 from fermi_halfpipe.task import MergeParams
@@ -66,6 +72,8 @@ from fermi_l1.versions import PlannedVersion, plan_versions, planned_versions
 
 #: progress(stage label, done, total)
 Progress = Callable[[str, int, int], None]
+#: priorities of the L1 tasks waiting for a slot: run inputs and run steps first, then crumbs
+_STEP, _CRUMB = 0, 1
 
 
 @dataclass
@@ -116,6 +124,27 @@ def _campaign_dates(db_url: str) -> dict[int | None, str]:
         return {c.id: c.processing_date for c in campaigns.unfinished(s)}
 
 
+def _crumb_items(site: Site, v: PlannedVersion, min_crumb: int) -> list[list[tuple[str, ReconParams]]]:
+    """The recon crumbs of a planned version, per merged file."""
+    per_chunk = []
+    for c, f in enumerate(v.plan["files"]):
+        items = []
+        for k, (lo, hi) in enumerate(crumb_bounds(int(f["n_events"]), min_crumb=min_crumb)):
+            crumb = site.l1_work_dir(v.run, v.version) / f"c{c:04d}-k{k:03d}.parquet"
+            params = ReconParams(merged=f["relpath"], sha256=f["sha256"], lo=lo, hi=hi, run=v.run,
+                                 spacecraft=v.plan["spacecraft"], out=site.relative(crumb))  # fmt: skip
+            items.append((f"{v.key}.c{c:04d}.k{k:03d}", params))
+        per_chunk.append(items)
+    return per_chunk
+
+
+def _executor_slots(executor: Executor) -> int | None:
+    """Attempts to keep in flight on ``executor``: a local pool's workers and one queued ahead (so a
+    worker never waits for the driver's bookkeeping), None (every ready one) for other executors."""
+    workers = getattr(getattr(executor, "_pool", None), "_max_workers", None)  # concurrent.futures' pool
+    return None if workers is None else int(workers) + 1
+
+
 def _settle_halfpipe(site: Site) -> None:
     """Apply the halfpipe's completion policy (deadlines) to its open runs, when it has one."""
     try:
@@ -134,8 +163,14 @@ def run_pipeline(
     date: str | None = None,
     min_crumb: int = MIN_CRUMB_EVENTS,
     progress: Progress | None = None,
+    slots: int | None = None,
 ) -> FlowSummary:
-    """Run every stage for ``site`` with ``executor``; see the module documentation."""
+    """Run every stage for ``site`` with ``executor``; see the module documentation.
+
+    ``slots`` is how many attempts of the L1 tasks are kept in flight (default: the local pool's
+    workers and one more; every ready one on other executors): the others wait in the driver, run
+    steps before crumbs, so a run step never queues behind the crumbs of other runs.
+    """
     db_url = site.db_url
     out = FlowSummary()
     claim_pending(db_url, site)
@@ -176,59 +211,72 @@ def run_pipeline(
         out.add("l1run", Summary(skipped=made))  # versions made by earlier passes: already finished
     campaign_dates = _campaign_dates(db_url)
     dates = {v.key: campaign_dates[v.campaign_id] for v in pending if v.campaign_id in campaign_dates}
-    crumbs: dict[str, list[list[tuple[str, ReconParams]]]] = {}
     todo = [v for v in pending if not (site.l1_input_dir(v.run, v.version) / "run.json").is_file()]
-    for v in todo:
-        per_chunk = []
-        for c, f in enumerate(v.plan["files"]):
-            items = []
-            for k, (lo, hi) in enumerate(crumb_bounds(int(f["n_events"]), min_crumb=min_crumb)):
-                key = f"{v.key}.c{c:04d}.k{k:03d}"
-                crumb = site.l1_work_dir(v.run, v.version) / f"c{c:04d}-k{k:03d}.parquet"
-                params = ReconParams(merged=f["relpath"], sha256=f["sha256"], lo=lo, hi=hi, run=v.run,
-                                     spacecraft=v.plan["spacecraft"], out=site.relative(crumb))  # fmt: skip
-                items.append((key, params))
-                if v.key in dates:
-                    dates[key] = dates[v.key]
-            per_chunk.append(items)
-        crumbs[v.key] = per_chunk
-    all_crumbs = [item for per_chunk in crumbs.values() for items in per_chunk for item in items]
-    if recon_items := with_reruns("recon", all_crumbs):
-        stage("recon", recon_items, dates)
-    states = states_of(db_url, "recon", [k for k, _ in all_crumbs])
-    runinputs: list[tuple[str, Any]] = []
-    for v in todo:
-        keys = [k for items in crumbs[v.key] for k, _ in items]
-        if not keys or any(states.get(k) != State.DONE for k in keys):
-            out.blocked_runs.append(v.run)
-            continue
-        params = RunInputParams(
-            run=v.run, start=float(v.plan["start"]), stop=float(v.plan["stop"]),
-            chunks=[[p.out for _, p in items] for items in crumbs[v.key]],
-            spacecraft=v.plan["spacecraft"], merged=v.plan["files"],
-            input_dir=site.relative(site.l1_input_dir(v.run, v.version)), pass_info=v.pass_info(),
-        )  # fmt: skip
-        runinputs.append((v.key, params))
-    if runinputs := with_reruns("runinput", runinputs):
-        stage("runinput", runinputs, dates)
+    crumbs = {v.key: _crumb_items(site, v, min_crumb) for v in todo}
+    chained = {v.key for v in todo}
+    blocked: set[int] = set()
 
+    def l1run_item(folder: Path) -> tuple[str, L1RunParams]:
+        params = L1RunParams(input_dir=site.relative(folder), products_dir=site.relative(site.products),
+                             outbox=site.relative(site.outbox))  # fmt: skip
+        return folder.name, params
+
+    def job(task: str, items: list[tuple[str, Any]], priority: Any, then: Any = None) -> Job:
+        return Job(task, items, date=date, dates=dates, priority=priority, then=then)
+
+    def chain(v: PlannedVersion, rank: int) -> Job:
+        """The version's crumbs, then its run input once they are done, then its L1 run."""
+        folder = site.l1_input_dir(v.run, v.version)
+
+        def after_runinput(states: dict[str, str]) -> list[Job]:
+            if not (folder / "run.json").is_file():
+                return []
+            return [job("l1run", [l1run_item(folder)], (_STEP, rank))]
+
+        def after_recon(states: dict[str, str]) -> list[Job]:
+            if not states or any(state != State.DONE for state in states.values()):
+                blocked.add(v.run)
+                return []
+            params = RunInputParams(
+                run=v.run, start=float(v.plan["start"]), stop=float(v.plan["stop"]),
+                chunks=[[p.out for _, p in items] for items in crumbs[v.key]],
+                spacecraft=v.plan["spacecraft"], merged=v.plan["files"],
+                input_dir=site.relative(folder), pass_info=v.pass_info(),
+            )  # fmt: skip
+            return [job("runinput", [(v.key, params)], (_STEP, rank), after_runinput)]
+
+        items = [item for per_chunk in crumbs[v.key] for item in per_chunk]
+        return Job("recon", items, date=dates.get(v.key, date), priority=(_CRUMB, rank), then=after_recon)
+
+    # what no version of this pass chains: re-run requests of the tasks, versions whose run input
+    # an earlier pass made, input folders made by hand -- each task once the one before is final
+    crumb_keys = {key for per_chunk in crumbs.values() for items in per_chunk for key, _ in items}
     planned = _planned_keys(db_url)
-    folders = [site.l1_input_dir(v.run, v.version) for v in pending]
-    folders += [p.parent for p in site.l1_inputs.glob("r*/run.json") if p.parent.name not in planned]
-    l1runs: list[tuple[str, Any]] = [
-        (
-            p.name,
-            L1RunParams(
-                input_dir=site.relative(p),
-                products_dir=site.relative(site.products),
-                outbox=site.relative(site.outbox),
-            ),
-        )
-        for p in sorted(folders)
-        if (p / "run.json").is_file()
-    ]
-    if l1runs := with_reruns("l1run", l1runs):
-        stage("l1run", l1runs, dates)
+    rest = len(todo)
+
+    def rest_l1runs(states: dict[str, str]) -> list[Job]:
+        folders = [site.l1_input_dir(v.run, v.version) for v in pending if v.key not in chained]
+        folders += [p.parent for p in site.l1_inputs.glob("r*/run.json") if p.parent.name not in planned]
+        items = [l1run_item(p) for p in sorted(folders) if (p / "run.json").is_file()]
+        items += requeued_items(db_url, "l1run", exclude=chained | {k for k, _ in items}, site=site)
+        return [job("l1run", items, (_STEP, rest))] if items else []
+
+    def rest_runinputs(states: dict[str, str]) -> list[Job]:
+        items = requeued_items(db_url, "runinput", exclude=chained, site=site)
+        return [job("runinput", items, (_STEP, rest), rest_l1runs)]
+
+    extra_crumbs = requeued_items(db_url, "recon", exclude=crumb_keys, site=site)
+    # the longest chain first: its L1 run then overlaps the crumbs of the others
+    ranked = sorted(todo, key=lambda v: -sum(int(f["n_events"]) for f in v.plan["files"]))
+    jobs = [chain(v, rank) for rank, v in enumerate(ranked)]
+    jobs.append(job("recon", extra_crumbs, (_CRUMB, rest), rest_runinputs))
+    slots = _executor_slots(executor) if slots is None else slots
+    report = (lambda task, done, n: progress(get_task(task).title, done, n)) if progress else None
+    summaries = run_jobs(site, jobs, executor, max_attempts=max_attempts, slots=slots, progress=report)
+    for task in ("recon", "runinput", "l1run"):
+        if task in summaries:
+            out.add(task, summaries[task])
+    out.blocked_runs.extend(v.run for v in todo if v.run in blocked)
     check_pass(site, pending)  # automatic bad-time check of the versions just made (re-issued next pass)
     campaigns.refresh(db_url)
     settle(db_url, site)
