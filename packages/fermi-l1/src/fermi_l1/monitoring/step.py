@@ -69,6 +69,113 @@ def crumb_files(site: Site, run: int, version: int) -> list[Path]:
     return sorted(site.l1_work_dir(run, version).glob("*.monitor.parquet"))
 
 
+@dataclass(frozen=True)
+class MonitorWork:
+    """What :func:`prepare_monitoring` made of a run version, for :func:`record_monitoring` to record."""
+
+    path: Path
+    summary: dict[str, Any]
+    made: bool
+    crumbs: list[Path]
+    evaluation: Evaluation
+    reference: tuple[int, int] | None
+    config: CheckConfig
+    plots: list[Path]
+
+
+@dataclass(frozen=True)
+class MonitorState:
+    """What the database says of a run version's monitoring before it is made (:func:`monitoring_state`)."""
+
+    catalogued: Path | None
+    reference: tuple[int, int] | None
+    reference_hists: dict[str, Histogram] | None
+
+
+def monitoring_state(session: Session, site: Site, run: int, version: int) -> MonitorState:
+    """The MONITOR file catalogued for the run version (when its file is there) and the reference run in force."""
+    row = monitor_dataset(session, run, version)
+    catalogued = product_path(row, site) if row is not None else None
+    ref, ref_hists = reference_histograms(session, site)
+    reference = None if ref is None else (int(ref.run), int(ref.version))
+    return MonitorState(
+        catalogued if catalogued is not None and catalogued.is_file() else None, reference, ref_hists
+    )
+
+
+def prepare_monitoring(
+    state: MonitorState,
+    site: Site,
+    run: int,
+    version: int,
+    start: float,
+    stop: float,
+    merit_chunks: Sequence[str | os.PathLike[str]],
+    *,
+    config: CheckConfig | None = None,
+) -> MonitorWork:
+    """The part of :func:`monitor_run_version` without the database: histograms, MONITOR file, checks, plots.
+
+    The MONITOR file is written (not registered) unless ``state`` says it is catalogued; the plots
+    are drawn. It can run beside the rest of the run step; :func:`record_monitoring` records it.
+    """
+    cfg = config or load_config()
+    crumbs: list[Path] = []
+    if state.catalogued is not None:
+        path = state.catalogued
+        hists, summary = read_histograms(path)
+    else:
+        crumbs = crumb_files(site, run, version)
+        hists, summary = run_histograms(merit_chunks, start, stop, crumbs)
+        path = site.products_dir(run) / monitor_filename(run, version)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_histograms(path, hists, summary, extra_meta={"fermi.run": str(int(run)),
+                                                           "fermi.version": str(int(version))})  # fmt: skip
+    ev = evaluate(run, hists, summary, cfg, state.reference_hists)
+    title = f"{run_version_folder(run, version)}: {ev.verdict}" + (
+        f" (reference r{state.reference[0]})" if state.reference is not None else ""
+    )
+    plots = make_plots(site.monitor_plot_dir(run, version), title, hists, state.reference_hists, ev.failed)
+    return MonitorWork(path, summary, state.catalogued is None, crumbs, ev, state.reference, cfg, plots)
+
+
+def record_monitoring(
+    session: Session,
+    site: Site,
+    work: MonitorWork,
+    run: int,
+    version: int,
+    start: float,
+    stop: float,
+    merit_chunks: Sequence[str | os.PathLike[str]],
+    *,
+    lost_events: int | None = None,
+    provenance: Mapping[str, Any] | None = None,
+) -> MonitorResult:
+    """Register the MONITOR file :func:`prepare_monitoring` wrote (when it wrote one) and store the verdict."""
+    if work.made:
+        register(session, work.path, data_type=DATA_TYPE, version=version, met_start=start, met_stop=stop,
+                 run=run, creator=CREATOR, inputs=[*merit_chunks, *work.crumbs], site=site,
+                 lost_events=lost_events,
+                 extra_provenance={**dict(provenance or {}), "digi": work.summary.get("digi")})  # fmt: skip
+    ev = work.evaluation
+    verdict = session.scalars(
+        select(Verdict).where(Verdict.run == int(run), Verdict.version == int(version))
+    ).one_or_none()
+    if verdict is None:
+        verdict = Verdict(run=int(run), version=int(version))
+        session.add(verdict)
+    verdict.verdict = ev.verdict
+    verdict.checks = json.dumps(ev.as_json(), sort_keys=True)
+    verdict.n_checks = ev.n_checks
+    verdict.reference_run = None if work.reference is None else work.reference[0]
+    verdict.reference_version = None if work.reference is None else work.reference[1]
+    verdict.config_digest = work.config.digest
+    verdict.evaluated_at = datetime.now(timezone.utc)
+    session.flush()
+    return MonitorResult(work.path, ev, work.plots)
+
+
 def monitor_run_version(
     session: Session,
     site: Site,
@@ -101,39 +208,7 @@ def monitor_run_version(
     provenance
         More provenance of the run version (halfpipe revision, sources, campaign), as its products have.
     """
-    cfg = config or load_config()
-    row = monitor_dataset(session, run, version)
-    if row is not None and product_path(row, site).is_file():
-        path = product_path(row, site)
-        hists, summary = read_histograms(path)
-    else:
-        crumbs = crumb_files(site, run, version)
-        hists, summary = run_histograms(merit_chunks, start, stop, crumbs)
-        path = site.products_dir(run) / monitor_filename(run, version)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_histograms(path, hists, summary, extra_meta={"fermi.run": str(int(run)),
-                                                           "fermi.version": str(int(version))})  # fmt: skip
-        register(session, path, data_type=DATA_TYPE, version=version, met_start=start, met_stop=stop, run=run,
-                 creator=CREATOR, inputs=[*merit_chunks, *crumbs], site=site, lost_events=lost_events,
-                 extra_provenance={**dict(provenance or {}), "digi": summary.get("digi")})  # fmt: skip
-    ref, ref_hists = reference_histograms(session, site)
-    ev = evaluate(run, hists, summary, cfg, ref_hists)
-    verdict = session.scalars(
-        select(Verdict).where(Verdict.run == int(run), Verdict.version == int(version))
-    ).one_or_none()
-    if verdict is None:
-        verdict = Verdict(run=int(run), version=int(version))
-        session.add(verdict)
-    verdict.verdict = ev.verdict
-    verdict.checks = json.dumps(ev.as_json(), sort_keys=True)
-    verdict.n_checks = ev.n_checks
-    verdict.reference_run = None if ref is None else ref.run
-    verdict.reference_version = None if ref is None else ref.version
-    verdict.config_digest = cfg.digest
-    verdict.evaluated_at = datetime.now(timezone.utc)
-    session.flush()
-    title = f"{run_version_folder(run, version)}: {ev.verdict}" + (
-        f" (reference r{ref.run})" if ref is not None else ""
-    )
-    plots = make_plots(site.monitor_plot_dir(run, version), title, hists, ref_hists, ev.failed)
-    return MonitorResult(path, ev, plots)
+    state = monitoring_state(session, site, run, version)
+    work = prepare_monitoring(state, site, run, version, start, stop, merit_chunks, config=config)
+    return record_monitoring(session, site, work, run, version, start, stop, merit_chunks,
+                             lost_events=lost_events, provenance=provenance)  # fmt: skip

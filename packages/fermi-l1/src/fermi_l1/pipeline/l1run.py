@@ -12,14 +12,19 @@ Which version is made, with which processing version, halfpipe revision and loss
 by the planner in the input folder's ``run.json`` (:mod:`fermi_l1.versions`); input folders
 without it (made by hand) make version 1.
 
-Last, the run version's data-quality monitoring (:mod:`fermi_l1.monitoring.step`): the MONITOR
-file (catalogued, not exported), the checks' verdict and the plots.
+The run version's data-quality monitoring (:mod:`fermi_l1.monitoring.step`): the MONITOR file
+(catalogued, not exported), the checks' verdict and the plots. Its histograms, checks and plots
+need none of the products: they are made in a forked process beside the FT2/FT1 writing (it
+touches no database and dies with the task's process), and recorded last.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import shutil
+import sys
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +32,7 @@ import numpy as np
 from sqlalchemy import select
 
 from fermi_core.checksum import sha256_file
+from fermi_core.engine.executors import die_with_parent
 from fermi_core.site import Site, run_folder
 from fermi_l1.catalog.api import CatalogError, logical_path, register
 from fermi_l1.catalog.models import Dataset
@@ -40,7 +46,7 @@ from fermi_l1.ft2.make import CREATOR as FT2_CREATOR
 from fermi_l1.ft2.make import make_ft2_rows, write_ft2_products
 from fermi_l1.ft2.quality import apply_bad_times
 from fermi_l1.monitoring.histograms import DATA_TYPE as MONITOR
-from fermi_l1.monitoring.step import monitor_run_version
+from fermi_l1.monitoring.step import monitoring_state, prepare_monitoring, record_monitoring
 from fermi_l1.naming import KINDS, ProductName
 from fermi_l1.pipeline.inputs import read_run_inputs
 
@@ -125,38 +131,53 @@ def make_run_products(
     keys = made.get("config_keys")  # the run's configuration keys (fermi_l1.configkeys)
     if keys:
         extra["config_keys"] = dict(keys)
-    with product_work_dir(out, f".l1-{run:010d}-v{version:03d}-") as stage:
-        ft2 = write_ft2_products(stage, run, rows, version=version, date=date, config_keys=keys)
-        ft1 = make_run_ft1(stage, run, merits, ft2.seconds, version=version, date=date,
-                           proc_ver=int(proc_ver or KINDS["ft1"][1]), lost_events=lost,
-                           config_keys=keys)  # fmt: skip
-        staged = [ft2.seconds, ft2.merged, *ft1.all()]
+    # the monitoring's histograms, checks and plots need none of the products: they are made by a
+    # process of their own beside the FT2/FT1 writing (a thread would wait for the GIL) and recorded last
+    monitoring = None
+    with _monitoring_pool() as pool:
+        if site is not None:
+            with session(db_url) as s:
+                state = monitoring_state(s, site, run, version)
+            monitoring = pool.submit(prepare_monitoring, state, site, run, version, start, stop, chunks)
+        with product_work_dir(out, f".l1-{run:010d}-v{version:03d}-") as stage:
+            ft2 = write_ft2_products(stage, run, rows, version=version, date=date, config_keys=keys)
+            ft1 = make_run_ft1(stage, run, merits, ft2.seconds, version=version, date=date,
+                               proc_ver=int(proc_ver or KINDS["ft1"][1]), lost_events=lost,
+                               config_keys=keys)  # fmt: skip
+            staged = [ft2.seconds, ft2.merged, *ft1.all()]
+            with session(db_url) as s:
+                _check_unchanged(s, staged, out, run, version)
+            products = [_place(p, out / p.name) for p in staged]
+        supersedes = None
         with session(db_url) as s:
-            _check_unchanged(s, staged, out, run, version)
-        products = [_place(p, out / p.name) for p in staged]
-    supersedes = None
-    with session(db_url) as s:
-        for path in products:
-            name = ProductName.parse(path.name)
-            creator = FT2_CREATOR if name.kind.startswith("ft2") else FT1_CREATOR
-            reg = register(
-                s, path, data_type=name.data_type, version=version, met_start=start, met_stop=stop, run=run,
-                creator=creator, inputs=inputs if name.kind.startswith("ft2") else chunks,
-                parameters={"processing_date": date}, site=site, proc_ver=name.proc_ver,
-                lost_events=lost, extra_provenance=extra,
-            )  # fmt: skip
-            supersedes = reg.dataset.supersedes if supersedes is None else supersedes
-        if supersedes is not None:
-            old = s.scalars(
-                select(Dataset.file_path).where(Dataset.run == run, Dataset.version == supersedes,
-                                                Dataset.data_type != MONITOR)
-            )  # fmt: skip
-            replaced = {"export": export_name(run, supersedes), "version": int(supersedes),
-                        "files": sorted(Path(f).name for f in old)}  # fmt: skip
-    export(outbox, export_name(run, version), products, replaced if supersedes is not None else None)
-    if site is not None:  # data-quality monitoring of the run version (not exported: ISOC-internal)
+            for path in products:
+                name = ProductName.parse(path.name)
+                creator = FT2_CREATOR if name.kind.startswith("ft2") else FT1_CREATOR
+                reg = register(
+                    s, path, data_type=name.data_type, version=version, met_start=start, met_stop=stop, run=run,
+                    creator=creator, inputs=inputs if name.kind.startswith("ft2") else chunks,
+                    parameters={"processing_date": date}, site=site, proc_ver=name.proc_ver,
+                    lost_events=lost, extra_provenance=extra,
+                )  # fmt: skip
+                supersedes = reg.dataset.supersedes if supersedes is None else supersedes
+            if supersedes is not None:
+                old = s.scalars(
+                    select(Dataset.file_path).where(Dataset.run == run, Dataset.version == supersedes,
+                                                    Dataset.data_type != MONITOR)
+                )  # fmt: skip
+                replaced = {"export": export_name(run, supersedes), "version": int(supersedes),
+                            "files": sorted(Path(f).name for f in old)}  # fmt: skip
+        export(outbox, export_name(run, version), products, replaced if supersedes is not None else None)
+    if monitoring is not None:  # data-quality monitoring of the run version (not exported: ISOC-internal)
+        work = monitoring.result()
         with session(db_url) as s:
-            monitor_run_version(
-                s, site, run, version, start, stop, chunks, lost_events=lost, provenance=extra
+            record_monitoring(
+                s, site, work, run, version, start, stop, chunks, lost_events=lost, provenance=extra
             )
     return [str(p) for p in products]
+
+
+def _monitoring_pool() -> ProcessPoolExecutor:
+    """One forked process for the monitoring (it touches no database); it dies with this process."""
+    context = multiprocessing.get_context("fork") if sys.platform.startswith("linux") else None
+    return ProcessPoolExecutor(1, mp_context=context, initializer=die_with_parent, initargs=(os.getpid(),))
