@@ -190,6 +190,8 @@ class LocalExecutor:
     name = "local"
 
     def __init__(self, max_workers: int = 2) -> None:
+        #: worker processes of the pool (a driver keeps about as many attempts in flight)
+        self.max_workers = max_workers
         self._pool = ProcessPoolExecutor(
             max_workers=max_workers, initializer=die_with_parent, initargs=(os.getpid(),)
         )

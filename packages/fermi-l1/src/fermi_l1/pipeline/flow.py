@@ -141,7 +141,7 @@ def _crumb_items(site: Site, v: PlannedVersion, min_crumb: int) -> list[list[tup
 def _executor_slots(executor: Executor) -> int | None:
     """Attempts to keep in flight on ``executor``: a local pool's workers and one queued ahead (so a
     worker never waits for the driver's bookkeeping), None (every ready one) for other executors."""
-    workers = getattr(getattr(executor, "_pool", None), "_max_workers", None)  # concurrent.futures' pool
+    workers = getattr(executor, "max_workers", None)  # LocalExecutor's; Parsl's pool has no fixed size
     return None if workers is None else int(workers) + 1
 
 
