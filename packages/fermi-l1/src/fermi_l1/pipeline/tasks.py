@@ -31,6 +31,7 @@ from typing import Any
 
 from fermi_core.engine.registry import Chain, TaskContext, TaskSpec
 from fermi_core.site import Site, run_folder
+from fermi_l1.warm import ensure_warm
 from fermi_sciencetools_shim.errors import ShimError
 
 __all__ = [
@@ -132,6 +133,7 @@ def recon(params: ReconParams, ctx: TaskContext) -> list[str]:
     """Reconstruct one crumb (:func:`.runinput.recon_crumb`); return ``[merit file]``."""
     from fermi_l1.pipeline.runinput import recon_crumb
 
+    ensure_warm()  # the kernels compiled once, shared with the other workers
     site = ctx.site
     return recon_crumb(
         _path(site, params.merged), params.sha256, params.lo, params.hi, params.run,
@@ -143,6 +145,7 @@ def runinput(params: RunInputParams, ctx: TaskContext) -> list[str]:
     """Assemble the run input folder (:func:`.runinput.assemble_run_input`); return its files."""
     from fermi_l1.pipeline.runinput import assemble_run_input
 
+    ensure_warm()  # the kernels compiled once, shared with the other workers
     site = ctx.site
     chunks = [[_path(site, c) for c in crumbs] for crumbs in params.chunks]
     return assemble_run_input(params.run, params.start, params.stop, chunks, _files(site, params.spacecraft),
@@ -154,6 +157,7 @@ def l1run(params: L1RunParams, ctx: TaskContext) -> list[str]:
     """Make, register and export the run's products (:func:`.l1run.make_run_products`); return them."""
     from fermi_l1.pipeline.l1run import make_run_products
 
+    ensure_warm()  # the kernels compiled once, shared with the other workers
     site = ctx.site
     return make_run_products(_path(site, params.input_dir), _path(site, params.products_dir),
                              _path(site, params.outbox), date=ctx.processing_date, db_url=site.db_url,
