@@ -31,3 +31,28 @@ def test_table_has_ratio_and_rates():
 
 def test_child_kinds_have_their_command_module():
     assert set(bench_chain.MODULES) == {"db", "simulate", *bench_chain.STAGES}
+
+
+def test_jit_summary_adds_the_driver_to_its_slowest_worker(tmp_path):
+    folder = tmp_path / "jit" / "l1"
+    folder.mkdir(parents=True)
+    rows = {
+        10: [("fermi_l1.recon._kernels.find_tracks", 3.0), ("fermi_l1.digi._kernels.scan_records", 1.0)],
+        11: [("fermi_l1.recon._kernels.classify", 2.5), ("fermi_l1.recon._kernels.refit_tracks", 2.0)],
+        9: [("fermi_l1.ft1.make.to_sky", 0.5)],  # the driver
+    }
+    for pid, compiles in rows.items():
+        text = "".join(f"{pid}\t{fn}\t(array(int64, 1d, C),)\t{s}\n" for fn, s in compiles)
+        (folder / f"jit-{pid}.tsv").write_text(text + "a line cut short\n", encoding="utf-8")
+    j = bench_chain.jit_summary(folder, driver_pid=9)
+    assert (j["driver_s"], j["worker_max_s"], j["stage_s"], j["processes"]) == (0.5, 4.5, 5.0, 3)
+    assert j["critical_pids"] == [9, 11] and len(j["compiles"]) == 5
+    (line,) = bench_chain.jit_lines({"l1": j})
+    assert line.startswith(
+        "  l1: 5.0 s (3 processes compiled, driver 0.5 s, largest other 4.5 s, 5 compiles)"
+    )
+    assert "find_tracks" not in line and "classify 2.5" in line  # only the driver's and the slowest's
+    empty = bench_chain.jit_summary(tmp_path / "none", driver_pid=None)
+    assert empty["stage_s"] == 0.0 and bench_chain.jit_lines({"merge": empty}) == [
+        "  merge: nothing compiled (every kernel from the cache)"
+    ]
