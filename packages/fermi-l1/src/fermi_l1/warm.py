@@ -52,38 +52,23 @@ def _photons() -> Any:
 def _recon_inputs() -> dict[str, Any]:
     """The reconstruction's intermediate arrays for :func:`_photons`, from the numpy twins.
 
-    The calls and conversions are those of :func:`fermi_l1.recon.reconstruct.reconstruct`, so each
-    kernel of a part gets the types it gets there.
+    They come from :func:`fermi_l1.recon.reconstruct.first_pass`, the pass
+    :func:`fermi_l1.recon.reconstruct.reconstruct` makes, so each kernel of a part gets the types
+    it gets there.
     """
     from fermi_l1.recon import _kernels
     from fermi_l1.recon import _reference as ref
-    from fermi_l1.recon import params as P
+    from fermi_l1.recon.reconstruct import first_pass
 
     digi = _photons()
     cfg = _kernels.config()
-    n = digi.n_events
-    clu_ptr, clu_plane, clu_view, _tower, _nstrips, clu_pos, clu_z = ref.cluster_hits(
-        digi.tkr_ptr, digi.tkr_tower, digi.tkr_plane, digi.tkr_view, digi.tkr_strip, cfg
-    )
-    log_energy = np.ascontiguousarray(digi.cal_energy, dtype=np.float64)
-    e_window = np.maximum(
-        np.bincount(digi.cal_event, weights=log_energy, minlength=n), P.MIN_WINDOW_ENERGY_MEV
-    )
-    nhits, first, _last, slope, icpt, chi2, var, hits = ref.find_tracks(
-        clu_ptr, clu_plane, clu_view, clu_pos, clu_z, e_window, P.TRACK_WINDOW_MM, P.TRACK_MAX_GAP,
-        P.TRACK_SEED_PLANES, cfg,
-    )  # fmt: skip
-    has, fp, direction, _theta, _phi, vertex = ref.event_direction(
-        nhits, first, slope, icpt, P.TRACK_MIN_HITS, cfg
-    )
-    raw, energy, frac = ref.calorimeter_energy(
-        digi.cal_ptr, log_energy, fp, direction[:, 2].copy(), P.ENERGY_ITERATIONS, cfg
-    )
+    fp = first_pass(digi, ref, cfg)
     return {
-        "digi": digi, "cfg": cfg, "clu_ptr": clu_ptr, "clu_plane": clu_plane, "clu_view": clu_view,
-        "clu_pos": clu_pos, "clu_z": clu_z, "log_energy": log_energy, "e_window": e_window, "nhits": nhits,
-        "first": first, "slope": slope, "icpt": icpt, "chi2": chi2, "var": var, "hits": hits, "has": has,
-        "fp": fp, "direction": direction, "vertex": vertex, "raw": raw, "energy": energy, "frac": frac,
+        "digi": digi, "cfg": cfg, "clu_ptr": fp.clu_ptr, "clu_plane": fp.clu_plane, "clu_view": fp.clu_view,
+        "clu_pos": fp.clu_pos, "clu_z": fp.clu_z, "log_energy": fp.log_energy, "e_window": fp.e_window,
+        "nhits": fp.nhits, "first": fp.first, "slope": fp.slope, "icpt": fp.icpt, "chi2": fp.chi2, "var": fp.var,
+        "hits": fp.hits, "has": fp.has_track, "fp": fp.first_plane, "direction": fp.direction,
+        "vertex": fp.vertex, "raw": fp.raw, "energy": fp.energy, "frac": fp.fraction,
     }  # fmt: skip
 
 

@@ -9,6 +9,7 @@ from the attitude quaternion and position -> ACD veto and EVENT_CLASS / EVENT_TY
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from types import ModuleType
 
 import numpy as np
@@ -75,6 +76,64 @@ def _engine(name: str) -> ModuleType:
     raise ValueError(f"engine={name!r}: use 'numba' or 'numpy'")
 
 
+@dataclass(frozen=True)
+class FirstPass:
+    """The reconstruction before the refit (:func:`first_pass`): clusters, tracks, direction, energy."""
+
+    clu_ptr: np.ndarray
+    clu_plane: np.ndarray
+    clu_view: np.ndarray
+    clu_pos: np.ndarray
+    clu_z: np.ndarray
+    log_energy: np.ndarray
+    e_window: np.ndarray
+    nhits: np.ndarray
+    first: np.ndarray
+    last: np.ndarray
+    slope: np.ndarray
+    icpt: np.ndarray
+    chi2: np.ndarray
+    var: np.ndarray
+    hits: np.ndarray
+    has_track: np.ndarray
+    first_plane: np.ndarray
+    direction: np.ndarray
+    vertex: np.ndarray
+    raw: np.ndarray
+    energy: np.ndarray
+    fraction: np.ndarray
+
+
+def first_pass(digi: DigiEvents, k: ModuleType, cfg: np.ndarray) -> FirstPass:
+    """Clusters, track finding, direction and calorimeter energy of ``digi`` with the kernels ``k``.
+
+    ``k`` is :mod:`fermi_l1.recon._kernels` or its twin :mod:`fermi_l1.recon._reference`; the
+    arguments each kernel gets here (types included) are those of :func:`reconstruct`, which
+    continues from this pass with the refit (:mod:`fermi_l1.warm` builds its inputs with it).
+    """
+    n = digi.n_events
+    clu_ptr, clu_plane, clu_view, _tower, _nstrips, clu_pos, clu_z = k.cluster_hits(
+        digi.tkr_ptr, digi.tkr_tower, digi.tkr_plane, digi.tkr_view, digi.tkr_strip, cfg
+    )
+    log_energy = np.ascontiguousarray(digi.cal_energy, dtype=np.float64)
+    # energy scale of the track windows: the raw calorimeter sum (an underestimate: wider windows)
+    e_window = np.maximum(
+        np.bincount(digi.cal_event, weights=log_energy, minlength=n), P.MIN_WINDOW_ENERGY_MEV
+    )
+    nhits, first, last, slope, icpt, chi2, var, hits = k.find_tracks(
+        clu_ptr, clu_plane, clu_view, clu_pos, clu_z, e_window, P.TRACK_WINDOW_MM, P.TRACK_MAX_GAP,
+        P.TRACK_SEED_PLANES, cfg,
+    )  # fmt: skip
+    has, fp, direction, _theta, _phi, vertex = k.event_direction(
+        nhits, first, slope, icpt, P.TRACK_MIN_HITS, cfg
+    )
+    raw, energy, frac = k.calorimeter_energy(
+        digi.cal_ptr, log_energy, fp, direction[:, 2].copy(), P.ENERGY_ITERATIONS, cfg
+    )
+    return FirstPass(clu_ptr, clu_plane, clu_view, clu_pos, clu_z, log_energy, e_window, nhits, first, last,
+                     slope, icpt, chi2, var, hits, has, fp, direction, vertex, raw, energy, frac)  # fmt: skip
+
+
 def reconstruct(
     digi: DigiEvents,
     quaternion: np.ndarray | None = None,
@@ -108,32 +167,18 @@ def reconstruct(
     k = _engine(engine)
     cfg = _kernels.config()
     n = digi.n_events
-    clu_ptr, clu_plane, clu_view, _tower, _nstrips, clu_pos, clu_z = k.cluster_hits(
-        digi.tkr_ptr, digi.tkr_tower, digi.tkr_plane, digi.tkr_view, digi.tkr_strip, cfg
+    fp1 = first_pass(digi, k, cfg)
+    clu_ptr, clu_plane, clu_pos, clu_z = fp1.clu_ptr, fp1.clu_plane, fp1.clu_pos, fp1.clu_z
+    nhits, first, last, hits = fp1.nhits, fp1.first, fp1.last, fp1.hits
+    slope, icpt, chi2, var, direction, energy = (
+        fp1.slope,
+        fp1.icpt,
+        fp1.chi2,
+        fp1.var,
+        fp1.direction,
+        fp1.energy,
     )
-    log_energy = np.ascontiguousarray(digi.cal_energy, dtype=np.float64)
-    # energy scale of the track windows: the raw calorimeter sum (an underestimate: wider windows)
-    e_window = np.maximum(
-        np.bincount(digi.cal_event, weights=log_energy, minlength=n), P.MIN_WINDOW_ENERGY_MEV
-    )
-    nhits, first, last, slope, icpt, chi2, var, hits = k.find_tracks(
-        clu_ptr,
-        clu_plane,
-        clu_view,
-        clu_pos,
-        clu_z,
-        e_window,
-        P.TRACK_WINDOW_MM,
-        P.TRACK_MAX_GAP,
-        P.TRACK_SEED_PLANES,
-        cfg,
-    )
-    has, fp, direction, theta, phi, vertex = k.event_direction(
-        nhits, first, slope, icpt, P.TRACK_MIN_HITS, cfg
-    )
-    _raw, energy, _frac = k.calorimeter_energy(
-        digi.cal_ptr, log_energy, fp, direction[:, 2].copy(), P.ENERGY_ITERATIONS, cfg
-    )
+    log_energy = fp1.log_energy
     # refit with multiple scattering for this energy, then redo direction and energy
     slope, icpt, chi2, var = k.refit_tracks(
         hits, nhits, clu_plane, clu_pos, clu_z, slope, icpt, chi2, var, energy, direction[:, 2].copy(), cfg
