@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import ast
 import json
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -32,6 +31,7 @@ from fermi_core.engine import (
     settle,
     tasks,
 )
+from fermi_core.engine.testing import write_task_distribution
 from fermi_core.site import Site
 
 DATE = "2024-05-01T12:00:00"
@@ -114,14 +114,8 @@ JOIN = TaskSpec("toyjoin", join, JoinParams, chain=BATCH, ready=lambda p, site: 
 @pytest.fixture
 def toy(tmp_path, monkeypatch):
     """The module of a toy distribution registering tasks ``toyecho``, ``toysplit``, ``toyjoin``."""
-    lib = tmp_path / "lib"
-    (lib / "fermi_toytasks").mkdir(parents=True)
-    (lib / "fermi_toytasks" / "__init__.py").write_text(textwrap.dedent(TOY))
-    info = lib / "fermi_toytasks-1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: fermi-toytasks\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text(
-        "[fermi.tasks]\ntoyecho = fermi_toytasks:ECHO\ntoysplit = fermi_toytasks:SPLIT\ntoyjoin = fermi_toytasks:JOIN\n"
+    lib = write_task_distribution(
+        tmp_path / "lib", "fermi_toytasks", TOY, {"toyecho": "ECHO", "toysplit": "SPLIT", "toyjoin": "JOIN"}
     )
     monkeypatch.syspath_prepend(str(lib))
     registry.refresh()

@@ -7,7 +7,6 @@ chain does not stop the others; every attempt is recorded as by ``process``.
 
 from __future__ import annotations
 
-import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from sqlalchemy import select
 from fermi_core.db import session_scope
 from fermi_core.engine import LocalExecutor, State, TaskAttempt, TaskRun, registry
 from fermi_core.engine.driver import Job, run_jobs
+from fermi_core.engine.testing import write_task_distribution
 from fermi_core.site import Site
 
 DATE = "2024-05-01T12:00:00"
@@ -58,14 +58,8 @@ FINISH = TaskSpec("chainfinish", step, StepParams)
 @pytest.fixture
 def toy(tmp_path, monkeypatch):
     """A toy distribution registering the tasks ``chainpiece`` and ``chainfinish``."""
-    lib = tmp_path / "lib"
-    (lib / "fermi_chaintoy").mkdir(parents=True)
-    (lib / "fermi_chaintoy" / "__init__.py").write_text(textwrap.dedent(TOY))
-    info = lib / "fermi_chaintoy-1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: fermi-chaintoy\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text(
-        "[fermi.tasks]\nchainpiece = fermi_chaintoy:PIECE\nchainfinish = fermi_chaintoy:FINISH\n"
+    lib = write_task_distribution(
+        tmp_path / "lib", "fermi_chaintoy", TOY, {"chainpiece": "PIECE", "chainfinish": "FINISH"}
     )
     monkeypatch.syspath_prepend(str(lib))
     registry.refresh()
