@@ -1,7 +1,9 @@
 """The monitoring part of the L1 run step: histograms -> MONITOR file -> catalog -> checks -> verdict -> plots.
 
-:func:`monitor_run_version` is called by :func:`fermi_l1.pipeline.l1run.make_run_products` once
-the run version's products are made. It is idempotent: a MONITOR file already catalogued for the
+:func:`monitor_run_version` makes it in one go; :func:`fermi_l1.pipeline.l1run.make_run_products`
+calls its three parts apart: :func:`monitoring_state` (the database), :func:`prepare_monitoring`
+(no database: run in a process of its own beside the products' writing) and
+:func:`record_monitoring` once the products are made. It is idempotent: a MONITOR file already catalogued for the
 run version is read back, never rewritten (a catalogued file never changes); the verdict row of
 the run version is replaced by the new evaluation (the same unless the reference run or the check
 configuration changed); the plots are redrawn.
@@ -73,6 +75,11 @@ def crumb_files(site: Site, run: int, version: int) -> list[Path]:
 class MonitorWork:
     """What :func:`prepare_monitoring` made of a run version, for :func:`record_monitoring` to record."""
 
+    run: int
+    version: int
+    start: float
+    stop: float
+    merit_chunks: list[str | os.PathLike[str]]
     path: Path
     summary: dict[str, Any]
     made: bool
@@ -136,23 +143,20 @@ def prepare_monitoring(
         f" (reference r{state.reference[0]})" if state.reference is not None else ""
     )
     plots = make_plots(site.monitor_plot_dir(run, version), title, hists, state.reference_hists, ev.failed)
-    return MonitorWork(path, summary, state.catalogued is None, crumbs, ev, state.reference, cfg, plots)
+    return MonitorWork(run, version, start, stop, list(merit_chunks), path, summary, state.catalogued is None,
+                       crumbs, ev, state.reference, cfg, plots)  # fmt: skip
 
 
 def record_monitoring(
     session: Session,
     site: Site,
     work: MonitorWork,
-    run: int,
-    version: int,
-    start: float,
-    stop: float,
-    merit_chunks: Sequence[str | os.PathLike[str]],
     *,
     lost_events: int | None = None,
     provenance: Mapping[str, Any] | None = None,
 ) -> MonitorResult:
     """Register the MONITOR file :func:`prepare_monitoring` wrote (when it wrote one) and store the verdict."""
+    run, version, start, stop, merit_chunks = work.run, work.version, work.start, work.stop, work.merit_chunks
     if work.made:
         register(session, work.path, data_type=DATA_TYPE, version=version, met_start=start, met_stop=stop,
                  run=run, creator=CREATOR, inputs=[*merit_chunks, *work.crumbs], site=site,
@@ -210,5 +214,4 @@ def monitor_run_version(
     """
     state = monitoring_state(session, site, run, version)
     work = prepare_monitoring(state, site, run, version, start, stop, merit_chunks, config=config)
-    return record_monitoring(session, site, work, run, version, start, stop, merit_chunks,
-                             lost_events=lost_events, provenance=provenance)  # fmt: skip
+    return record_monitoring(session, site, work, lost_events=lost_events, provenance=provenance)

@@ -171,9 +171,7 @@ def make_run_products(
     if monitoring is not None:  # data-quality monitoring of the run version (not exported: ISOC-internal)
         work = monitoring.result()
         with session(db_url) as s:
-            record_monitoring(
-                s, site, work, run, version, start, stop, chunks, lost_events=lost, provenance=extra
-            )
+            record_monitoring(s, site, work, lost_events=lost, provenance=extra)
     return [str(p) for p in products]
 
 
